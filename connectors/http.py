@@ -1,0 +1,213 @@
+"""All outbound HTTP of the connectors goes through HttpTransport.
+
+It owns the one requests.Session of a client, the timeout on every call, bounded retries with
+exponential backoff and full jitter that honour Retry-After, and the count of calls by kind.
+What counts as a failure is the vendor's business: each client passes a `check` function that
+turns a response into an ApiError (or None when the response is a success).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A call that did not succeed. `retryable` says whether trying again later can help.
+
+    Messages never carry credentials: they are built from the vendor's error text and the
+    request's method and path only.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def permanent(self) -> bool:
+        return not self.retryable
+
+    def __reduce__(self):  # keep pickling (django-q, multiprocessing) working with kw-only args
+        return (_rebuild_error, (type(self), self.__dict__.copy()))
+
+
+def _rebuild_error(cls: type[ApiError], state: dict[str, Any]) -> ApiError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+class TransportError(ApiError):
+    """No usable answer: timeout, dropped connection, refused connection. Always retryable."""
+
+    def __init__(self, message: str, *, code: str = "TRANSPORT") -> None:
+        super().__init__(message, retryable=True, code=code)
+
+
+CheckFn = Callable[[requests.Response], ApiError | None]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class HttpTransport:
+    """One session, timeouts, retries, and a thread-safe count of calls by kind."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        pool_size: int = 32,
+        user_agent: str = "syncadmin",
+        sleep: Callable[[float], None] = time.sleep,
+        on_throttle: Callable[[float | None], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = user_agent
+        self._sleep = sleep
+        self.on_throttle = on_throttle
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.throttled = 0
+
+    def __repr__(self) -> str:
+        return f"<HttpTransport {self.base_url}>"
+
+    # -- counters ---------------------------------------------------------------------------
+    def _count(self, kind: str, *, throttled: bool = False) -> None:
+        with self._lock:
+            self.calls[kind] += 1
+            if throttled:
+                self.throttled += 1
+
+    def calls_by_kind(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.calls)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.throttled = 0
+
+    # -- calls ------------------------------------------------------------------------------
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
+        if retry_after is not None:
+            return min(retry_after, self.backoff_cap) + random.uniform(0, self.backoff_base / 2)
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        check: CheckFn,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        prepare: Callable[[], Mapping[str, str]] | None = None,
+        max_attempts: int | None = None,
+    ) -> requests.Response:
+        """Send one logical call, retrying what can be retried; raise ApiError otherwise.
+
+        `prepare` is called before every attempt and returns extra headers (a fresh bearer
+        token, for example), so a retry never reuses a credential that just expired.
+        """
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        attempts = max_attempts or self.max_attempts
+        for attempt in range(1, attempts + 1):
+            call_headers = dict(headers or {})
+            if prepare is not None:
+                call_headers.update(prepare())
+            error: ApiError | None
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=call_headers,
+                    auth=auth,
+                    timeout=self.timeout,
+                )
+            except requests.Timeout:
+                self._count(kind)
+                error = TransportError(
+                    f"{method} {path}: no answer within {self.timeout:g} s", code="TIMEOUT"
+                )
+            except requests.ConnectionError as exc:
+                self._count(kind)
+                error = TransportError(
+                    f"{method} {path}: connection failed ({type(exc).__name__})",
+                    code="CONNECTION",
+                )
+            else:
+                self._count(kind, throttled=response.status_code == 429)
+                error = check(response)
+                if error is None:
+                    return response
+                if response.status_code == 429 and self.on_throttle is not None:
+                    self.on_throttle(error.retry_after)
+            if not error.retryable or attempt == attempts:
+                if error.retryable and attempts > 1:
+                    error.message = f"{error.message} (gave up after {attempts} attempts)"
+                    error.args = (error.message,)
+                raise error
+            wait = self.backoff(attempt, error.retry_after)
+            logger.info(
+                "%s %s failed (%s), retry %d/%d in %.2fs",
+                method,
+                path,
+                error.code or error.status,
+                attempt,
+                attempts - 1,
+                wait,
+            )
+            self._sleep(wait)
+        raise AssertionError("unreachable")

@@ -1,0 +1,410 @@
+"""The machinery both API sandboxes share: a threaded HTTP server with the vendor's
+governance (latency, concurrency limit, rate limit), fault injection and a call log.
+
+A sandbox subclasses SandboxServer, registers its routes with `route()` and implements
+`throttled()` / `server_error()` in its vendor's shapes. Control endpoints under /_sandbox/
+(config, calls, state) are never throttled, delayed or faulted, so tests and operators can
+always inspect a sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+logger = logging.getLogger(__name__)
+
+FAULT_KINDS = ("429", "503", "html", "hang", "drop")
+
+
+@dataclass
+class SandboxConfig:
+    """Knobs of a sandbox; every one can be changed at run time (POST /_sandbox/config)."""
+
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    concurrency_limit: int = 0  # requests in flight at once; one more gets a 429. 0 = none
+    rate_limit_per_minute: int = 0  # 0 = none
+    fault_rate: float = 0.0  # share of calls (0..1) that get one of `faults`
+    faults: list[str] = field(default_factory=lambda: list(FAULT_KINDS))
+    fault_paths: str = ""  # regex on the path: only matching calls are faulted ("" = all)
+    hang_seconds: float = 60.0
+    random_seed: int = 7
+
+    def update(self, values: dict[str, Any]) -> None:
+        known = {f.name: f for f in fields(self)}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(f"unknown sandbox setting {name!r}")
+            if name == "faults":
+                bad = [f for f in value if f not in FAULT_KINDS]
+                if bad:
+                    raise ValueError(f"unknown fault kinds {bad}; known: {FAULT_KINDS}")
+                value = list(value)
+            elif name == "fault_paths":
+                re.compile(value)
+            else:
+                value = type(getattr(self, name))(value)
+            setattr(self, name, value)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    url: str  # as the client addressed it: scheme://host/path?query
+    params: dict[str, str] = field(default_factory=dict)  # from the route pattern
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # dict/list -> JSON; str/bytes sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+    def encode(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body).encode("utf-8")
+
+
+class DropConnection(Exception):
+    """Raised by a handler to close the socket without answering."""
+
+
+Handler = Callable[[Request], Response]
+
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
+    "<h1>Bad Gateway</h1><p>The server encountered a temporary error.</p></body></html>"
+)
+
+
+class SandboxServer:
+    name = "sandbox"
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, config: SandboxConfig | None = None
+    ):
+        self.config = config or SandboxConfig()
+        self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
+        self._lock = threading.Lock()
+        self.state_lock = threading.RLock()  # guards the sandbox's data
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        self._recent: deque[float] = deque()
+        self._rng = random.Random(self.config.random_seed)
+        self.calls: Counter[str] = Counter()  # by endpoint name
+        self.statuses: Counter[str] = Counter()  # "endpoint status"
+        self.call_log: deque[dict[str, Any]] = deque(maxlen=5000)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._host, self._port = host, port
+        self.route("GET", r"/_sandbox/config", "sandbox.config", self._get_config)
+        self.route("POST", r"/_sandbox/config", "sandbox.config", self._set_config)
+        self.route("GET", r"/_sandbox/calls", "sandbox.calls", self._get_calls)
+        self.route("POST", r"/_sandbox/calls/reset", "sandbox.calls", self._reset_calls)
+        self.route(
+            "GET", r"/_sandbox/state", "sandbox.state", lambda r: Response(200, self.inspect())
+        )
+
+    # -- routing ----------------------------------------------------------------------------
+    def route(self, method: str, pattern: str, endpoint: str, handler: Handler) -> None:
+        self._routes.append((method, re.compile(f"^{pattern}$"), endpoint, handler))
+
+    def _match(self, method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
+        path_seen = False
+        for route_method, pattern, endpoint, handler in self._routes:
+            found = pattern.match(path)
+            if found:
+                path_seen = True
+                if route_method == method:
+                    return endpoint, handler, found.groupdict()
+        if path_seen:
+            return "method_not_allowed", self._method_not_allowed, {}
+        return None
+
+    # -- vendor-shaped answers (override) -------------------------------------------------
+    def throttled(self, reason: str, retry_after: int) -> Response:
+        return Response(429, {"message": reason}, {"Retry-After": str(retry_after)})
+
+    def server_error(self) -> Response:
+        return Response(503, {"message": "Service Unavailable"}, {"Retry-After": "1"})
+
+    def not_found(self, request: Request) -> Response:
+        return Response(404, {"message": f"No route for {request.method} {request.path}"})
+
+    def _method_not_allowed(self, request: Request) -> Response:
+        return Response(405, {"message": f"{request.method} not allowed on {request.path}"})
+
+    def inspect(self) -> dict[str, Any]:
+        """A summary of the sandbox's data for GET /_sandbox/state; override."""
+        return {}
+
+    # -- control endpoints ----------------------------------------------------------------
+    def _get_config(self, request: Request) -> Response:
+        return Response(200, asdict(self.config))
+
+    def _set_config(self, request: Request) -> Response:
+        try:
+            with self._lock:
+                self.config.update(request.json() or {})
+                self._rng = random.Random(self.config.random_seed)
+        except (ValueError, TypeError, re.error) as exc:
+            return Response(400, {"message": str(exc)})
+        return Response(200, asdict(self.config))
+
+    def _get_calls(self, request: Request) -> Response:
+        return Response(200, self.call_summary())
+
+    def _reset_calls(self, request: Request) -> Response:
+        self.reset_calls()
+        return Response(200, self.call_summary())
+
+    def call_summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "by_endpoint": dict(self.calls),
+                "by_status": dict(self.statuses),
+                "peak_in_flight": self.peak_in_flight,
+                "total": sum(v for k, v in self.calls.items() if not k.startswith("sandbox.")),
+            }
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.statuses.clear()
+            self.call_log.clear()
+            self.peak_in_flight = 0
+
+    def calls_to(self, endpoint: str) -> int:
+        with self._lock:
+            return self.calls.get(endpoint, 0)
+
+    # -- governance ---------------------------------------------------------------------------
+    def _admit(self) -> Response | None:
+        """Take a concurrency slot, or answer 429. The caller releases it with _release()."""
+        with self._lock:
+            config = self.config
+            if config.concurrency_limit and self._in_flight >= config.concurrency_limit:
+                return self.throttled("concurrency limit exceeded", 1)
+            if config.rate_limit_per_minute:
+                now = time.monotonic()
+                while self._recent and now - self._recent[0] > 60:
+                    self._recent.popleft()
+                if len(self._recent) >= config.rate_limit_per_minute:
+                    wait = int(60 - (now - self._recent[0])) + 1
+                    return self.throttled("rate limit exceeded", wait)
+                self._recent.append(now)
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            return None
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _pick_fault(self, path: str) -> str | None:
+        config = self.config
+        if config.fault_rate <= 0 or not config.faults:
+            return None
+        if config.fault_paths and not re.search(config.fault_paths, path):
+            return None
+        with self._lock:
+            if self._rng.random() >= config.fault_rate:
+                return None
+            return self._rng.choice(config.faults)
+
+    def _latency(self) -> float:
+        config = self.config
+        if config.latency_ms <= 0:
+            return 0.0
+        jitter = config.latency_jitter_ms
+        with self._lock:
+            extra = self._rng.uniform(-jitter, jitter) if jitter else 0.0
+        return max(0.0, (config.latency_ms + extra) / 1000)
+
+    def dispatch(self, request: Request) -> Response:
+        """Route one request through governance, faults and latency. Raises DropConnection."""
+        matched = self._match(request.method, request.path)
+        endpoint = matched[0] if matched else "unknown"
+        control = endpoint.startswith("sandbox.")
+        response: Response
+        if control:
+            response = matched[1](request)  # type: ignore[index]
+        else:
+            refusal = self._admit()
+            if refusal is not None:
+                response = refusal
+            else:
+                try:
+                    response = self._serve(request, matched)
+                finally:
+                    # Released before the answer is written, so a client that sends its next
+                    # request as soon as it reads this answer never finds the slot still taken.
+                    self._release()
+        with self._lock:
+            self.calls[endpoint] += 1
+            self.statuses[f"{endpoint} {response.status}"] += 1
+            self.call_log.append(
+                {
+                    "at": time.time(),
+                    "method": request.method,
+                    "path": request.path,
+                    "endpoint": endpoint,
+                    "status": response.status,
+                }
+            )
+        return response
+
+    def _serve(
+        self, request: Request, matched: tuple[str, Handler, dict[str, str]] | None
+    ) -> Response:
+        fault = self._pick_fault(request.path)
+        delay = self._latency()
+        if delay:
+            time.sleep(delay)
+        if fault == "429":
+            return self.throttled("injected throttle", 1)
+        if fault == "503":
+            return self.server_error()
+        if fault == "html":
+            return Response(502, HTML_ERROR_PAGE, content_type="text/html")
+        if fault == "hang":
+            time.sleep(self.config.hang_seconds)
+            raise DropConnection()
+        if fault == "drop":
+            raise DropConnection()
+        if matched is None:
+            return self.not_found(request)
+        endpoint, handler, params = matched
+        request.params = params
+        return handler(request)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("sandbox not started")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SandboxServer:
+        """Serve in a background thread (port 0 picks a free port); returns self."""
+        self._httpd = _Server((self._host, self._port), _make_handler(self))
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"{self.name}-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd = _Server((self._host, self._port), _make_handler(self))
+        logger.info("%s sandbox listening on %s", self.name, self.url)
+        try:
+            self._httpd.serve_forever()
+        finally:
+            self._httpd.server_close()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = f"{sandbox.name}-sandbox"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            logger.debug("%s %s", sandbox.name, format % args)
+
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            host = (
+                self.headers.get("Host")
+                or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+            )
+            request = Request(
+                method=self.command,
+                path=parts.path,
+                query=parse_qs(parts.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+                url=f"http://{host}{self.path}",
+            )
+            try:
+                response = sandbox.dispatch(request)
+            except DropConnection:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            except Exception:  # a sandbox bug must still answer like a server would
+                logger.exception(
+                    "%s sandbox failed on %s %s", sandbox.name, self.command, self.path
+                )
+                response = sandbox.server_error()
+                response.status = 500
+            payload = response.encode()
+            self.send_response(response.status)
+            if payload or response.status != 204:
+                self.send_header("Content-Type", f"{response.content_type}; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if payload:
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    return _Handler
