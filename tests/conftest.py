@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.zuora_fixtures", "tests.netsuite_fixtures"]

@@ -1,0 +1,1 @@
+"""Fixtures that start the NetSuite sandbox in-process."""

@@ -1,0 +1,1 @@
+"""Fixtures that start the Zuora sandbox in-process."""
