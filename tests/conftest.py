@@ -1,1 +1,86 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from connectors.netsuite.sandbox import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_CONSUMER_KEY,
+    DEFAULT_CONSUMER_SECRET,
+    DEFAULT_TOKEN_ID,
+    DEFAULT_TOKEN_SECRET,
+    NetSuiteSandbox,
+)
+from connectors.sandbox.server import SandboxConfig
+from connectors.zuora.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ZuoraSandbox
+
 pytest_plugins = ["tests.zuora_fixtures", "tests.netsuite_fixtures"]
+
+TEST_KEY = Fernet.generate_key().decode()
+FAST_CLIENTS = {"timeout": 2.0, "backoff_base": 0.01, "max_attempts": 5}
+
+
+@pytest.fixture(autouse=True)
+def encryption_key(settings: Any) -> None:
+    settings.FIELD_ENCRYPTION_KEYS = [TEST_KEY]
+
+
+@dataclass
+class Systems:
+    zuora: ZuoraSandbox
+    netsuite: NetSuiteSandbox
+
+
+@pytest.fixture
+def systems(db: Any) -> Iterator[Systems]:
+    """Both sandboxes running, the connections pointing at them, preferences ready: Zuora seeded
+    with 40 accounts, NetSuite with reference data and no customers."""
+    from syncadmin.services.connections import (
+        netsuite_connection_update,
+        zuora_connection_update,
+    )
+    from syncadmin.services.preferences import preferences_update
+
+    zuora = ZuoraSandbox(config=SandboxConfig(concurrency_limit=40, hang_seconds=3.0))
+    zuora.retry_after_seconds = 0
+    zuora.seed(40, seed=42)
+    netsuite = NetSuiteSandbox(
+        config=SandboxConfig(concurrency_limit=5, hang_seconds=3.0, retry_after_seconds=0)
+    )
+    netsuite.seed(customers=0, seed=42)
+    zuora.start()
+    netsuite.start()
+    try:
+        zuora_connection_update(
+            base_url=zuora.url, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET
+        )
+        netsuite_connection_update(
+            account_id=DEFAULT_ACCOUNT_ID,
+            base_url=netsuite.url,
+            consumer_key=DEFAULT_CONSUMER_KEY,
+            consumer_secret=DEFAULT_CONSUMER_SECRET,
+            token_id=DEFAULT_TOKEN_ID,
+            token_secret=DEFAULT_TOKEN_SECRET,
+        )
+        preferences_update(values={"default_subsidiary": "Parent Company : US Sub"})
+        yield Systems(zuora=zuora, netsuite=netsuite)
+    finally:
+        zuora.stop()
+        netsuite.stop()
+
+
+@pytest.fixture
+def run_sync() -> Any:
+    """Run one sync the way the command does, with fast client timeouts and backoff."""
+    from syncadmin.services.runs import sync_run_execute
+
+    def run(**kwargs: Any) -> Any:
+        kwargs.setdefault("trigger", "command")
+        kwargs.setdefault("client_options", FAST_CLIENTS)
+        return sync_run_execute(**kwargs)
+
+    return run

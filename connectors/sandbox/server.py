@@ -41,6 +41,7 @@ class SandboxConfig:
     faults: list[str] = field(default_factory=lambda: list(FAULT_KINDS))
     fault_paths: str = ""  # regex on the path: only matching calls are faulted ("" = all)
     hang_seconds: float = 60.0
+    retry_after_seconds: int = 1  # what 429 and 503 answers ask clients to wait
     random_seed: int = 7
 
     def update(self, values: dict[str, Any]) -> None:
@@ -161,7 +162,11 @@ class SandboxServer:
         return Response(429, {"message": reason}, {"Retry-After": str(retry_after)})
 
     def server_error(self) -> Response:
-        return Response(503, {"message": "Service Unavailable"}, {"Retry-After": "1"})
+        return Response(
+            503,
+            {"message": "Service Unavailable"},
+            {"Retry-After": str(self.config.retry_after_seconds)},
+        )
 
     def not_found(self, request: Request) -> Response:
         return Response(404, {"message": f"No route for {request.method} {request.path}"})
@@ -219,7 +224,7 @@ class SandboxServer:
         with self._lock:
             config = self.config
             if config.concurrency_limit and self._in_flight >= config.concurrency_limit:
-                return self.throttled("concurrency limit exceeded", 1)
+                return self.throttled("concurrency limit exceeded", config.retry_after_seconds)
             if config.rate_limit_per_minute:
                 now = time.monotonic()
                 while self._recent and now - self._recent[0] > 60:
@@ -263,6 +268,7 @@ class SandboxServer:
         control = endpoint.startswith("sandbox.")
         response: Response
         if control:
+            request.params = matched[2]  # type: ignore[index]
             response = matched[1](request)  # type: ignore[index]
         else:
             refusal = self._admit()
@@ -297,7 +303,7 @@ class SandboxServer:
         if delay:
             time.sleep(delay)
         if fault == "429":
-            return self.throttled("injected throttle", 1)
+            return self.throttled("injected throttle", self.config.retry_after_seconds)
         if fault == "503":
             return self.server_error()
         if fault == "html":
@@ -325,7 +331,10 @@ class SandboxServer:
         """Serve in a background thread (port 0 picks a free port); returns self."""
         self._httpd = _Server((self._host, self._port), _make_handler(self))
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"{self.name}-sandbox", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits for one poll; keep tests quick
+            name=f"{self.name}-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -360,6 +369,9 @@ class _Server(ThreadingHTTPServer):
 def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait
+        # ~40 ms for the delayed ACK on every call.
+        disable_nagle_algorithm = True
         server_version = f"{sandbox.name}-sandbox"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

@@ -1,0 +1,440 @@
+"""NetSuite SuiteTalk REST client: the customer record API and SuiteQL, nothing more."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from connectors.http import HttpTransport, TransportError
+from connectors.netsuite import fields
+from connectors.netsuite.auth import TOKEN_PATH, OAuth2TokenSource, tba_auth
+from connectors.netsuite.errors import NetSuiteAuthError, NetSuiteError, check
+
+logger = logging.getLogger(__name__)
+
+RECORD = "/services/rest/record/v1"
+SUITEQL = "/services/rest/query/v1/suiteql"
+MAX_PAGE = 1000
+MAX_ROWS_PER_QUERY = 100_000
+DATE_FORMAT = "YYYY-MM-DD HH24:MI:SS"
+
+CUSTOMER_COLUMNS = (
+    ("id", "id"),
+    ("entityid", "entityId"),
+    ("companyname", "companyName"),
+    ("isperson", "isPerson"),
+    ("firstname", "firstName"),
+    ("lastname", "lastName"),
+    ("email", "email"),
+    ("phone", "phone"),
+    ("comments", "comments"),
+    ("externalid", "externalId"),
+    ("isinactive", "isInactive"),
+)
+REFERENCE_COLUMNS = (
+    ("currency", "currency"),
+    ("terms", "terms"),
+    ("parent", "parent"),
+    ("subsidiary", "subsidiary"),
+)
+BOOLEAN_KEYS = {"isPerson", "isInactive"}
+ADDRESS_COLUMNS = (
+    ("addressee", "addressee"),
+    ("attention", "attention"),
+    ("addr1", "addr1"),
+    ("addr2", "addr2"),
+    ("city", "city"),
+    ("state", "state"),
+    ("zip", "zip"),
+    ("country", "country"),
+    ("addrphone", "addrPhone"),
+)
+
+
+def default_base_url(account_id: str) -> str:
+    slug = account_id.strip().lower().replace("_", "-")
+    return f"https://{slug}.suitetalk.api.netsuite.com"
+
+
+@dataclass(frozen=True)
+class NetSuiteCredentials:
+    account_id: str
+    base_url: str | None = None
+    auth_method: str = "tba"  # "tba" | "oauth2"
+    consumer_key: str = ""
+    consumer_secret: str = field(default="", repr=False)
+    token_id: str = ""
+    token_secret: str = field(default="", repr=False)
+    client_id: str = ""
+    certificate_id: str = ""
+    private_key_pem: str = field(default="", repr=False)
+    algorithm: str = "PS256"
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or default_base_url(self.account_id)).rstrip("/")
+
+
+def to_suiteql_date(moment: datetime) -> str:
+    """TO_DATE(...) literal for a moment, in UTC, second resolution (floor)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"TO_DATE('{text}', '{DATE_FORMAT}')"
+
+
+def _iso(text: str | None) -> str | None:
+    # SuiteQL TO_CHAR text "2024-01-15 10:30:00" -> the record API's "2024-01-15T10:30:00Z".
+    return f"{text.replace(' ', 'T')}Z" if text else None
+
+
+def _quote_ids(ids: list[str]) -> str:
+    # Ids come from NetSuite itself, but they are spliced into SQL, so only digits pass.
+    clean = [str(int(i)) for i in ids]
+    return ", ".join(clean)
+
+
+class NetSuiteClient:
+    """A thread-safe SuiteTalk REST client. Calls are counted by kind: token, query, read,
+    write (see calls_by_kind())."""
+
+    def __init__(
+        self,
+        credentials: NetSuiteCredentials,
+        *,
+        timeout: float = 30,
+        max_attempts: int = 4,
+        on_throttle: Callable[[float | None], None] | None = None,
+        backoff_base: float = 0.5,
+        pool_size: int = 32,
+        max_rows_per_query: int = MAX_ROWS_PER_QUERY,
+    ) -> None:
+        self.credentials = credentials
+        self.max_rows_per_query = max_rows_per_query
+        self.transport = HttpTransport(
+            base_url=credentials.url,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            pool_size=pool_size,
+            user_agent="syncadmin-netsuite",
+            on_throttle=on_throttle,
+        )
+        self._auth: Any = None
+        self._tokens: OAuth2TokenSource | None = None
+        method = credentials.auth_method.lower()
+        if method == "tba":
+            self._auth = tba_auth(
+                credentials.account_id,
+                credentials.consumer_key,
+                credentials.consumer_secret,
+                credentials.token_id,
+                credentials.token_secret,
+            )
+        elif method == "oauth2":
+            self._tokens = OAuth2TokenSource(
+                client_id=credentials.client_id,
+                certificate_id=credentials.certificate_id,
+                private_key_pem=credentials.private_key_pem,
+                token_url=f"{credentials.url}{TOKEN_PATH}",
+                algorithm=credentials.algorithm,
+                fetch=self._fetch_token,
+            )
+        else:
+            raise ValueError(f"unknown NetSuite auth method {credentials.auth_method!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"<NetSuiteClient account={self.credentials.account_id} "
+            f"auth={self.credentials.auth_method} url={self.credentials.url}>"
+        )
+
+    def calls_by_kind(self) -> dict[str, int]:
+        return self.transport.calls_by_kind()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _fetch_token(self, form: dict[str, str]) -> dict[str, Any]:
+        response = self.transport.request("POST", TOKEN_PATH, kind="token", check=check, data=form)
+        return response.json()
+
+    def _call(self, method: str, path: str, *, kind: str, **kwargs: Any) -> Any:
+        if self._tokens is None:
+            return self.transport.request(
+                method, path, kind=kind, check=check, auth=self._auth, **kwargs
+            )
+        try:
+            return self.transport.request(
+                method, path, kind=kind, check=check, prepare=self._tokens.headers, **kwargs
+            )
+        except NetSuiteAuthError:
+            # A cached token the server no longer honours (revoked, clock skew): one fresh
+            # grant, one more try; a second refusal is real.
+            self._tokens.invalidate()
+            return self.transport.request(
+                method, path, kind=kind, check=check, prepare=self._tokens.headers, **kwargs
+            )
+
+    @staticmethod
+    def _id_from_location(response: Any) -> str:
+        location = response.headers.get("Location") or ""
+        internal_id = location.rstrip("/").rsplit("/", 1)[-1]
+        if not internal_id.isdigit():
+            raise NetSuiteError(
+                f"NetSuite answered {response.status_code} without a record id in Location",
+                retryable=False,
+                status=response.status_code,
+                code="NO_LOCATION",
+            )
+        return internal_id
+
+    # -- SuiteQL -------------------------------------------------------------------------------
+    def _pages(
+        self, query: str, page_size: int, *, stop_at_cap: bool = False
+    ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        """Pages of (items, more) where `more` means rows remain past this page. With
+        stop_at_cap the last page before the row cap ends the iteration with more=True."""
+        # A page never reaches past the row cap, so the first page of a query is always legal.
+        limit = max(1, min(MAX_PAGE, page_size, self.max_rows_per_query))
+        offset = 0
+        while True:
+            response = self._call(
+                "POST",
+                SUITEQL,
+                kind="query",
+                params={"limit": limit, "offset": offset},
+                json={"q": query},
+                headers={"Prefer": "transient"},
+            )
+            body = response.json()
+            items = [
+                {k: v for k, v in item.items() if k != "links"} for item in body.get("items", [])
+            ]
+            more = bool(body.get("hasMore"))
+            offset += limit
+            capped = more and offset + limit > self.max_rows_per_query
+            if capped and not stop_at_cap:
+                yield items, False
+                raise NetSuiteError(
+                    f"SuiteQL query has more than {self.max_rows_per_query} rows; "
+                    "narrow it or re-window it",
+                    retryable=False,
+                    code="ROW_CAP",
+                )
+            yield items, more
+            if not more or capped:
+                return
+
+    def suiteql(self, query: str, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Rows of a SuiteQL query, every page (values are strings; null columns absent).
+        The query needs a unique ORDER BY, or rows repeat or vanish between pages."""
+        for items, _ in self._pages(query, page_size):
+            yield from items
+
+    def iter_customers_changed_since(
+        self, since: datetime, *, extra_where: str = "", page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Customers whose lastmodifieddate >= since, oldest first, in the record API's shape
+        (with addressBook). Past the per-query row cap the query restarts at the last
+        timestamp seen, skipping the ids it already yielded at that timestamp."""
+        custom = ", ".join(fields.ALL)
+        columns = ", ".join(c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS)
+        window_start = since
+        seen_at_last: set[str] = set()
+        last_stamp: str | None = None
+        while True:
+            where = f"lastmodifieddate >= {to_suiteql_date(window_start)}"
+            if extra_where:
+                where += f" AND ({extra_where})"
+            query = (
+                f"SELECT {columns}, {custom}, "
+                f"TO_CHAR(lastmodifieddate, '{DATE_FORMAT}') AS lastmodified, "
+                f"TO_CHAR(datecreated, '{DATE_FORMAT}') AS created "
+                f"FROM customer WHERE {where} ORDER BY lastmodifieddate, id"
+            )
+            progressed = False
+            capped = False
+            for items, more in self._pages(query, page_size, stop_at_cap=True):
+                fresh = []
+                for row in items:
+                    stamp = row.get("lastmodified")
+                    if stamp == last_stamp and row["id"] in seen_at_last:
+                        continue  # already yielded by the previous window
+                    if stamp != last_stamp:
+                        last_stamp, seen_at_last = stamp, set()
+                    seen_at_last.add(row["id"])
+                    fresh.append(row)
+                if fresh:
+                    progressed = True
+                    yield from self._with_address_books(fresh)
+                capped = more
+            if not capped:
+                return
+            if not progressed or last_stamp is None:
+                raise NetSuiteError(
+                    f"more than {self.max_rows_per_query} customers share the timestamp "
+                    f"{last_stamp}; cannot re-window",
+                    retryable=False,
+                    code="ROW_CAP",
+                )
+            logger.info("SuiteQL row cap reached; re-windowing from %s", last_stamp)
+            window_start = datetime.strptime(last_stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+    def _with_address_books(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        records = [self._customer_from_row(row) for row in rows]
+        by_id = {record["id"]: record for record in records}
+        query = (
+            "SELECT ab.entity, ab.internalid, ab.label, ab.defaultbilling, ab.defaultshipping, "
+            + ", ".join(f"a.{c}" for c, _ in ADDRESS_COLUMNS)
+            + " FROM customeraddressbook ab JOIN customeraddressbookentityaddress a"
+            " ON a.nkey = ab.addressbookaddress"
+            f" WHERE ab.entity IN ({_quote_ids(list(by_id))})"
+            " ORDER BY ab.entity, ab.internalid"
+        )
+        for line in self.suiteql(query):
+            record = by_id.get(line.get("entity", ""))
+            if record is None:
+                continue
+            record["addressBook"]["items"].append(
+                {
+                    "internalId": int(line["internalid"]),
+                    "label": line.get("label"),
+                    "defaultBilling": line.get("defaultbilling") == "T",
+                    "defaultShipping": line.get("defaultshipping") == "T",
+                    "addressBookAddress": {
+                        key: line[col] for col, key in ADDRESS_COLUMNS if col in line
+                    },
+                }
+            )
+        return records
+
+    @staticmethod
+    def _customer_from_row(row: dict[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        for column, key in CUSTOMER_COLUMNS:
+            if column in row:
+                value = row[column]
+                record[key] = value == "T" if key in BOOLEAN_KEYS else value
+        for key in BOOLEAN_KEYS:
+            record.setdefault(key, False)
+        for column, key in REFERENCE_COLUMNS:
+            if column in row:
+                record[key] = {"id": row[column]}
+        for name in fields.ALL:
+            if name in fields.CHECKBOX_FIELDS:
+                record[name] = row.get(name) == "T"
+            elif name in row:
+                record[name] = row[name]
+        record["lastModifiedDate"] = _iso(row.get("lastmodified"))
+        record["dateCreated"] = _iso(row.get("created"))
+        record["addressBook"] = {"items": []}
+        return record
+
+    def iter_address_changes_since(
+        self, since: datetime, *, page_size: int = 1000
+    ) -> Iterator[str]:
+        """Ids of customers with an address row modified at or after `since`; address
+        subrecord edits do not bump the customer's own lastmodifieddate."""
+        after = 0
+        while True:
+            query = (
+                "SELECT DISTINCT ab.entity FROM customeraddressbook ab"
+                " JOIN customeraddressbookentityaddress a ON a.nkey = ab.addressbookaddress"
+                f" WHERE a.lastmodifieddate >= {to_suiteql_date(since)} AND ab.entity > {after}"
+                " ORDER BY ab.entity"
+            )
+            capped = False
+            for items, more in self._pages(query, page_size, stop_at_cap=True):
+                for row in items:
+                    after = int(row["entity"])
+                    yield row["entity"]
+                capped = more
+            if not capped:
+                return
+
+    def list_currencies(self) -> list[dict[str, str]]:
+        return [
+            {"id": r["id"], "symbol": r.get("symbol", ""), "name": r.get("name", "")}
+            for r in self.suiteql("SELECT id, symbol, name FROM currency ORDER BY id")
+        ]
+
+    def list_subsidiaries(self) -> list[dict[str, str]]:
+        return [
+            {"id": r["id"], "name": r.get("fullname") or r.get("name", "")}
+            for r in self.suiteql("SELECT id, name, fullname FROM subsidiary ORDER BY id")
+        ]
+
+    def list_terms(self) -> list[dict[str, str]]:
+        return [
+            {"id": r["id"], "name": r.get("name", "")}
+            for r in self.suiteql("SELECT id, name FROM term ORDER BY id")
+        ]
+
+    # -- customer record -------------------------------------------------------------------------
+    @staticmethod
+    def _key(key: str) -> str:
+        key = str(key)
+        if key.startswith("eid:"):
+            return "eid:" + quote(key[4:], safe="")
+        return quote(key, safe="")
+
+    def get_customer(self, key: str, *, expand: bool = True) -> dict[str, Any]:
+        """A customer by internal id or "eid:<externalId>"; NetSuiteError NONEXISTENT_ID."""
+        params = {"expandSubResources": "true"} if expand else None
+        response = self._call(
+            "GET", f"{RECORD}/customer/{self._key(key)}", kind="read", params=params
+        )
+        return response.json()
+
+    def create_customer(self, payload: dict[str, Any]) -> str:
+        """POST a new customer; returns its internal id.
+
+        Retried only when NetSuite certainly did not process it (429, 503): after a timeout
+        or a dropped connection the record may exist, and retrying blindly would duplicate
+        it, so that error is raised for the caller to recover (upsert_customer is safe)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._call(
+                    "POST", f"{RECORD}/customer", kind="write", json=payload, max_attempts=1
+                )
+                return self._id_from_location(response)
+            except TransportError:
+                raise
+            except NetSuiteError as error:
+                if error.status not in (429, 503) or attempt >= self.transport.max_attempts:
+                    raise
+                time.sleep(self.transport.backoff(attempt, error.retry_after))
+
+    def upsert_customer(
+        self, external_id: str, payload: dict[str, Any], *, replace_address_book: bool = True
+    ) -> str:
+        """PUT /customer/eid:{external_id}: creates or updates; idempotent, so retried freely."""
+        params = {"replace": "addressBook"} if replace_address_book else None
+        body = {k: v for k, v in payload.items() if k != "externalId"}
+        response = self._call(
+            "PUT",
+            f"{RECORD}/customer/{self._key('eid:' + external_id)}",
+            kind="write",
+            json=body,
+            params=params,
+        )
+        return self._id_from_location(response)
+
+    def update_customer(
+        self, internal_id: str, payload: dict[str, Any], *, replace_address_book: bool = False
+    ) -> None:
+        """PATCH: omitted fields stay, null clears; address lines merge unless replaced."""
+        params = {"replace": "addressBook"} if replace_address_book else None
+        self._call(
+            "PATCH",
+            f"{RECORD}/customer/{self._key(internal_id)}",
+            kind="write",
+            json=payload,
+            params=params,
+        )

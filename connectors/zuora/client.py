@@ -1,0 +1,317 @@
+"""A small client for the part of Zuora's REST API the account sync uses.
+
+Reads go through the Object Query API (cursor paging, filters, contacts expanded in one call);
+writes through the v1 API. Every call carries a fresh-enough OAuth bearer token and a
+Zuora-Track-Id so one sync's calls can be found in Zuora's logs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from connectors.http import HttpTransport
+from connectors.zuora.errors import ZuoraAuthError, ZuoraError, check
+
+MAX_PAGE_SIZE = 99
+IDS_PER_QUERY = 50  # keeps the IN filter (and the URL) well under gateway limits
+TRACK_ID_PREFIX = "syncadmin-"
+
+
+@dataclass(frozen=True)
+class ZuoraCredentials:
+    base_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    entity_id: str | None = None
+
+
+def parse_zuora_datetime(value: str) -> datetime:
+    """An aware datetime from Zuora's ISO 8601 text; compare the result as an instant.
+
+    Zuora answers in the tenant's offset (-08:00...), sometimes with Z; text without an offset
+    is taken as UTC so that comparisons never mix naive and aware values.
+    """
+    text = value.strip()
+    if text.endswith("Z") or text.endswith("z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def format_filter_datetime(value: datetime) -> str:
+    """UTC ISO text for an Object Query filter (the offset is explicit, never implied)."""
+    if value.tzinfo is None:
+        raise ValueError("a naive datetime is ambiguous; pass an aware one")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class ZuoraClient:
+    """Thread-safe: one token and one connection pool are shared by all threads."""
+
+    def __init__(
+        self,
+        credentials: ZuoraCredentials,
+        *,
+        timeout: float = 30,
+        max_attempts: int = 4,
+        refresh_margin: float = 300,
+        on_throttle: Callable[[float | None], None] | None = None,
+        backoff_base: float = 0.5,
+    ) -> None:
+        self.credentials = credentials
+        self.refresh_margin = refresh_margin
+        self.transport = HttpTransport(
+            base_url=credentials.base_url,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            on_throttle=on_throttle,
+            user_agent="syncadmin-zuora",
+        )
+        self._token_lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expires_at = 0.0  # time.monotonic() deadline
+
+    def __repr__(self) -> str:
+        entity = f" entity={self.credentials.entity_id}" if self.credentials.entity_id else ""
+        base = self.transport.base_url
+        return f"<ZuoraClient {base} client_id={self.credentials.client_id}{entity}>"
+
+    __str__ = __repr__
+
+    def calls_by_kind(self) -> dict[str, int]:
+        return self.transport.calls_by_kind()
+
+    # -- auth -------------------------------------------------------------------------------------
+    def _fetch_token(self) -> tuple[str, float]:
+        response = self.transport.request(
+            "POST",
+            "/oauth/token",
+            kind="token",
+            check=lambda r: check(r, auth=True),
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "grant_type": "client_credentials",
+            },
+            headers={"Accept": "application/json"},
+        )
+        try:
+            body = response.json()
+            token = body["access_token"]
+            expires_in = float(body.get("expires_in", 3599))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ZuoraAuthError(
+                "Zuora token endpoint answered without an access token",
+                retryable=False,
+                status=response.status_code,
+            ) from exc
+        return token, expires_in
+
+    def _bearer(self) -> str:
+        with self._token_lock:
+            # Held while fetching so that many threads needing a token make one token call.
+            if self._token is None or time.monotonic() >= self._token_expires_at:
+                started = time.monotonic()
+                token, expires_in = self._fetch_token()
+                # Refresh early, but a short-lived token must still be used at least once.
+                margin = min(self.refresh_margin, expires_in / 2)
+                self._token = token
+                self._token_expires_at = started + expires_in - margin
+            return self._token
+
+    def _invalidate(self, token: str | None) -> None:
+        with self._token_lock:
+            # Another thread may already have replaced the token that was refused.
+            if token is not None and self._token == token:
+                self._token = None
+
+    # -- calls ------------------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        params: Sequence[tuple[str, Any]] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        track_id = f"{TRACK_ID_PREFIX}{uuid.uuid4().hex}"
+        headers = {"Accept": "application/json", "Zuora-Track-Id": track_id}
+        if self.credentials.entity_id:
+            headers["Zuora-Entity-Ids"] = self.credentials.entity_id
+        if idempotency_key is not None:
+            if not idempotency_key or len(idempotency_key) > 255:
+                raise ValueError("an idempotency key is 1 to 255 characters")
+            headers["Idempotency-Key"] = idempotency_key
+        used: list[str] = []
+
+        def prepare() -> dict[str, str]:
+            token = self._bearer()
+            used.append(token)
+            return {"Authorization": f"Bearer {token}"}
+
+        for refreshed in (False, True):
+            try:
+                response = self.transport.request(
+                    method,
+                    path,
+                    kind=kind,
+                    check=check,
+                    params=list(params) if params else None,
+                    json=json,
+                    headers=headers,
+                    prepare=prepare,
+                )
+            except ZuoraAuthError:
+                raise
+            except ZuoraError as error:
+                error.track_id = error.track_id or track_id
+                # A token can be revoked or expire early on Zuora's side: refresh once.
+                if error.status == 401 and not refreshed:
+                    self._invalidate(used[-1] if used else None)
+                    continue
+                raise
+            return _json(response)
+        raise AssertionError("unreachable")
+
+    # -- object query -----------------------------------------------------------------------------
+    def _iter_query(
+        self,
+        path: str,
+        filters: Iterable[str],
+        *,
+        page_size: int,
+        expand: Sequence[str] = (),
+        sort: str = "updateddate.ASC",
+    ) -> Iterator[dict]:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        base: list[tuple[str, Any]] = [("filter[]", f) for f in filters]
+        base += [("expand[]", e) for e in expand]
+        base += [("sort[]", sort), ("pageSize", page_size)]
+        cursor: str | None = None
+        while True:
+            params = base + ([("cursor", cursor)] if cursor else [])
+            body = self._call("GET", path, kind="query", params=params)
+            yield from body.get("data") or []
+            cursor = body.get("nextPage")
+            if not cursor:
+                return
+
+    def iter_accounts(
+        self,
+        filters: Iterable[str] = (),
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        expand_contacts: bool = True,
+    ) -> Iterator[dict]:
+        """Accounts matching all `filters` ("field.OP:value"), oldest change first."""
+        expand = ("billto", "soldto") if expand_contacts else ()
+        return self._iter_query(
+            "/object-query/accounts", list(filters), page_size=page_size, expand=expand
+        )
+
+    def iter_accounts_changed_since(
+        self, since: datetime, *, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[dict]:
+        return self.iter_accounts(
+            [f"updateddate.GE:{format_filter_datetime(since)}"], page_size=page_size
+        )
+
+    def iter_accounts_by_ids(
+        self, ids: Iterable[str], *, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[dict]:
+        unique = list(dict.fromkeys(i for i in ids if i))
+        for start in range(0, len(unique), IDS_PER_QUERY):
+            chunk = unique[start : start + IDS_PER_QUERY]
+            yield from self.iter_accounts([f"id.IN:[{','.join(chunk)}]"], page_size=page_size)
+
+    def iter_contacts_changed_since(
+        self, since: datetime, *, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[dict]:
+        return self._iter_query(
+            "/object-query/contacts",
+            [f"updateddate.GE:{format_filter_datetime(since)}"],
+            page_size=page_size,
+        )
+
+    def get_account(self, key: str) -> dict:
+        """One account by id or number, with billTo / soldTo embedded."""
+        return self._call(
+            "GET",
+            f"/object-query/accounts/{_segment(key)}",
+            kind="read",
+            params=[("expand[]", "billto"), ("expand[]", "soldto")],
+        )
+
+    # -- v1 writes --------------------------------------------------------------------------------
+    def create_account(self, payload: dict, *, idempotency_key: str) -> dict:
+        body = self._call(
+            "POST", "/v1/accounts", kind="write", json=payload, idempotency_key=idempotency_key
+        )
+        return {
+            k: body.get(k)
+            for k in ("accountId", "accountNumber", "billToContactId", "soldToContactId")
+        }
+
+    def update_account(
+        self, key: str, payload: dict, *, idempotency_key: str | None = None
+    ) -> None:
+        self._call(
+            "PUT",
+            f"/v1/accounts/{_segment(key)}",
+            kind="write",
+            json=payload,
+            idempotency_key=idempotency_key,
+        )
+
+    def update_contact(self, contact_id: str, payload: dict) -> dict:
+        body = self._call("PUT", f"/v1/contacts/{_segment(contact_id)}", kind="write", json=payload)
+        return {k: v for k, v in body.items() if k != "success"}
+
+    # -- settings ---------------------------------------------------------------------------------
+    def list_currencies(self) -> list[str]:
+        """ISO codes of the currencies active in the tenant."""
+        body = self._call("GET", "/settings/currencies", kind="read")
+        return [
+            c["currencyCode"]
+            for c in body.get("currencies", [])
+            if c.get("active", True) and c.get("currencyCode")
+        ]
+
+    def list_payment_terms(self) -> list[str]:
+        body = self._call("GET", "/settings/payment-terms", kind="read")
+        return [
+            t["name"]
+            for t in body.get("paymentTerms", [])
+            if t.get("active", True) and t.get("name")
+        ]
+
+
+def _segment(value: str) -> str:
+    if not value or "/" in value or value in (".", ".."):
+        raise ValueError(f"not a usable Zuora key: {value!r}")
+    return requests.utils.quote(value, safe="")
+
+
+def _json(response: requests.Response) -> Any:
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError as exc:  # check() already refuses non-JSON 2xx; this is belt and braces
+        raise ZuoraError(
+            f"Zuora HTTP {response.status_code}: answer is not JSON", retryable=True
+        ) from exc

@@ -1,0 +1,1191 @@
+"""A local Zuora tenant faithful to the documented API subset the sync uses.
+
+Strict where Zuora is strict, so that a client bug shows up here rather than in production:
+form-encoded OAuth, bearer on every call, lowercase Object Query filter fields, page sizes
+1..99, opaque cursors, error envelopes with HTTP 200, Idempotency-Key replays, contact edits
+that leave the account's updatedDate alone, timestamps in the tenant's offset.
+
+Run standalone: python -m connectors.zuora.sandbox --port 8081 --accounts 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import functools
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from connectors.sandbox.seed import generate_accounts
+from connectors.sandbox.server import Request, Response, SandboxConfig, SandboxServer
+from connectors.zuora import fields as zf
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CLIENT_ID = "sandbox-client-id"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
+
+CURRENCIES = ["USD", "CAD", "GBP", "EUR", "JPY", "AUD", "CHF", "SEK"]
+PAYMENT_TERMS = ["Due Upon Receipt", "Net 15", "Net 30", "Net 45", "Net 60"]
+SUBSIDIARIES = ["Parent Company : US Sub", "Parent Company : EU Sub", "Parent Company"]
+
+COUNTRIES = {
+    "US": "United States",
+    "CA": "Canada",
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "FR": "France",
+    "JP": "Japan",
+    "BR": "Brazil",
+    "AU": "Australia",
+    "MX": "Mexico",
+    "ES": "Spain",
+    "IT": "Italy",
+    "NL": "Netherlands",
+    "BE": "Belgium",
+    "CH": "Switzerland",
+    "AT": "Austria",
+    "SE": "Sweden",
+    "NO": "Norway",
+    "DK": "Denmark",
+    "FI": "Finland",
+    "IE": "Ireland",
+    "PT": "Portugal",
+    "PL": "Poland",
+    "IN": "India",
+    "CN": "China",
+    "SG": "Singapore",
+    "NZ": "New Zealand",
+    "ZA": "South Africa",
+    "KR": "South Korea",
+    "AR": "Argentina",
+    "IL": "Israel",
+}
+COUNTRY_BY_NAME = {name.lower(): name for name in COUNTRIES.values()}
+ISO3 = {"USA": "US", "CAN": "CA", "GBR": "GB", "DEU": "DE", "FRA": "FR", "JPN": "JP"}
+
+# Reason codes: "5" + object (5 digits) + category (2 digits), like 53100020.
+OBJ_GENERIC, OBJ_ACCOUNT, OBJ_CONTACT, OBJ_QUERY = 0, 31000, 31003, 60000
+
+
+def reason_code(obj: int, category: int) -> int:
+    return int(f"5{obj:05d}{category:02d}")
+
+
+ACCOUNT_FIELDS = [
+    "id",
+    "accountNumber",
+    "name",
+    "status",
+    "currency",
+    "parentId",
+    "billToId",
+    "soldToId",
+    "crmId",
+    "batch",
+    "billCycleDay",
+    "autoPay",
+    "paymentTerm",
+    "notes",
+    "defaultPaymentMethodId",
+    "createdDate",
+    "updatedDate",
+    *zf.ALL,
+]
+CONTACT_FIELDS = [
+    "id",
+    "accountId",
+    "firstName",
+    "lastName",
+    "nickname",
+    "workEmail",
+    "personalEmail",
+    "workPhone",
+    "mobilePhone",
+    "fax",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "county",
+    "taxRegion",
+    "description",
+    "createdDate",
+    "updatedDate",
+]
+DATE_FIELDS = {"createdDate", "updatedDate"}
+INT_FIELDS = {"billCycleDay"}
+BOOL_FIELDS = {"autoPay"}
+
+# v1 contact input: field -> max length ("zipCode" is stored as postalCode).
+CONTACT_LIMITS = {
+    "firstName": 100,
+    "lastName": 100,
+    "nickname": 100,
+    "workEmail": 80,
+    "personalEmail": 80,
+    "workPhone": 40,
+    "mobilePhone": 40,
+    "fax": 40,
+    "address1": 255,
+    "address2": 255,
+    "city": 40,
+    "state": 100,
+    "zipCode": 20,
+    "country": 64,
+    "county": 32,
+    "taxRegion": 32,
+    "description": 100,
+}
+ACCOUNT_INPUT = {
+    "name",
+    "accountNumber",
+    "currency",
+    "billCycleDay",
+    "billToContact",
+    "soldToContact",
+    "parentId",
+    "crmId",
+    "batch",
+    "paymentTerm",
+    "notes",
+    "autoPay",
+    "hpmCreditCardPaymentMethodId",
+    "invoiceDeliveryPrefsEmail",
+    "invoiceDeliveryPrefsPrint",
+    *zf.ALL,
+}
+IDEMPOTENCY_TTL = 24 * 3600
+FILTER_RE = re.compile(r"^([A-Za-z0-9_]+)\.(EQ|NE|LT|GT|LE|GE|SW|IN):(.*)$", re.S)
+
+
+class ApiFailure(Exception):
+    """Raised inside handlers; becomes Zuora's error envelope."""
+
+    def __init__(self, status: int, obj: int, category: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.obj, self.category, self.message = status, obj, category, message
+
+
+def _offset(text: str) -> timezone:
+    found = re.fullmatch(r"([+-])(\d\d):(\d\d)", text)
+    if not found:
+        raise ValueError(f"bad UTC offset {text!r}; use like -08:00")
+    sign = -1 if found.group(1) == "-" else 1
+    return timezone(sign * timedelta(hours=int(found.group(2)), minutes=int(found.group(3))))
+
+
+class ZuoraSandbox(SandboxServer):
+    name = "zuora"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config: SandboxConfig | None = None,
+        clients: dict[str, str] | None = None,
+        token_ttl: int = 3599,
+        tenant_utc_offset: str = "-08:00",
+        state_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__(host=host, port=port, config=config or SandboxConfig(concurrency_limit=40))
+        self.clients = dict(clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET})
+        self.token_ttl = token_ttl
+        self.tz = _offset(tenant_utc_offset)
+        self.state_file = Path(state_file) if state_file else None
+        # Tests set 0 so that throttled retries do not sleep a whole second.
+        self.retry_after_seconds: int | None = None
+        # HTTP status of v1 failures: Zuora answers many of them with 200 and success false.
+        self.v1_error_status = 200
+        # Seconds a write holds its Idempotency-Key "in flight" (lets tests provoke the 409).
+        self.write_delay = 0.0
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (client_id, monotonic expiry)
+        self.token_count = 0
+        self.idempotency: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.requests_seen: list[dict[str, Any]] = []  # headers of API calls, for tests
+        self._seed = 42
+        self._id_counter = 0
+        self._number_counter = 0
+        self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
+        self._register_routes()
+        if self.state_file and self.state_file.exists():
+            self.load(self.state_file)
+
+    # -- routes -----------------------------------------------------------------------------------
+    def _register_routes(self) -> None:
+        api = self._api
+        self.route("POST", r"/oauth/token", "oauth.token", self._token)
+        self.route("GET", r"/object-query/accounts", "query.accounts", api(self._query_accounts))
+        self.route(
+            "GET", r"/object-query/accounts/(?P<key>[^/]+)", "query.account", api(self._get_oq)
+        )
+        self.route("GET", r"/object-query/contacts", "query.contacts", api(self._query_contacts))
+        self.route(
+            "GET",
+            r"/object-query/contacts/(?P<key>[^/]+)",
+            "query.contact",
+            api(self._get_oq_contact),
+        )
+        self.route("POST", r"/v1/accounts", "v1.account.create", api(self._create_account))
+        self.route(
+            "GET", r"/v1/accounts/(?P<key>[^/]+)", "v1.account.get", api(self._v1_get_account)
+        )
+        self.route(
+            "PUT", r"/v1/accounts/(?P<key>[^/]+)", "v1.account.update", api(self._update_account)
+        )
+        self.route(
+            "PUT", r"/v1/contacts/(?P<key>[^/]+)", "v1.contact.update", api(self._update_contact)
+        )
+        self.route("GET", r"/settings/currencies", "settings.currencies", api(self._currencies))
+        self.route(
+            "GET", r"/settings/payment-terms", "settings.payment_terms", api(self._payment_terms)
+        )
+        self.route("POST", r"/_sandbox/seed", "sandbox.seed", self._control_seed)
+        self.route("POST", r"/_sandbox/save", "sandbox.save", self._control_save)
+        self.route("POST", r"/_sandbox/tokens/revoke", "sandbox.tokens", self._control_revoke)
+
+    # -- vendor-shaped answers --------------------------------------------------------------------
+    def _envelope(self, obj: int, category: int, message: str) -> dict[str, Any]:
+        return {
+            "success": False,
+            "processId": uuid.uuid4().hex[:16].upper(),
+            "reasons": [{"code": reason_code(obj, category), "message": message}],
+        }
+
+    def _governance_headers(self, remaining: int | None = None) -> dict[str, str]:
+        limit = self.config.concurrency_limit
+        if not limit:
+            return {}
+        left = max(0, limit - self._in_flight) if remaining is None else remaining
+        return {
+            "Concurrency-Limit-Type": "Default",
+            "Concurrency-Limit-Limit": str(limit),
+            "Concurrency-Limit-Remaining": str(left),
+        }
+
+    def throttled(self, reason: str, retry_after: int) -> Response:
+        if self.retry_after_seconds is not None:
+            retry_after = self.retry_after_seconds
+        limit = self.config.rate_limit_per_minute or 2500
+        headers = {
+            "Retry-After": str(retry_after),
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(retry_after),
+            **self._governance_headers(remaining=0),
+        }
+        body = self._envelope(OBJ_GENERIC, 70, f"Too many requests: {reason}")
+        return Response(429, body, headers)
+
+    def server_error(self) -> Response:
+        return Response(
+            503, self._envelope(OBJ_GENERIC, 61, "Service temporarily unavailable, try later")
+        )
+
+    def not_found(self, request: Request) -> Response:
+        return Response(404, self._envelope(OBJ_GENERIC, 40, f"No such resource: {request.path}"))
+
+    def inspect(self) -> dict[str, Any]:
+        with self.state_lock:
+            now = time.monotonic()
+            return {
+                "accounts": len(self.accounts),
+                "accounts_by_status": dict(Counter(a["status"] for a in self.accounts.values())),
+                "contacts": len(self.contacts),
+                "tokens_issued": self.token_count,
+                "tokens_active": sum(1 for _, exp in self.tokens.values() if exp > now),
+                "idempotency_keys": len(self.idempotency),
+                "last_updated": self._fmt(self._last_stamp),
+            }
+
+    # -- clock and ids ----------------------------------------------------------------------------
+    def _now(self) -> datetime:
+        """Wall clock in ms, but always strictly after every timestamp handed out before."""
+        with self.state_lock:
+            wall = datetime.now(UTC)
+            now = wall.replace(microsecond=wall.microsecond // 1000 * 1000)
+            floor = self._last_stamp + timedelta(milliseconds=1)
+            stamp = max(now, floor)
+            self._last_stamp = stamp
+            return stamp
+
+    def _new_id(self, kind: str) -> str:
+        with self.state_lock:
+            self._id_counter += 1
+            digest = hashlib.sha256(f"zuora:{self._seed}:{kind}:{self._id_counter}".encode())
+            return "8a" + digest.hexdigest()[:30]
+
+    def _fmt(self, value: datetime) -> str:
+        return value.astimezone(self.tz).isoformat(timespec="milliseconds")
+
+    # -- seeding and persistence ------------------------------------------------------------------
+    def seed(self, count: int, seed: int = 42) -> None:
+        """Replace all data with `count` deterministic accounts."""
+        rng = random.Random(seed * 7919 + 1)
+        generated = generate_accounts(count, seed=seed)
+        with self.state_lock:
+            self.accounts.clear()
+            self.contacts.clear()
+            self.idempotency.clear()
+            self._seed = seed
+            self._id_counter = 0
+            ids = [self._new_id("account") for _ in generated]
+            for acc, account_id in zip(generated, ids, strict=True):
+                contact_ids = []
+                for role, address in (("bill", acc.bill_to), ("sold", acc.sold_to)):
+                    contact_id = self._new_id(f"contact-{role}")
+                    contact_ids.append(contact_id)
+                    self.contacts[contact_id] = {
+                        "id": contact_id,
+                        "accountId": account_id,
+                        "firstName": address.first_name,
+                        "lastName": address.last_name,
+                        "workEmail": address.work_email,
+                        "workPhone": address.work_phone,
+                        "address1": address.address1,
+                        "address2": address.address2,
+                        "city": address.city,
+                        "state": address.state,
+                        "postalCode": address.postal_code,
+                        "country": address.country_name,
+                        "createdDate": acc.created,
+                        "updatedDate": acc.updated,
+                    }
+                roll = rng.random()
+                sync_flag = "No" if roll < 0.02 else "Yes" if roll < 0.6 else None
+                record = {
+                    "id": account_id,
+                    "accountNumber": acc.account_number,
+                    "name": acc.name,
+                    "status": acc.status,
+                    "currency": acc.currency,
+                    "parentId": ids[acc.parent_index] if acc.parent_index is not None else None,
+                    "billToId": contact_ids[0],
+                    "soldToId": contact_ids[1],
+                    "crmId": acc.crm_id,
+                    "batch": acc.batch,
+                    "billCycleDay": acc.bill_cycle_day,
+                    "autoPay": acc.auto_pay,
+                    "paymentTerm": acc.payment_term,
+                    "notes": acc.notes,
+                    "createdDate": acc.created,
+                    "updatedDate": acc.updated,
+                    zf.SYNC_TO_NETSUITE: sync_flag,
+                    zf.CUSTOMER_TYPE: "Individual" if acc.is_person else "Company",
+                    zf.SUBSIDIARY: rng.choice(SUBSIDIARIES) if rng.random() < 0.1 else None,
+                }
+                self.accounts[account_id] = record
+            self._number_counter = count
+            latest = max((a["updatedDate"] for a in self.accounts.values()), default=None)
+            self._last_stamp = max(self._last_stamp, latest) if latest else self._last_stamp
+
+    def _snapshot(self) -> dict[str, Any]:
+        def enc(record: dict[str, Any]) -> dict[str, Any]:
+            return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.items()}
+
+        with self.state_lock:
+            return {
+                "seed": self._seed,
+                "id_counter": self._id_counter,
+                "number_counter": self._number_counter,
+                "last_stamp": self._last_stamp.isoformat(),
+                "accounts": [enc(a) for a in self.accounts.values()],
+                "contacts": [enc(c) for c in self.contacts.values()],
+            }
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        target = Path(path) if path else self.state_file
+        if target is None:
+            raise ValueError("no state file configured")
+        data = self._snapshot()
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(target)  # a crash mid-write never leaves a truncated state file
+        return target
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+
+        def dec(record: dict[str, Any]) -> dict[str, Any]:
+            out = dict(record)
+            for name in DATE_FIELDS:
+                if out.get(name):
+                    out[name] = datetime.fromisoformat(out[name])
+            return out
+
+        with self.state_lock:
+            self._seed = data.get("seed", 42)
+            self._id_counter = data.get("id_counter", 0)
+            self._number_counter = data.get("number_counter", 0)
+            self._last_stamp = datetime.fromisoformat(data["last_stamp"])
+            self.accounts = {a["id"]: dec(a) for a in data.get("accounts", [])}
+            self.contacts = {c["id"]: dec(c) for c in data.get("contacts", [])}
+
+    def revoke_tokens(self) -> None:
+        with self.state_lock:
+            self.tokens.clear()
+
+    def _control_seed(self, request: Request) -> Response:
+        try:
+            body = request.json() or {}
+            self.seed(int(body.get("accounts", 100)), seed=int(body.get("seed", 42)))
+        except (ValueError, TypeError) as exc:
+            return Response(400, {"message": str(exc)})
+        return Response(200, self.inspect())
+
+    def _control_save(self, request: Request) -> Response:
+        try:
+            path = self.save()
+        except ValueError as exc:
+            return Response(400, {"message": str(exc)})
+        return Response(200, {"saved": str(path)})
+
+    def _control_revoke(self, request: Request) -> Response:
+        self.revoke_tokens()
+        return Response(200, {"revoked": True})
+
+    # -- auth -------------------------------------------------------------------------------------
+    def _token(self, request: Request) -> Response:
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return Response(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "Content-Type must be application/x-www-form-urlencoded",
+                },
+            )
+        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8")).items()}
+        if form.get("grant_type") != "client_credentials":
+            return Response(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant_type must be client_credentials",
+                },
+            )
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        expected = self.clients.get(client_id or "")
+        if expected is None or not secrets.compare_digest(expected, secret or ""):
+            return Response(
+                401, {"error": "invalid_client", "error_description": "Bad client credentials"}
+            )
+        token = secrets.token_hex(16)
+        with self.state_lock:
+            self.tokens[token] = (client_id or "", time.monotonic() + self.token_ttl)
+            self.token_count += 1
+        return Response(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": self.token_ttl,
+                "scope": "user.sandbox entity.sandbox service.usage.delete service.account.read",
+                "jti": uuid.uuid4().hex,
+            },
+        )
+
+    def _api(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """Bearer check, headers, and turning ApiFailure into Zuora's envelope."""
+
+        @functools.wraps(handler)
+        def wrapped(request: Request) -> Response:
+            track_id = request.header("zuora-track-id")
+            with self.state_lock:
+                self.requests_seen.append(
+                    {
+                        "method": request.method,
+                        "path": request.path,
+                        "track_id": track_id,
+                        "entity_ids": request.header("zuora-entity-ids"),
+                        "idempotency_key": request.header("idempotency-key"),
+                        "authorization": bool(request.header("authorization")),
+                    }
+                )
+                del self.requests_seen[:-2000]
+            headers = {"Zuora-Request-Id": str(uuid.uuid4()), **self._governance_headers()}
+            if track_id is not None:
+                headers["Zuora-Track-Id"] = track_id
+            auth = request.header("authorization") or ""
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            with self.state_lock:
+                entry = self.tokens.get(token)
+                valid = entry is not None and entry[1] > time.monotonic()
+            if not valid:
+                return Response(401, {"message": "Authentication error"}, headers)
+            try:
+                if track_id is not None and len(track_id) > 64:
+                    raise ApiFailure(400, OBJ_GENERIC, 20, "Zuora-Track-Id exceeds 64 characters")
+                response = handler(request)
+            except ApiFailure as failure:
+                response = Response(
+                    failure.status, self._envelope(failure.obj, failure.category, failure.message)
+                )
+            response.headers = {**headers, **response.headers}
+            return response
+
+        return wrapped
+
+    # -- rendering --------------------------------------------------------------------------------
+    def _render(
+        self, record: dict[str, Any], names: list[str], include_nulls: bool
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in names:
+            value = record.get(name)
+            if isinstance(value, datetime):
+                value = self._fmt(value)
+            if value is None and not include_nulls:
+                continue
+            out[name] = value
+        return out
+
+    def _render_contact(self, contact: dict[str, Any], include_nulls: bool) -> dict[str, Any]:
+        out = self._render(contact, CONTACT_FIELDS, include_nulls)
+        # The docs name both spellings; answer with both so either reader works.
+        if "postalCode" in out:
+            out["zipCode"] = out["postalCode"]
+        return out
+
+    def _render_account(
+        self, account: dict[str, Any], expand: set[str], include_nulls: bool
+    ) -> dict[str, Any]:
+        out = self._render(account, ACCOUNT_FIELDS, include_nulls)
+        for key, field_name in (("billto", "billToId"), ("soldto", "soldToId")):
+            if key in expand:
+                contact = self.contacts.get(account.get(field_name) or "")
+                attr = "billTo" if key == "billto" else "soldTo"
+                if contact is not None:
+                    out[attr] = self._render_contact(contact, include_nulls)
+                elif include_nulls:
+                    out[attr] = None
+        return out
+
+    # -- object query -----------------------------------------------------------------------------
+    def _parse_value(self, field_name: str, raw: str, where: str) -> Any:
+        if field_name in DATE_FIELDS:
+            text = raw.strip()
+            if text.endswith("Z"):
+                text = text[:-1] + "+00:00"
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise ApiFailure(
+                    400, OBJ_QUERY, 20, f"Invalid datetime value '{raw}' in filter {where}"
+                ) from None
+            # A datetime without offset is in the tenant's zone, as in Zuora.
+            return value if value.tzinfo else value.replace(tzinfo=self.tz)
+        if field_name in INT_FIELDS:
+            try:
+                return int(raw)
+            except ValueError:
+                raise ApiFailure(
+                    400, OBJ_QUERY, 20, f"Invalid integer value '{raw}' in filter {where}"
+                ) from None
+        if field_name in BOOL_FIELDS:
+            if raw.lower() not in ("true", "false"):
+                raise ApiFailure(400, OBJ_QUERY, 20, f"Invalid boolean '{raw}' in filter {where}")
+            return raw.lower() == "true"
+        return raw
+
+    def _compile_filters(
+        self, request: Request, names: list[str]
+    ) -> list[Callable[[dict[str, Any]], bool]]:
+        by_lower = {n.lower(): n for n in names}
+        tests = []
+        for text in request.query.get("filter[]", []):
+            found = FILTER_RE.match(text)
+            if not found:
+                raise ApiFailure(400, OBJ_QUERY, 20, f"Invalid filter expression '{text}'")
+            raw_field, op, raw = found.groups()
+            # Zuora wants filter field names in lower case; 'updatedDate' is an unknown field.
+            field_name = by_lower.get(raw_field) if raw_field == raw_field.lower() else None
+            if field_name is None:
+                raise ApiFailure(400, OBJ_QUERY, 21, f"Unknown field '{raw_field}' in filter")
+            tests.append(self._filter_test(field_name, op, raw, text))
+        return tests
+
+    def _filter_test(
+        self, field_name: str, op: str, raw: str, where: str
+    ) -> Callable[[dict[str, Any]], bool]:
+        if raw == "null":
+            if op not in ("EQ", "NE"):
+                raise ApiFailure(400, OBJ_QUERY, 20, f"null only works with EQ and NE: {where}")
+            want_null = op == "EQ"
+            return lambda r: (r.get(field_name) is None) == want_null
+        if op == "IN":
+            if not (raw.startswith("[") and raw.endswith("]")):
+                raise ApiFailure(400, OBJ_QUERY, 20, f"IN needs [a,b,...]: {where}")
+            items = [i.strip().strip("'\"") for i in raw[1:-1].split(",") if i.strip()]
+            values = {self._parse_value(field_name, i, where) for i in items}
+            return lambda r: r.get(field_name) in values
+        value = self._parse_value(field_name, raw, where)
+        if op == "SW":
+            return lambda r: (
+                isinstance(r.get(field_name), str) and r[field_name].startswith(str(value))
+            )
+
+        def compare(record: dict[str, Any]) -> bool:
+            current = record.get(field_name)
+            if op == "NE":
+                return current != value
+            if current is None:
+                return False
+            if op == "EQ":
+                return current == value
+            try:
+                return {
+                    "LT": current < value,
+                    "GT": current > value,
+                    "LE": current <= value,
+                    "GE": current >= value,
+                }[op]
+            except TypeError:
+                return False
+
+        return compare
+
+    def _page_size(self, request: Request) -> int:
+        raw = request.arg("pageSize", "10")
+        try:
+            size = int(raw or "")
+        except ValueError:
+            size = 0
+        if not 1 <= size <= 99:
+            raise ApiFailure(
+                400, OBJ_QUERY, 20, f"Invalid value for pageSize: {raw}. It must be 1 to 99"
+            )
+        return size
+
+    def _sort_spec(self, request: Request, names: list[str]) -> list[tuple[str, bool]]:
+        by_lower = {n.lower(): n for n in names}
+        spec = []
+        for text in request.query.get("sort[]", []):
+            name, _, direction = text.rpartition(".")
+            field_name = by_lower.get(name) if name == name.lower() else None
+            if field_name is None or direction not in ("ASC", "DESC"):
+                raise ApiFailure(400, OBJ_QUERY, 20, f"Invalid sort expression '{text}'")
+            spec.append((field_name, direction == "DESC"))
+        return spec
+
+    @staticmethod
+    def _sort_key(record: dict[str, Any], spec: list[tuple[str, bool]]) -> list[Any]:
+        key: list[Any] = []
+        for name, _ in spec:
+            value = record.get(name)
+            if isinstance(value, datetime):
+                value = value.timestamp()
+            key.append([0, ""] if value is None else [1, value])
+        key.append([1, record["id"]])
+        return key
+
+    @staticmethod
+    def _compare(a: list[Any], b: list[Any], spec: list[tuple[str, bool]]) -> int:
+        directions = [desc for _, desc in spec] + [False]
+        for left, right, desc in zip(a, b, directions, strict=True):
+            if left == right:
+                continue
+            try:
+                smaller = left < right
+            except TypeError:
+                smaller = str(left) < str(right)
+            result = -1 if smaller else 1
+            return -result if desc else result
+        return 0
+
+    def _run_query(
+        self,
+        request: Request,
+        records: dict[str, dict[str, Any]],
+        names: list[str],
+        render: Callable[[dict[str, Any], set[str], bool], dict[str, Any]],
+        allowed_expand: set[str],
+    ) -> Response:
+        size = self._page_size(request)
+        tests = self._compile_filters(request, names)
+        spec = self._sort_spec(request, names)
+        expand = set(request.query.get("expand[]", []))
+        unknown = expand - allowed_expand
+        if unknown:
+            raise ApiFailure(400, OBJ_QUERY, 20, f"Invalid expand: {', '.join(sorted(unknown))}")
+        include_nulls = (request.arg("includeNullFields") or "").lower() == "true"
+        fingerprint = hashlib.sha256(
+            json.dumps([request.query.get("filter[]"), request.query.get("sort[]")]).encode()
+        ).hexdigest()[:12]
+        after = None
+        cursor = request.arg("cursor")
+        if cursor:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+                if state["q"] != fingerprint:
+                    raise ValueError("cursor of another query")
+                after = state["after"]
+            except (ValueError, KeyError, TypeError):
+                raise ApiFailure(400, OBJ_QUERY, 20, "Invalid cursor") from None
+        cmp = functools.cmp_to_key(lambda a, b: self._compare(a, b, spec))
+        with self.state_lock:
+            matching = [r for r in records.values() if all(t(r) for t in tests)]
+            keyed = sorted(
+                ((self._sort_key(r, spec), r) for r in matching), key=lambda kr: cmp(kr[0])
+            )
+            if after is not None:
+                # Keyset paging: stable even when records change between pages.
+                keyed = [kr for kr in keyed if self._compare(kr[0], after, spec) > 0]
+            page = keyed[:size]
+            data = [render(r, expand, include_nulls) for _, r in page]
+        body: dict[str, Any] = {"data": data}
+        if len(keyed) > size:
+            token = json.dumps({"q": fingerprint, "after": page[-1][0]}).encode()
+            body["nextPage"] = base64.urlsafe_b64encode(token).decode()
+        return Response(200, body)
+
+    def _query_accounts(self, request: Request) -> Response:
+        return self._run_query(
+            request, self.accounts, ACCOUNT_FIELDS, self._render_account, {"billto", "soldto"}
+        )
+
+    def _query_contacts(self, request: Request) -> Response:
+        return self._run_query(
+            request,
+            self.contacts,
+            CONTACT_FIELDS,
+            lambda c, _expand, nulls: self._render_contact(c, nulls),
+            set(),
+        )
+
+    def _find_account(self, key: str, status: int = 404) -> dict[str, Any]:
+        with self.state_lock:
+            account = self.accounts.get(key)
+            if account is None:
+                account = next(
+                    (a for a in self.accounts.values() if a["accountNumber"] == key), None
+                )
+        if account is None:
+            raise ApiFailure(status, OBJ_ACCOUNT, 40, f"Cannot find entity by key: '{key}'")
+        return account
+
+    def _get_oq(self, request: Request) -> Response:
+        expand = set(request.query.get("expand[]", []))
+        if expand - {"billto", "soldto"}:
+            raise ApiFailure(400, OBJ_QUERY, 20, "Invalid expand")
+        include_nulls = (request.arg("includeNullFields") or "").lower() == "true"
+        with self.state_lock:
+            account = self._find_account(request.params["key"])
+            return Response(200, self._render_account(account, expand, include_nulls))
+
+    def _get_oq_contact(self, request: Request) -> Response:
+        with self.state_lock:
+            contact = self.contacts.get(request.params["key"])
+            if contact is None:
+                raise ApiFailure(404, OBJ_CONTACT, 40, "Cannot find entity by key")
+            return Response(200, self._render_contact(contact, False))
+
+    # -- v1 validation ----------------------------------------------------------------------------
+    def _fail(self, obj: int, category: int, message: str) -> ApiFailure:
+        return ApiFailure(self.v1_error_status, obj, category, message)
+
+    def _body(self, request: Request) -> dict[str, Any]:
+        content_type = (request.header("content-type") or "").lower()
+        if "json" not in content_type:
+            raise self._fail(OBJ_GENERIC, 90, "Content-Type must be application/json")
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise self._fail(OBJ_GENERIC, 90, "Malformed JSON in request body") from None
+        if not isinstance(body, dict):
+            raise self._fail(OBJ_GENERIC, 90, "Request body must be a JSON object")
+        return body
+
+    def _country(self, value: Any, obj: int) -> str:
+        text = str(value).strip()
+        upper = text.upper()
+        if upper in COUNTRIES:
+            return COUNTRIES[upper]
+        if upper in ISO3:
+            return COUNTRIES[ISO3[upper]]
+        if text.lower() in COUNTRY_BY_NAME:
+            return COUNTRY_BY_NAME[text.lower()]
+        raise self._fail(obj, 20, f"Invalid value for field country: '{text}'")
+
+    def _contact_changes(self, data: Any, label: str, *, creating: bool) -> dict[str, Any]:
+        """Validated contact fields in stored form (postalCode, full country name)."""
+        obj = OBJ_CONTACT
+        if not isinstance(data, dict):
+            raise self._fail(obj, 20, f"Invalid value for field {label}: must be an object")
+        changes: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in CONTACT_LIMITS:
+                raise self._fail(obj, 21, f"Unknown field {label}.{name}")
+            if value is None:
+                changes["postalCode" if name == "zipCode" else name] = None
+                continue
+            if not isinstance(value, str):
+                raise self._fail(obj, 20, f"Invalid value for field {label}.{name}: not a string")
+            if len(value) > CONTACT_LIMITS[name]:
+                raise self._fail(
+                    obj,
+                    20,
+                    f"Invalid value for field {label}.{name}: "
+                    f"longer than {CONTACT_LIMITS[name]} characters",
+                )
+            if name == "country":
+                value = self._country(value, obj)
+            changes["postalCode" if name == "zipCode" else name] = value
+        if creating:
+            for required in ("firstName", "lastName"):
+                if not changes.get(required):
+                    raise self._fail(obj, 22, f"Missing required field {label}.{required}")
+        else:
+            for required in ("firstName", "lastName"):
+                if required in changes and not changes[required]:
+                    raise self._fail(obj, 20, f"Invalid value for field {label}.{required}")
+        return changes
+
+    def _account_changes(
+        self, body: dict[str, Any], *, creating: bool, current: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+        """Validate everything before touching anything, so a failure changes nothing."""
+        obj = OBJ_ACCOUNT
+        for name in body:
+            if name not in ACCOUNT_INPUT:
+                raise self._fail(obj, 21, f"Unknown field {name}")
+        if creating:
+            for required in ("name", "currency", "billCycleDay", "billToContact"):
+                if body.get(required) in (None, ""):
+                    raise self._fail(obj, 22, f"Missing required field {required}")
+        changes: dict[str, Any] = {}
+        for name, value in body.items():
+            if name in ("billToContact", "soldToContact", "hpmCreditCardPaymentMethodId"):
+                continue
+            if name in ("invoiceDeliveryPrefsEmail", "invoiceDeliveryPrefsPrint"):
+                if not isinstance(value, bool):
+                    raise self._fail(obj, 20, f"Invalid value for field {name}")
+                continue
+            if name == "name":
+                if not isinstance(value, str) or not value.strip() or len(value) > 255:
+                    raise self._fail(obj, 20, "Invalid value for field name")
+            elif name == "accountNumber":
+                if not isinstance(value, str) or not value or len(value) > 50:
+                    raise self._fail(obj, 20, "Invalid value for field accountNumber")
+                clash = next(
+                    (a for a in self.accounts.values() if a["accountNumber"] == value), None
+                )
+                if clash is not None and (current is None or clash["id"] != current["id"]):
+                    raise self._fail(
+                        obj, 30, f"The account number {value} is invalid or already in use"
+                    )
+            elif name == "currency":
+                if value not in CURRENCIES:
+                    raise self._fail(obj, 20, f"Invalid value for field currency: {value}")
+            elif name == "billCycleDay":
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 31:
+                    raise self._fail(obj, 20, "Invalid value for field billCycleDay")
+            elif name == "paymentTerm":
+                if value is not None and value not in PAYMENT_TERMS:
+                    raise self._fail(obj, 20, f"Invalid value for field paymentTerm: {value}")
+            elif name == "autoPay":
+                if not isinstance(value, bool):
+                    raise self._fail(obj, 20, "Invalid value for field autoPay")
+            elif name == "parentId":
+                if value is not None:
+                    parent = self.accounts.get(value) if isinstance(value, str) else None
+                    if parent is None:
+                        raise self._fail(obj, 40, f"Invalid parent account: '{value}' not found")
+                    if current is not None and self._would_cycle(current["id"], value):
+                        raise self._fail(obj, 30, "The parent account would create a cycle")
+            elif name == "batch":
+                if value is not None and not re.fullmatch(r"Batch([1-9]|[1-4]\d|50)", str(value)):
+                    raise self._fail(obj, 20, f"Invalid value for field batch: {value}")
+            elif value is not None and not isinstance(value, str):
+                raise self._fail(obj, 20, f"Invalid value for field {name}")
+            elif name == "notes" and value is not None and len(value) > 65535:
+                raise self._fail(obj, 20, "Invalid value for field notes")
+            elif name == "crmId" and value is not None and len(value) > 100:
+                raise self._fail(obj, 20, "Invalid value for field crmId")
+            changes[name] = value
+        auto_pay = body.get("autoPay", current.get("autoPay") if current else False)
+        has_method = bool(body.get("hpmCreditCardPaymentMethodId")) or bool(
+            current and current.get("defaultPaymentMethodId")
+        )
+        if auto_pay and not has_method:
+            raise self._fail(
+                obj, 30, "Cannot enable autoPay: the account has no default payment method"
+            )
+        if body.get("hpmCreditCardPaymentMethodId"):
+            changes["defaultPaymentMethodId"] = str(body["hpmCreditCardPaymentMethodId"])
+        bill = sold = None
+        if "billToContact" in body:
+            bill = self._contact_changes(body["billToContact"], "billToContact", creating=creating)
+        if "soldToContact" in body:
+            sold = self._contact_changes(body["soldToContact"], "soldToContact", creating=creating)
+        return changes, bill, sold
+
+    def _would_cycle(self, account_id: str, parent_id: str) -> bool:
+        seen = set()
+        current: str | None = parent_id
+        while current and current not in seen:
+            if current == account_id:
+                return True
+            seen.add(current)
+            current = (self.accounts.get(current) or {}).get("parentId")
+        return False
+
+    # -- idempotency ------------------------------------------------------------------------------
+    def _idempotent(self, request: Request, work: Callable[[], Response]) -> Response:
+        key = request.header("idempotency-key")
+        if key is None:
+            return work()
+        if not key or len(key) > 255:
+            raise ApiFailure(400, OBJ_GENERIC, 20, "Idempotency-Key must be 1 to 255 characters")
+        slot = (request.method, request.path, key)
+        with self.state_lock:
+            entry = self.idempotency.get(slot)
+            if entry is not None and time.time() - entry["at"] > IDEMPOTENCY_TTL:
+                entry = None
+            if entry is not None:
+                if entry["response"] is None:
+                    return Response(
+                        409,
+                        self._envelope(
+                            OBJ_GENERIC,
+                            50,
+                            "A request with this Idempotency-Key is still being processed",
+                        ),
+                    )
+                status, body = entry["response"]
+                return Response(status, copy.deepcopy(body), {"Idempotency-Replayed": "true"})
+            self.idempotency[slot] = {"at": time.time(), "response": None}
+        try:
+            if self.write_delay:
+                time.sleep(self.write_delay)
+            response = work()
+        except BaseException:
+            with self.state_lock:
+                self.idempotency.pop(slot, None)
+            raise
+        with self.state_lock:
+            ok = isinstance(response.body, dict) and response.body.get("success") is True
+            if ok:
+                self.idempotency[slot]["response"] = (
+                    response.status,
+                    copy.deepcopy(response.body),
+                )
+            else:
+                # Only a success is kept: a rejected call created nothing and may be fixed.
+                self.idempotency.pop(slot, None)
+        return response
+
+    # -- v1 endpoints -----------------------------------------------------------------------------
+    def _create_account(self, request: Request) -> Response:
+        body = self._body(request)
+        return self._idempotent(request, lambda: self._do_create(body))
+
+    def _do_create(self, body: dict[str, Any]) -> Response:
+        with self.state_lock:
+            changes, bill, sold = self._account_changes(body, creating=True)
+            assert bill is not None
+            now = self._now()
+            account_id = self._new_id("account")
+            if "accountNumber" not in changes:
+                number = None
+                while number is None or any(
+                    a["accountNumber"] == number for a in self.accounts.values()
+                ):
+                    self._number_counter += 1
+                    number = f"A{self._number_counter:08d}"
+                changes["accountNumber"] = number
+            contact_ids = []
+            for data in (bill, sold if sold is not None else dict(bill)):
+                contact_id = self._new_id("contact")
+                contact_ids.append(contact_id)
+                self.contacts[contact_id] = {
+                    "id": contact_id,
+                    "accountId": account_id,
+                    **data,
+                    "createdDate": now,
+                    "updatedDate": now,
+                }
+            record: dict[str, Any] = {
+                "id": account_id,
+                "status": "Active",
+                "autoPay": False,
+                "billToId": contact_ids[0],
+                "soldToId": contact_ids[1],
+                **changes,
+                "createdDate": now,
+                "updatedDate": now,
+            }
+            self.accounts[account_id] = record
+            return Response(
+                200,
+                {
+                    "success": True,
+                    "accountId": account_id,
+                    "accountNumber": record["accountNumber"],
+                    "billToContactId": contact_ids[0],
+                    "soldToContactId": contact_ids[1],
+                },
+            )
+
+    def _update_account(self, request: Request) -> Response:
+        body = self._body(request)
+        key = request.params["key"]
+        return self._idempotent(request, lambda: self._do_update(key, body))
+
+    def _do_update(self, key: str, body: dict[str, Any]) -> Response:
+        with self.state_lock:
+            account = self._find_account(key, status=self.v1_error_status)
+            changes, bill, sold = self._account_changes(body, creating=False, current=account)
+            now = self._now()
+            for contact_key, data in (("billToId", bill), ("soldToId", sold)):
+                if data:
+                    contact = self.contacts[account[contact_key]]
+                    contact.update(data)
+                    contact["updatedDate"] = now
+            account.update(changes)
+            account["updatedDate"] = now
+            return Response(200, {"success": True})
+
+    def _update_contact(self, request: Request) -> Response:
+        body = self._body(request)
+        key = request.params["key"]
+        return self._idempotent(request, lambda: self._do_update_contact(key, body))
+
+    def _do_update_contact(self, key: str, body: dict[str, Any]) -> Response:
+        with self.state_lock:
+            contact = self.contacts.get(key)
+            if contact is None:
+                raise self._fail(OBJ_CONTACT, 40, f"Cannot find entity by key: '{key}'")
+            changes = self._contact_changes(body, "contact", creating=False)
+            contact.update(changes)
+            # Only the contact: Zuora leaves the account's updatedDate alone.
+            contact["updatedDate"] = self._now()
+            return Response(200, {**self._v1_contact(contact), "success": True})
+
+    def _v1_contact(self, contact: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            name: contact.get(name)
+            for name in CONTACT_FIELDS
+            if name not in ("postalCode", "createdDate", "updatedDate")
+        }
+        out["zipCode"] = contact.get("postalCode")
+        out["createdDate"] = self._fmt(contact["createdDate"])
+        out["updatedDate"] = self._fmt(contact["updatedDate"])
+        return out
+
+    def _v1_get_account(self, request: Request) -> Response:
+        with self.state_lock:
+            account = self._find_account(request.params["key"], status=self.v1_error_status)
+            basic = {
+                "id": account["id"],
+                "name": account.get("name"),
+                "accountNumber": account.get("accountNumber"),
+                "status": account.get("status"),
+                "batch": account.get("batch"),
+                "crmId": account.get("crmId"),
+                "notes": account.get("notes"),
+                "parentId": account.get("parentId"),
+                **{name: account.get(name) for name in zf.ALL},
+            }
+            billing = {
+                "billCycleDay": account.get("billCycleDay"),
+                "currency": account.get("currency"),
+                "paymentTerm": account.get("paymentTerm"),
+                "autoPay": account.get("autoPay", False),
+                "defaultPaymentMethodId": account.get("defaultPaymentMethodId"),
+            }
+            bill = self.contacts.get(account.get("billToId") or "")
+            sold = self.contacts.get(account.get("soldToId") or "")
+            return Response(
+                200,
+                {
+                    "basicInfo": basic,
+                    "billingAndPayment": billing,
+                    "billToContact": self._v1_contact(bill) if bill else None,
+                    "soldToContact": self._v1_contact(sold) if sold else None,
+                    "success": True,
+                },
+            )
+
+    def _currencies(self, request: Request) -> Response:
+        return Response(
+            200,
+            {
+                "currencies": [
+                    {"currencyCode": code, "active": True, "roundingMode": "HALF_UP"}
+                    for code in CURRENCIES
+                ],
+                "success": True,
+            },
+        )
+
+    def _payment_terms(self, request: Request) -> Response:
+        terms = []
+        for name in PAYMENT_TERMS:
+            days = int(name.split()[1]) if name.startswith("Net") else 0
+            terms.append({"name": name, "active": True, "type": "Days", "netDays": days})
+        return Response(200, {"paymentTerms": terms, "success": True})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A local Zuora sandbox for syncadmin.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--accounts", type=int, default=200, help="accounts to seed")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--state-file", default=None, help="load from / save to this JSON file")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--concurrency-limit", type=int, default=40)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--token-ttl", type=int, default=3599)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = SandboxConfig(
+        latency_ms=args.latency_ms,
+        concurrency_limit=args.concurrency_limit,
+        fault_rate=args.fault_rate,
+    )
+    sandbox = ZuoraSandbox(
+        host=args.host,
+        port=args.port,
+        config=config,
+        token_ttl=args.token_ttl,
+        state_file=args.state_file,
+    )
+    if not sandbox.accounts:
+        sandbox.seed(args.accounts, seed=args.seed)
+    print(
+        f"Zuora sandbox on http://{args.host}:{args.port} with {len(sandbox.accounts)} accounts; "
+        f"client_id={DEFAULT_CLIENT_ID} client_secret={DEFAULT_CLIENT_SECRET}",
+        flush=True,
+    )
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if sandbox.state_file:
+            sandbox.save()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from syncadmin.services.schedule import schedule_ensure
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedule of the sync from the preferences (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        schedule = schedule_ensure()
+        if schedule is None:
+            self.stdout.write("The schedule is off in the preferences; no schedule is set.")
+        else:
+            self.stdout.write(
+                f"Sync scheduled every {schedule.minutes} minutes "
+                f"(next {schedule.next_run:%Y-%m-%d %H:%M} UTC)."
+            )

@@ -1,0 +1,141 @@
+"""Connection settings: storing them, building API clients from them, and testing them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from connectors.http import ApiError
+from connectors.netsuite.client import NetSuiteClient, NetSuiteCredentials
+from connectors.zuora.client import ZuoraClient, ZuoraCredentials
+from syncadmin.models import NetSuiteConnection, ZuoraConnection
+
+
+class ConnectionNotConfigured(Exception):
+    pass
+
+
+def zuora_connection_update(
+    *, base_url: str, client_id: str, client_secret: str | None = None, entity_id: str = ""
+) -> ZuoraConnection:
+    connection = ZuoraConnection.load()
+    connection.base_url = base_url.rstrip("/")
+    connection.client_id = client_id
+    connection.entity_id = entity_id
+    if client_secret:
+        connection.set_secret("client_secret", client_secret)
+    connection.full_clean()
+    connection.save()
+    return connection
+
+
+def netsuite_connection_update(
+    *,
+    account_id: str,
+    base_url: str = "",
+    auth_method: str = NetSuiteConnection.AUTH_TBA,
+    consumer_key: str = "",
+    consumer_secret: str | None = None,
+    token_id: str = "",
+    token_secret: str | None = None,
+    client_id: str = "",
+    certificate_id: str = "",
+    private_key: str | None = None,
+    algorithm: str = "PS256",
+) -> NetSuiteConnection:
+    connection = NetSuiteConnection.load()
+    connection.account_id = account_id
+    connection.base_url = base_url.rstrip("/")
+    connection.auth_method = auth_method
+    connection.consumer_key = consumer_key
+    connection.token_id = token_id
+    connection.client_id = client_id
+    connection.certificate_id = certificate_id
+    connection.algorithm = algorithm
+    for name, value in (
+        ("consumer_secret", consumer_secret),
+        ("token_secret", token_secret),
+        ("private_key", private_key),
+    ):
+        if value:
+            connection.set_secret(name, value)
+    connection.full_clean()
+    connection.save()
+    return connection
+
+
+def zuora_client_build(connection: ZuoraConnection | None = None, **options: Any) -> ZuoraClient:
+    connection = connection or ZuoraConnection.load()
+    if not connection.is_configured:
+        raise ConnectionNotConfigured(
+            "The Zuora connection is not configured: set its base URL, client id and secret."
+        )
+    credentials = ZuoraCredentials(
+        base_url=connection.base_url,
+        client_id=connection.client_id,
+        client_secret=connection.secret("client_secret"),
+        entity_id=connection.entity_id or None,
+    )
+    return ZuoraClient(credentials, **options)
+
+
+def netsuite_client_build(
+    connection: NetSuiteConnection | None = None, **options: Any
+) -> NetSuiteClient:
+    connection = connection or NetSuiteConnection.load()
+    if not connection.is_configured:
+        raise ConnectionNotConfigured(
+            "The NetSuite connection is not configured: set the account id and credentials."
+        )
+    credentials = NetSuiteCredentials(
+        account_id=connection.account_id,
+        base_url=connection.base_url or None,
+        auth_method=connection.auth_method,
+        consumer_key=connection.consumer_key,
+        consumer_secret=connection.secret("consumer_secret"),
+        token_id=connection.token_id,
+        token_secret=connection.secret("token_secret"),
+        client_id=connection.client_id,
+        certificate_id=connection.certificate_id,
+        private_key_pem=connection.secret("private_key"),
+        algorithm=connection.algorithm,
+    )
+    return NetSuiteClient(credentials, **options)
+
+
+def _check(connection: Any, probe: Callable[[], str]) -> tuple[bool, str]:
+    try:
+        ok, message = True, probe()
+    except (ApiError, ConnectionNotConfigured) as exc:
+        ok, message = False, str(exc)
+    except Exception as exc:  # a bad key or URL must end as a message, not a 500
+        ok, message = False, f"{type(exc).__name__}: {exc}"
+    connection.last_checked_at = timezone.now()
+    connection.last_check_ok = ok
+    connection.last_check_message = message[:1000]
+    connection.save(update_fields=["last_checked_at", "last_check_ok", "last_check_message"])
+    return ok, message
+
+
+def zuora_connection_test() -> tuple[bool, str]:
+    connection = ZuoraConnection.load()
+
+    def probe() -> str:
+        client = zuora_client_build(connection, timeout=15, max_attempts=2)
+        currencies = client.list_currencies()
+        return f"Connected: {len(currencies)} currencies enabled."
+
+    return _check(connection, probe)
+
+
+def netsuite_connection_test() -> tuple[bool, str]:
+    connection = NetSuiteConnection.load()
+
+    def probe() -> str:
+        client = netsuite_client_build(connection, timeout=15, max_attempts=2)
+        subsidiaries = client.list_subsidiaries()
+        return f"Connected: {len(subsidiaries)} subsidiaries visible."
+
+    return _check(connection, probe)

@@ -1,0 +1,346 @@
+"""NetSuiteClient against the NetSuite sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.http import TransportError
+from connectors.netsuite.client import NetSuiteClient
+from connectors.netsuite.errors import NetSuiteAuthError, NetSuiteError
+from connectors.netsuite.sandbox import DEFAULT_CONSUMER_SECRET, NetSuiteSandbox
+from tests.netsuite_fixtures import make_client, oauth2_client, tba_credentials
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def company(**extra):
+    return {"companyName": "Example Co", "subsidiary": {"id": "2"}, **extra}
+
+
+# -- auth ------------------------------------------------------------------
+def test_tba_signed_calls_are_accepted(netsuite_client: NetSuiteClient) -> None:
+    assert [t["name"] for t in netsuite_client.list_terms()][:2] == ["Net 15", "Net 30"]
+    assert netsuite_client.calls_by_kind() == {"query": 1}
+
+
+def test_wrong_secret_is_refused_permanently_without_leaking_it(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    secret = "wrong-secret-value-123"
+    client = make_client(tba_credentials(netsuite_sandbox, token_secret=secret))
+    with pytest.raises(NetSuiteAuthError) as caught:
+        client.list_terms()
+    error = caught.value
+    assert error.code == "INVALID_LOGIN" and error.status == 401 and not error.retryable
+    assert secret not in str(error) and DEFAULT_CONSUMER_SECRET not in str(error)
+    assert client.calls_by_kind() == {"query": 1}  # not retried
+    assert secret not in repr(client) and secret not in repr(client.credentials)
+
+
+def test_realm_must_be_the_account_id(netsuite_sandbox: NetSuiteSandbox) -> None:
+    client = make_client(tba_credentials(netsuite_sandbox, account_id="7654321"))
+    with pytest.raises(NetSuiteAuthError):
+        client.list_terms()
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "PS256"])
+def test_oauth2_client_credentials_accepted(
+    netsuite_sandbox: NetSuiteSandbox, algorithm: str
+) -> None:
+    client = oauth2_client(netsuite_sandbox, algorithm=algorithm)
+    assert len(client.list_currencies()) == 6
+    client.get_customer("1")
+    assert client.calls_by_kind() == {"token": 1, "query": 1, "read": 1}  # token reused
+
+
+def test_oauth2_token_refreshed_after_expiry(netsuite_sandbox: NetSuiteSandbox) -> None:
+    netsuite_sandbox.token_ttl = 1
+    client = oauth2_client(netsuite_sandbox)
+    client.list_terms()
+    client.list_terms()
+    assert netsuite_sandbox.tokens_issued == 1
+    time.sleep(1.05)
+    client.list_terms()
+    assert netsuite_sandbox.tokens_issued == 2
+    assert client.calls_by_kind()["token"] == 2
+
+
+def test_oauth2_unregistered_key_refused(netsuite_sandbox: NetSuiteSandbox) -> None:
+    client = oauth2_client(netsuite_sandbox, register=False, client_id="nobody")
+    with pytest.raises(NetSuiteAuthError) as caught:
+        client.list_terms()
+    assert caught.value.code == "invalid_client" and not caught.value.retryable
+
+
+# -- SuiteQL ------------------------------------------------------------------
+def test_suiteql_pages_without_repeats_or_losses(netsuite_sandbox: NetSuiteSandbox) -> None:
+    netsuite_sandbox.seed(customers=45, seed=3)
+    client = make_client(tba_credentials(netsuite_sandbox))
+    ids = [r["id"] for r in client.suiteql("SELECT id FROM customer ORDER BY id", page_size=7)]
+    assert ids == [str(i) for i in range(1, 46)]
+    assert client.calls_by_kind() == {"query": 7}
+
+
+def test_suiteql_values_are_strings_booleans_tf_and_nulls_omitted(
+    netsuite_client: NetSuiteClient,
+) -> None:
+    rows = list(
+        netsuite_client.suiteql(
+            "SELECT id, isperson, parent, lastmodifieddate FROM customer ORDER BY id"
+        )
+    )
+    assert all(isinstance(v, str) for row in rows for v in row.values())
+    assert {row["isperson"] for row in rows} <= {"T", "F"}
+    assert any("parent" not in row for row in rows)
+    assert "/" in rows[0]["lastmodifieddate"]  # raw dates follow the user's format
+
+
+def test_customers_changed_since_filters_by_date(
+    netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
+) -> None:
+    netsuite_sandbox.set_last_modified([1, 2, 3], datetime(2020, 1, 1, tzinfo=UTC))
+    netsuite_sandbox.set_last_modified([4], datetime(2021, 6, 1, 12, 0, 0, tzinfo=UTC))
+    since = datetime(2021, 6, 1, 12, 0, 0, tzinfo=UTC)
+    found = list(netsuite_client.iter_customers_changed_since(since, extra_where="id <= 5"))
+    assert [c["id"] for c in found] == ["4", "5"]
+    assert found[0]["lastModifiedDate"] == "2021-06-01T12:00:00Z"
+    assert found[0]["subsidiary"]["id"] and isinstance(found[0]["isPerson"], bool)
+    assert found[0]["addressBook"]["items"][0]["addressBookAddress"]["country"]
+
+
+def test_customers_changed_since_rewindows_past_the_row_cap(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    netsuite_sandbox.seed(customers=130, seed=5)
+    netsuite_sandbox.max_rows = 40
+    # Many customers in one second straddle every window boundary.
+    same_second = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
+    for offset, block in enumerate(range(0, 130, 26)):
+        ids = list(range(block + 1, block + 27))
+        netsuite_sandbox.set_last_modified(ids, same_second + timedelta(seconds=offset))
+    client = make_client(tba_credentials(netsuite_sandbox), max_rows_per_query=40)
+    found = list(client.iter_customers_changed_since(EPOCH, page_size=10))
+    assert sorted(int(c["id"]) for c in found) == list(range(1, 131))
+    assert all(c["addressBook"]["items"] for c in found)
+    calls = client.calls_by_kind()["query"]
+    assert calls < 60  # one address query per page, not one per customer
+
+
+def test_suiteql_beyond_row_cap_is_an_error_not_silent_loss(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    netsuite_sandbox.max_rows = 5
+    client = make_client(tba_credentials(netsuite_sandbox), max_rows_per_query=5)
+    with pytest.raises(NetSuiteError) as caught:
+        list(client.suiteql("SELECT id FROM customer ORDER BY id", page_size=2))
+    assert caught.value.code == "ROW_CAP"
+
+
+def test_address_only_ui_edit_found_through_address_table(
+    netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
+) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    response = netsuite_client.transport.session.post(
+        f"{netsuite_sandbox.url}/_sandbox/ui/customer/3/address", json={"addr1": "9 New Road"}
+    )
+    assert response.status_code == 204
+    assert list(netsuite_client.iter_customers_changed_since(before)) == []
+    assert list(netsuite_client.iter_address_changes_since(before)) == ["3"]
+    address = netsuite_client.get_customer("3")["addressBook"]["items"][0]["addressBookAddress"]
+    assert address["addr1"] == "9 New Road"
+
+
+def test_reference_lists(netsuite_client: NetSuiteClient) -> None:
+    assert [c["symbol"] for c in netsuite_client.list_currencies()] == [
+        "USD",
+        "EUR",
+        "GBP",
+        "CAD",
+        "JPY",
+        "AUD",
+    ]
+    names = [s["name"] for s in netsuite_client.list_subsidiaries()]
+    assert names == ["Parent Company", "Parent Company : US Sub", "Parent Company : EU Sub"]
+
+
+# -- records ------------------------------------------------------------------
+def test_create_returns_id_and_auto_numbers_entity_id(
+    netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
+) -> None:
+    new_id = netsuite_client.create_customer(company(email="a@b.example"))
+    record = netsuite_client.get_customer(new_id, expand=False)
+    assert record["entityId"].startswith("CUS-") and record["email"] == "a@b.example"
+    assert record["subsidiary"] == {"id": "2", "refName": "Parent Company : US Sub"}
+    assert "addressBook" not in record
+
+
+def test_upsert_by_external_id_twice_gives_one_customer(
+    netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
+) -> None:
+    count = netsuite_sandbox.customers_count()
+    first = netsuite_client.upsert_customer("ZU-42", company(companyName="One"))
+    second = netsuite_client.upsert_customer("ZU-42", company(companyName="Two"))
+    assert first == second and netsuite_sandbox.customers_count() == count + 1
+    assert netsuite_client.get_customer("eid:ZU-42")["companyName"] == "Two"
+    assert netsuite_sandbox.find_by_external_id("ZU-42")["id"] == first
+
+
+def line(addr1: str, *, billing: bool = False, label: str = "L") -> dict:
+    return {
+        "label": label,
+        "defaultBilling": billing,
+        "defaultShipping": False,
+        "addressBookAddress": {"addr1": addr1, "country": "US"},
+    }
+
+
+def test_patch_merges_address_lines_unless_replace(netsuite_client: NetSuiteClient) -> None:
+    cid = netsuite_client.create_customer(company(addressBook={"items": [line("A", billing=True)]}))
+    netsuite_client.update_customer(cid, {"addressBook": {"items": [line("B")]}})
+    items = netsuite_client.get_customer(cid)["addressBook"]["items"]
+    assert [i["addressBookAddress"]["addr1"] for i in items] == ["A", "B"]
+    first = items[0]["internalId"]
+    netsuite_client.update_customer(
+        cid,
+        {"addressBook": {"items": [{"internalId": first, "addressBookAddress": {"city": "X"}}]}},
+    )
+    items = netsuite_client.get_customer(cid)["addressBook"]["items"]
+    assert items[0]["addressBookAddress"] == {
+        "links": [],
+        "addr1": "A",
+        "city": "X",
+        "country": "US",
+    }
+    netsuite_client.update_customer(
+        cid, {"addressBook": {"items": [line("C", billing=True)]}}, replace_address_book=True
+    )
+    items = netsuite_client.get_customer(cid)["addressBook"]["items"]
+    assert [(i["addressBookAddress"]["addr1"], i["defaultBilling"]) for i in items] == [("C", True)]
+
+
+def test_patch_keeps_omitted_fields_and_null_clears(netsuite_client: NetSuiteClient) -> None:
+    cid = netsuite_client.create_customer(company(email="x@y.example", phone="123"))
+    before = netsuite_client.get_customer(cid)["lastModifiedDate"]
+    netsuite_client.update_customer(cid, {"phone": None, "comments": "hi"})
+    record = netsuite_client.get_customer(cid)
+    assert record["email"] == "x@y.example" and record["comments"] == "hi"
+    assert "phone" not in record
+    assert record["lastModifiedDate"] >= before
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "path"),
+    [
+        ({"companyName": "No Sub"}, "USER_ERROR", "subsidiary"),
+        (company(subsidiary={"id": "99"}), "INVALID_CONTENT", "subsidiary"),
+        (company(currency={"id": "99"}), "INVALID_CONTENT", "currency"),
+        (company(terms={"id": "99"}), "INVALID_CONTENT", "terms"),
+        (company(parent={"id": "9999"}), "INVALID_CONTENT", "parent"),
+        (company(entityId="CUS-000001"), "USER_ERROR", "entityId"),
+        (company(externalId="has space"), "INVALID_CONTENT", "externalId"),
+        (company(email="not-an-email"), "INVALID_CONTENT", "email"),
+        (company(companyName="x" * 84), "USER_ERROR", "companyName"),
+        (company(phone="1" * 33), "USER_ERROR", "phone"),
+        (company(comments="c" * 1000), "USER_ERROR", "comments"),
+        (company(firstName="f" * 33), "USER_ERROR", "firstName"),
+        (company(colour="blue"), "INVALID_CONTENT", "colour"),
+        (
+            company(addressBook={"items": [{"addressBookAddress": {"country": "USA"}}]}),
+            "INVALID_CONTENT",
+            "addressBook.items[0].addressBookAddress.country",
+        ),
+        (
+            company(addressBook={"items": [{"addressBookAddress": {"city": "c" * 51}}]}),
+            "USER_ERROR",
+            "addressBook.items[0].addressBookAddress.city",
+        ),
+        (
+            company(addressBook={"items": [{"addressBookAddress": {"zip": "1" * 37}}]}),
+            "USER_ERROR",
+            "addressBook.items[0].addressBookAddress.zip",
+        ),
+    ],
+)
+def test_validation_errors_name_the_field(
+    netsuite_client: NetSuiteClient, payload: dict, code: str, path: str
+) -> None:
+    with pytest.raises(NetSuiteError) as caught:
+        netsuite_client.create_customer(payload)
+    error = caught.value
+    assert (error.status, error.code, error.path, error.retryable) == (400, code, path, False)
+    assert f"NetSuite {code} at {path}:" in str(error)
+    assert netsuite_client.calls_by_kind() == {"write": 1}
+
+
+def test_unknown_customer_is_nonexistent_id(netsuite_client: NetSuiteClient) -> None:
+    for key in ("424242", "eid:nope"):
+        with pytest.raises(NetSuiteError) as caught:
+            netsuite_client.get_customer(key)
+        assert (caught.value.status, caught.value.code) == (404, "NONEXISTENT_ID")
+        assert not caught.value.retryable
+
+
+# -- resilience ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("429", 429, "CONCURRENCY_LIMIT_EXCEEDED"),
+        ("503", 503, "UNEXPECTED_ERROR"),
+        ("html", 502, "HTTP_502"),
+    ],
+)
+def test_transient_errors_are_retryable(
+    netsuite_sandbox: NetSuiteSandbox, fault: str, status: int, code: str
+) -> None:
+    netsuite_sandbox.config.update({"fault_rate": 1.0, "faults": [fault]})
+    client = make_client(tba_credentials(netsuite_sandbox), max_attempts=1)
+    with pytest.raises(NetSuiteError) as caught:
+        client.get_customer("1")
+    assert (caught.value.status, caught.value.code, caught.value.retryable) == (status, code, True)
+
+
+def test_503_and_html_pages_are_retried_until_success(netsuite_sandbox: NetSuiteSandbox) -> None:
+    netsuite_sandbox.config.update({"fault_rate": 0.5, "faults": ["503", "html"]})
+    client = make_client(tba_credentials(netsuite_sandbox), max_attempts=12)
+    client.transport.backoff_cap = 0.02  # the sandbox's Retry-After: 1 would slow the test
+    for key in ("1", "2", "3", "4", "5", "6"):
+        assert client.get_customer(key)["id"] == key
+    assert client.calls_by_kind()["read"] > 6
+
+
+def test_concurrency_limit_429s_absorbed_by_retries(netsuite_sandbox: NetSuiteSandbox) -> None:
+    netsuite_sandbox.config.update({"latency_ms": 40})
+    throttles: list[float | None] = []
+    client = make_client(
+        tba_credentials(netsuite_sandbox), max_attempts=12, on_throttle=throttles.append
+    )
+    client.transport.backoff_cap = 0.02  # Retry-After is 1 s; the cap keeps the test fast
+
+    with ThreadPoolExecutor(max_workers=15) as pool:
+        results = list(pool.map(lambda i: client.get_customer(str(i % 8 + 1))["id"], range(30)))
+    assert len(results) == 30
+    assert throttles and throttles[0] == 1.0  # Retry-After honoured
+    assert netsuite_sandbox.peak_in_flight <= 5
+
+
+def test_hung_call_times_out(netsuite_sandbox: NetSuiteSandbox) -> None:
+    netsuite_sandbox.config.update({"fault_rate": 1.0, "faults": ["hang"], "hang_seconds": 1.0})
+    client = make_client(tba_credentials(netsuite_sandbox), timeout=0.2, max_attempts=1)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        client.get_customer("1")
+    assert caught.value.code == "TIMEOUT" and caught.value.retryable
+    assert time.monotonic() - started < 1.0
+
+
+def test_create_is_not_blindly_retried_after_a_dropped_connection(
+    netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
+) -> None:
+    netsuite_sandbox.config.update({"fault_rate": 1.0, "faults": ["drop"]})
+    with pytest.raises(TransportError):
+        netsuite_client.create_customer(company())
+    assert netsuite_client.calls_by_kind() == {"write": 1}

@@ -1,0 +1,421 @@
+"""The Zuora → NetSuite sync through the engine, against both sandboxes over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.netsuite import fields as ns_fields
+from connectors.zuora import fields as z_fields
+from syncadmin.models import AccountResult, RecordLink, SyncCursor, SyncRun
+from syncadmin.services import lease
+from syncadmin.services.preferences import preferences_update
+
+WRITES = ("record.customer.upsert", "record.customer.update", "record.customer.create")
+
+
+def ns_writes(systems: Any) -> int:
+    return sum(systems.netsuite.calls_to(e) for e in WRITES)
+
+
+def syncable(systems: Any) -> list[dict[str, Any]]:
+    """Accounts that should reach NetSuite: active, not excluded, and so is every ancestor."""
+    accounts = systems.zuora.accounts
+
+    def ok(account: dict[str, Any], depth: int = 0) -> bool:
+        if (
+            depth > 50
+            or account["status"] != "Active"
+            or account.get(z_fields.SYNC_TO_NETSUITE) == "No"
+            or account.get(z_fields.INTEGRATION_STATUS) == "Ignore"
+        ):
+            return False
+        parent = account.get("parentId")
+        return parent is None or (parent in accounts and ok(accounts[parent], depth + 1))
+
+    return [a for a in accounts.values() if ok(a)]
+
+
+def failures() -> list[str]:
+    return list(
+        AccountResult.objects.filter(outcome="failed").values_list("error_message", flat=True)
+    )
+
+
+def zuora_put(systems: Any, path: str, body: dict[str, Any]) -> None:
+    from tests.zuora_fixtures import make_zuora_client
+
+    client = make_zuora_client(systems.zuora)
+    if path.startswith("/v1/contacts/"):
+        client.update_contact(path.rsplit("/", 1)[1], body)
+    else:
+        client.update_account(path.rsplit("/", 1)[1], body)
+
+
+def customer_for(systems: Any, zuora_id: str) -> dict[str, Any]:
+    link = RecordLink.objects.get(zuora_account_id=zuora_id)
+    return systems.netsuite.customer(link.netsuite_internal_id)
+
+
+def test_first_run_creates_one_customer_per_active_account(systems, run_sync):
+    report = run_sync()
+
+    expected = syncable(systems)
+    assert all(m.startswith("Parent account") for m in failures()), failures()
+    assert report.counts["created"] == len(expected)
+    assert systems.netsuite.customers_count() == len(expected)
+    assert RecordLink.objects.count() == len(expected)
+    run = SyncRun.objects.get()
+    assert run.created == len(expected)
+    assert run.watermark_after is not None
+
+
+def test_created_customer_carries_the_mapped_fields_and_the_zuora_cross_reference(
+    systems, run_sync
+):
+    run_sync()
+    account = next(a for a in syncable(systems) if a.get("CustomerType__NS") == "Company")
+    customer = customer_for(systems, account["id"])
+
+    assert customer["entityId"] == account["accountNumber"]
+    assert customer["companyName"] == account["name"]
+    assert customer["externalId"] == account["id"]
+    assert customer[ns_fields.ZUORA_ID] == account["id"]
+    lines = customer["addressBook"]["items"]
+    billing = next(line for line in lines if line["defaultBilling"])
+    assert billing["label"] == ns_fields.ADDRESS_LABEL_BILL_TO
+    assert billing["addressBookAddress"]["addressee"] == account["name"]
+    # and the cross-reference went back to Zuora
+    stored = systems.zuora.accounts[account["id"]]
+    assert stored[z_fields.INTEGRATION_ID] == customer["id"]
+    assert stored[z_fields.INTEGRATION_STATUS] == "Sync Complete"
+    assert stored[z_fields.SYNC_DATE]
+
+
+def test_draft_canceled_and_excluded_accounts_are_skipped_with_a_reason(systems, run_sync):
+    accounts = list(systems.zuora.accounts.values())
+    active = [a for a in accounts if a["status"] == "Active"]
+    active[0][z_fields.SYNC_TO_NETSUITE] = "No"
+    active[1][z_fields.INTEGRATION_STATUS] = "Ignore"
+    run_sync()
+
+    reasons = dict(
+        AccountResult.objects.filter(outcome="skipped").values_list("source_id", "reason")
+    )
+    assert reasons[active[0]["id"]] == "Sync to NetSuite is No"
+    assert reasons[active[1]["id"]] == "Integration status is Ignore"
+    draft = next(a for a in accounts if a["status"] == "Draft")
+    assert "Draft" in reasons[draft["id"]]
+    assert not RecordLink.objects.filter(
+        zuora_account_id__in=[active[0]["id"], draft["id"]]
+    ).exists()
+
+
+def test_second_run_without_changes_makes_no_write(systems, run_sync):
+    run_sync()
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    assert ns_writes(systems) == 0
+    assert report.counts.get("created", 0) == report.counts.get("updated", 0) == 0
+
+
+def test_address_only_change_in_zuora_reaches_netsuite(systems, run_sync):
+    run_sync()
+    account = syncable(systems)[3]
+    before = systems.zuora.accounts[account["id"]]["updatedDate"]
+    zuora_put(
+        systems,
+        f"/v1/contacts/{account['billToId']}",
+        {"address1": "1 New Street", "city": "Portland"},
+    )
+    assert systems.zuora.accounts[account["id"]]["updatedDate"] == before  # Zuora did not bump it
+
+    report = run_sync()
+
+    assert report.counts["updated"] == 1
+    billing = next(
+        i
+        for i in customer_for(systems, account["id"])["addressBook"]["items"]
+        if i["defaultBilling"]
+    )
+    assert billing["addressBookAddress"]["addr1"] == "1 New Street"
+    assert billing["addressBookAddress"]["city"] == "Portland"
+    result = AccountResult.objects.get(outcome="updated")
+    assert "addressBook" in result.changes
+
+
+def test_a_null_in_zuora_does_not_clear_the_netsuite_value(systems, run_sync):
+    run_sync()
+    account = next(
+        a for a in syncable(systems) if systems.zuora.contacts[a["billToId"]].get("workPhone")
+    )
+    phone = customer_for(systems, account["id"]).get("phone")
+    assert phone
+    zuora_put(systems, f"/v1/contacts/{account['billToId']}", {"workPhone": None, "city": "Oslo"})
+
+    run_sync()
+
+    assert customer_for(systems, account["id"]).get("phone") == phone
+
+
+def test_edit_in_netsuite_is_kept_until_the_zuora_account_changes(systems, run_sync):
+    run_sync()
+    account = syncable(systems)[5]
+    link = RecordLink.objects.get(zuora_account_id=account["id"])
+    systems.netsuite.sql(
+        "UPDATE customer SET comments = 'edited in NetSuite' WHERE id = ?",
+        (link.netsuite_internal_id,),
+    )
+    run_sync()
+    assert customer_for(systems, account["id"])["comments"] == "edited in NetSuite"
+
+    zuora_put(systems, f"/v1/accounts/{account['id']}", {"notes": "Changed in Zuora"})
+    run_sync()
+    assert customer_for(systems, account["id"])["comments"] == "Changed in Zuora"
+
+
+class Crash(BaseException):
+    """Stands in for the process dying: not an Exception, so nothing catches it on the way."""
+
+
+def test_crash_between_netsuite_write_and_link_store_leaves_one_customer(systems, run_sync):
+    written: list[str] = []
+
+    def die_after_first_write(point: str, context: dict[str, Any]) -> None:
+        if point == "after_netsuite_write":
+            written.append(context["account"]["id"])
+            raise Crash()
+
+    with pytest.raises(Crash):
+        run_sync(fault_hook=die_after_first_write)
+    crashed_id = written[0]
+    assert not RecordLink.objects.filter(zuora_account_id=crashed_id).exists()
+    lease.lease_release(holder=lease.SYNC_LEASE)  # a dead process's lease would expire
+    from syncadmin.models import SyncLease
+
+    SyncLease.objects.update(holder="", expires_at=None)
+
+    run_sync()
+
+    matches = systems.netsuite.sql("SELECT id FROM customer WHERE externalid = ?", (crashed_id,))
+    assert len(matches) == 1
+    assert RecordLink.objects.get(zuora_account_id=crashed_id).netsuite_internal_id == str(
+        matches[0]["id"]
+    )
+    assert systems.netsuite.customers_count() == len(syncable(systems))
+
+
+def test_existing_customer_with_the_zuora_id_is_linked_not_duplicated(systems, run_sync):
+    account = syncable(systems)[0]
+    from tests.netsuite_fixtures import make_client, tba_credentials
+
+    client = make_client(tba_credentials(systems.netsuite))
+    existing_id = client.create_customer(
+        {
+            "companyName": "Made by hand",
+            "subsidiary": {"id": "2"},
+            ns_fields.ZUORA_ID: account["id"],
+        }
+    )
+
+    run_sync()
+
+    link = RecordLink.objects.get(zuora_account_id=account["id"])
+    assert link.netsuite_internal_id == existing_id
+    assert link.origin == RecordLink.Origin.MATCHED
+    assert systems.netsuite.customers_count() == len(syncable(systems))
+    assert systems.netsuite.customer(existing_id)["companyName"] == account["name"]
+
+
+def test_new_only_mode_links_existing_customers_without_updating_them(systems, run_sync):
+    preferences_update(values={"sync_behavior": "new_only"})
+    account = syncable(systems)[0]
+    from tests.netsuite_fixtures import make_client, tba_credentials
+
+    client = make_client(tba_credentials(systems.netsuite))
+    existing_id = client.create_customer(
+        {"companyName": "Kept as is", "subsidiary": {"id": "2"}, "externalId": account["id"]}
+    )
+
+    report = run_sync()
+
+    assert report.counts["linked"] == 1
+    assert systems.netsuite.customer(existing_id)["companyName"] == "Kept as is"
+    assert systems.zuora.accounts[account["id"]][z_fields.INTEGRATION_ID] == existing_id
+
+
+def test_switching_from_new_only_to_new_and_modified_revisits_linked_records(systems, run_sync):
+    preferences_update(values={"sync_behavior": "new_only"})
+    run_sync()
+    assert SyncCursor.objects.get().watermark is not None
+
+    preferences_update(values={"sync_behavior": "new_and_modified"})
+
+    assert SyncCursor.objects.get().watermark is None
+
+
+def test_parents_are_created_before_their_children(systems, run_sync):
+    children = [a for a in syncable(systems) if a.get("parentId")]
+    assert children, "the seed should hold hierarchies"
+    run_sync()
+
+    for child in children:
+        parent = systems.zuora.accounts[child["parentId"]]
+        if parent["status"] != "Active":
+            continue
+        customer = customer_for(systems, child["id"])
+        parent_link = RecordLink.objects.get(zuora_account_id=parent["id"])
+        assert customer["parent"]["id"] == parent_link.netsuite_internal_id
+
+
+def test_child_of_a_draft_parent_fails_with_a_message_naming_the_parent(systems, run_sync):
+    accounts = syncable(systems)
+    parent, child = accounts[0], accounts[1]
+    systems.zuora.accounts[parent["id"]]["status"] = "Draft"
+    systems.zuora.accounts[child["id"]]["parentId"] = parent["id"]
+
+    run_sync()
+
+    failure = AccountResult.objects.get(source_id=child["id"])
+    assert failure.outcome == "failed"
+    assert failure.error_code == "PARENT_NOT_SYNCED"
+    assert parent["accountNumber"] in failure.error_message
+
+
+def test_a_hierarchy_cycle_fails_both_accounts_and_the_run_goes_on(systems, run_sync):
+    accounts = syncable(systems)
+    first, second = accounts[0], accounts[1]
+    systems.zuora.accounts[first["id"]]["parentId"] = second["id"]
+    systems.zuora.accounts[second["id"]]["parentId"] = first["id"]
+
+    report = run_sync()
+
+    failures = AccountResult.objects.filter(outcome="failed")
+    assert {f.source_id for f in failures} >= {first["id"], second["id"]}
+    assert "cycle" in failures.get(source_id=first["id"]).error_message
+    assert report.counts["created"] >= len(accounts) - 2 - sum(
+        1 for a in accounts if a.get("parentId") in (first["id"], second["id"])
+    )
+
+
+def test_a_bad_account_fails_alone_with_a_readable_message(systems, run_sync):
+    accounts = syncable(systems)
+    systems.zuora.accounts[accounts[2]["id"]]["paymentTerm"] = "Net 99"
+
+    report = run_sync()
+
+    failure = AccountResult.objects.get(source_id=accounts[2]["id"])
+    assert failure.outcome == "failed"
+    assert failure.error_code == "UNKNOWN_PAYMENT_TERM"
+    assert "Net 99" in failure.error_message
+    assert report.counts["created"] == len(accounts) - 1 - sum(
+        1 for a in accounts if a.get("parentId") == accounts[2]["id"]
+    )
+    assert SyncRun.objects.get().status == SyncRun.Status.PARTLY_FAILED
+    assert (
+        systems.zuora.accounts[accounts[2]["id"]][z_fields.INTEGRATION_STATUS]
+        == "Error Creating Customer"
+    )
+
+
+def test_injected_429s_and_503s_still_end_with_every_account_synced(systems, run_sync):
+    systems.netsuite.config.update(
+        {"fault_rate": 0.25, "faults": ["429", "503"], "fault_paths": "record"}
+    )
+
+    for _ in range(3):
+        report = run_sync()
+        if not report.counts.get("failed"):
+            break
+
+    assert systems.netsuite.customers_count() == len(syncable(systems))
+    assert RecordLink.objects.count() == len(syncable(systems))
+
+
+def test_watermark_stays_before_an_account_that_failed_with_a_retryable_error(systems, run_sync):
+    systems.netsuite.config.update({"fault_rate": 1.0, "faults": ["503"], "fault_paths": "record"})
+    run_sync()
+    failed = AccountResult.objects.filter(outcome="failed", retryable=True)
+    assert failed.exists()
+    watermark = SyncCursor.objects.get().watermark
+
+    systems.netsuite.config.update({"fault_rate": 0.0})
+    run_sync()
+
+    assert SyncCursor.objects.get().watermark >= watermark
+    assert systems.netsuite.customers_count() == len(syncable(systems))
+
+
+def test_writes_never_exceed_the_concurrency_limit(systems, run_sync):
+    systems.netsuite.config.update({"latency_ms": 20})
+
+    run_sync()
+
+    assert systems.netsuite.peak_in_flight <= 5
+    assert systems.netsuite.statuses.get("record.customer.upsert 429", 0) == 0
+
+
+def test_dry_run_writes_nothing_anywhere(systems, run_sync):
+    report = run_sync(dry_run=True)
+
+    assert report.counts["created"] == len(syncable(systems))
+    assert systems.netsuite.customers_count() == 0
+    assert not RecordLink.objects.exists()
+    assert not SyncRun.objects.exists()
+    assert not SyncCursor.objects.exclude(watermark=None).exists()
+    assert all(not a.get(z_fields.INTEGRATION_ID) for a in systems.zuora.accounts.values())
+
+
+def test_a_run_while_another_holds_the_lease_is_recorded_as_skipped(systems, run_sync):
+    assert lease.lease_acquire(holder="another-worker")
+
+    report = run_sync()
+
+    assert report.status == SyncRun.Status.SKIPPED
+    assert SyncRun.objects.get().status == SyncRun.Status.SKIPPED
+    assert systems.netsuite.customers_count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_started_at_once_give_one_run_and_one_skip(systems, run_sync):
+    systems.netsuite.config.update({"latency_ms": 30})
+    statuses: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def start() -> None:
+        from django.db import connection
+
+        barrier.wait()
+        try:
+            statuses.append(run_sync().status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(statuses) == 2
+    assert statuses.count("skipped") == 1
+    assert SyncRun.objects.filter(status="skipped").count() == 1
+    assert systems.netsuite.customers_count() == len(syncable(systems))
+
+
+def test_unconfigured_connection_fails_the_run_with_a_clear_message(db, run_sync):
+    report = run_sync()
+
+    assert report.status == SyncRun.Status.FAILED
+    assert "not configured" in report.message
+    assert SyncRun.objects.get().message == report.message
+
+
+def test_sandbox_state_is_visible_over_http(systems):
+    state = requests.get(f"{systems.zuora.url}/_sandbox/state", timeout=5).json()
+    assert state

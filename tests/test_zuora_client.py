@@ -1,0 +1,381 @@
+"""The Zuora client against the in-process sandbox, over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from connectors.http import TransportError
+from connectors.zuora.client import ZuoraCredentials, parse_zuora_datetime
+from connectors.zuora.errors import ZuoraAuthError, ZuoraError, check
+from connectors.zuora.sandbox import DEFAULT_CLIENT_SECRET
+from tests.zuora_fixtures import make_zuora_client
+
+NEW_ACCOUNT = {
+    "name": "Nordlicht GmbH",
+    "currency": "EUR",
+    "billCycleDay": 1,
+    "paymentTerm": "Net 30",
+    "billToContact": {"firstName": "Søren", "lastName": "Weiß", "country": "DE", "city": "Köln"},
+}
+
+
+def _api_calls(sandbox, prefix=""):
+    return [r for r in sandbox.requests_seen if r["path"].startswith(prefix)]
+
+
+# -- tokens ------------------------------------------------------------------------------------
+def test_token_is_fetched_once_and_reused_for_many_calls(zuora_client, zuora_sandbox):
+    for _ in range(5):
+        zuora_client.list_currencies()
+    list(zuora_client.iter_accounts(page_size=7))
+    assert zuora_client.calls_by_kind()["token"] == 1
+    assert zuora_sandbox.token_count == 1
+
+
+def test_one_token_is_shared_by_threads(zuora_client, zuora_sandbox):
+    errors = []
+
+    def work():
+        try:
+            zuora_client.list_payment_terms()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert zuora_sandbox.token_count == 1
+
+
+def test_token_is_refreshed_before_it_expires(zuora_sandbox):
+    zuora_sandbox.token_ttl = 1  # the client refreshes half-way through so short a life
+    client = make_zuora_client(zuora_sandbox)
+    client.list_currencies()
+    time.sleep(0.6)
+    client.list_currencies()
+    assert client.calls_by_kind()["token"] == 2
+    assert zuora_sandbox.calls_to("v1.account.get") == 0
+    assert zuora_sandbox.statuses.get("settings.currencies 401", 0) == 0
+
+
+def test_revoked_token_is_refreshed_once_and_the_call_retried(zuora_client, zuora_sandbox):
+    zuora_client.list_currencies()
+    zuora_sandbox.revoke_tokens()
+    assert "USD" in zuora_client.list_currencies()
+    assert zuora_client.calls_by_kind()["token"] == 2
+    assert zuora_sandbox.statuses["settings.currencies 401"] == 1
+
+
+def test_a_401_that_persists_after_one_refresh_is_raised(zuora_sandbox):
+    zuora_sandbox.token_ttl = 0  # every token is dead on arrival
+    client = make_zuora_client(zuora_sandbox)
+    with pytest.raises(ZuoraError) as caught:
+        client.list_currencies()
+    assert caught.value.status == 401
+    assert caught.value.permanent
+    assert zuora_sandbox.statuses["settings.currencies 401"] == 2
+
+
+def test_wrong_secret_is_a_permanent_auth_error_without_the_secret(zuora_sandbox):
+    secret = "s3cr3t-that-must-not-leak"
+    client = make_zuora_client(zuora_sandbox, client_secret=secret)
+    with pytest.raises(ZuoraAuthError) as caught:
+        client.get_account("A00000001")
+    error = caught.value
+    assert error.permanent and error.status == 401
+    assert client.calls_by_kind() == {"token": 1}  # not retried
+    for text in (str(error), repr(error), error.message, repr(client), str(client)):
+        assert secret not in text
+    assert "Bad client credentials" in str(error)
+
+
+def test_secret_and_token_never_appear_in_repr(zuora_client, zuora_sandbox):
+    zuora_client.list_currencies()
+    token = next(iter(zuora_sandbox.tokens))
+    credentials = zuora_client.credentials
+    for text in (repr(credentials), str(credentials), repr(zuora_client), str(zuora_client)):
+        assert DEFAULT_CLIENT_SECRET not in text
+        assert token not in text
+
+
+# -- reading -------------------------------------------------------------------------------------
+def test_paging_returns_every_account_exactly_once(zuora_sandbox):
+    zuora_sandbox.seed(250, seed=3)
+    client = make_zuora_client(zuora_sandbox)
+    accounts = list(client.iter_accounts())
+    ids = [a["id"] for a in accounts]
+    assert len(ids) == 250 and set(ids) == set(zuora_sandbox.accounts)
+    assert client.calls_by_kind()["query"] == 3  # 99 + 99 + 52
+    stamps = [parse_zuora_datetime(a["updatedDate"]) for a in accounts]
+    assert stamps == sorted(stamps)
+
+
+def test_small_pages_embed_bill_to_and_sold_to(zuora_client):
+    accounts = list(zuora_client.iter_accounts(page_size=7))
+    assert len(accounts) == 30
+    assert zuora_client.calls_by_kind()["query"] == 5
+    assert all(a["billTo"]["id"] == a["billToId"] for a in accounts)
+    assert all("soldTo" in a for a in accounts)
+
+
+def test_accounts_changed_since_includes_the_watermark_instant(zuora_client, zuora_sandbox):
+    records = sorted(zuora_sandbox.accounts.values(), key=lambda a: a["updatedDate"])
+    watermark = records[20]["updatedDate"]
+    # The same instant expressed in another offset must select the same records.
+    since = watermark.astimezone(datetime.now().astimezone().tzinfo)
+    changed = list(zuora_client.iter_accounts_changed_since(since))
+    expected = {a["id"] for a in records if a["updatedDate"] >= watermark}
+    assert {a["id"] for a in changed} == expected
+    assert records[20]["id"] in expected
+
+
+def test_naive_datetime_is_refused(zuora_client):
+    with pytest.raises(ValueError):
+        list(zuora_client.iter_accounts_changed_since(datetime(2024, 1, 1)))
+
+
+def test_accounts_by_ids_are_fetched_in_chunks(zuora_sandbox):
+    zuora_sandbox.seed(120, seed=5)
+    client = make_zuora_client(zuora_sandbox)
+    wanted = list(zuora_sandbox.accounts)[:75]
+    found = list(client.iter_accounts_by_ids(wanted + wanted[:3]))
+    assert sorted(a["id"] for a in found) == sorted(wanted)
+    assert client.calls_by_kind()["query"] == 2
+
+
+def test_get_account_by_number_or_id(zuora_client, zuora_sandbox):
+    by_number = zuora_client.get_account("A00000001")
+    by_id = zuora_client.get_account(by_number["id"])
+    assert by_number == by_id
+    assert by_number["billTo"]["country"]  # a full country name
+
+
+def test_missing_account_is_a_permanent_not_found(zuora_client):
+    with pytest.raises(ZuoraError) as caught:
+        zuora_client.get_account("A99999999")
+    assert caught.value.category == 40 and caught.value.permanent
+    assert caught.value.status == 404
+
+
+def test_settings_lists(zuora_client):
+    assert {"USD", "EUR"} <= set(zuora_client.list_currencies())
+    assert "Net 30" in zuora_client.list_payment_terms()
+
+
+def test_parse_zuora_datetime_compares_as_instants():
+    pacific = parse_zuora_datetime("2024-01-01T16:00:00.000-08:00")
+    utc = parse_zuora_datetime("2024-01-02T00:00:00Z")
+    assert pacific == utc and pacific.tzinfo is not None
+    assert parse_zuora_datetime("2024-01-02T00:00:00").tzinfo is not None
+
+
+# -- writing --------------------------------------------------------------------------------------
+def test_create_account_returns_ids_and_copies_sold_to(zuora_client, zuora_sandbox):
+    created = zuora_client.create_account(NEW_ACCOUNT, idempotency_key="create-1")
+    assert set(created) == {"accountId", "accountNumber", "billToContactId", "soldToContactId"}
+    account = zuora_client.get_account(created["accountId"])
+    assert account["status"] == "Active"
+    assert account["billTo"]["country"] == "Germany"
+    assert account["soldTo"]["lastName"] == "Weiß"
+    assert created["billToContactId"] != created["soldToContactId"]
+
+
+def test_idempotency_key_replay_creates_one_account(zuora_client, zuora_sandbox):
+    before = len(zuora_sandbox.accounts)
+    first = zuora_client.create_account(NEW_ACCOUNT, idempotency_key="same-key")
+    second = zuora_client.create_account(NEW_ACCOUNT, idempotency_key="same-key")
+    assert first == second
+    assert len(zuora_sandbox.accounts) == before + 1
+
+
+def test_concurrent_requests_with_one_key_create_one_account(zuora_sandbox):
+    zuora_sandbox.write_delay = 0.15  # keeps the first request in flight
+    # Backoff long enough for the loser's retries to outlast the winner's write.
+    zuora_client = make_zuora_client(zuora_sandbox, backoff_base=0.1, max_attempts=6)
+    before = len(zuora_sandbox.accounts)
+    results = []
+
+    def create():
+        results.append(zuora_client.create_account(NEW_ACCOUNT, idempotency_key="race"))
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and results[0] == results[1]
+    assert len(zuora_sandbox.accounts) == before + 1
+    assert zuora_sandbox.statuses["v1.account.create 409"] >= 1  # the loser was told to wait
+
+
+def test_validation_failure_with_http_200_is_a_permanent_error(zuora_client, zuora_sandbox):
+    before = len(zuora_sandbox.accounts), len(zuora_sandbox.contacts)
+    with pytest.raises(ZuoraError) as caught:
+        zuora_client.create_account({**NEW_ACCOUNT, "currency": "XYZ"}, idempotency_key="bad")
+    error = caught.value
+    assert error.status == 200 and error.permanent
+    assert error.code == "53100020" and error.category == 20
+    assert str(error).startswith("Zuora 53100020: Invalid value for field currency")
+    assert error.process_id
+    assert (len(zuora_sandbox.accounts), len(zuora_sandbox.contacts)) == before
+
+
+def test_update_account_bumps_its_updated_date(zuora_client, zuora_sandbox):
+    before = parse_zuora_datetime(zuora_client.get_account("A00000002")["updatedDate"])
+    zuora_client.update_account("A00000002", {"notes": "renewed", "IntegrationId__NS": "1234"})
+    after = zuora_client.get_account("A00000002")
+    assert parse_zuora_datetime(after["updatedDate"]) > before
+    assert after["IntegrationId__NS"] == "1234"
+
+
+def test_contact_edit_bumps_the_contact_not_the_account(zuora_client, zuora_sandbox):
+    account = zuora_client.get_account("A00000004")
+    watermark = datetime.now(UTC) - timedelta(seconds=1)
+    updated = zuora_client.update_contact(account["billToId"], {"city": "Lyon", "country": "FR"})
+    assert updated["country"] == "France" and "success" not in updated
+    again = zuora_client.get_account("A00000004")
+    assert again["updatedDate"] == account["updatedDate"]
+    assert parse_zuora_datetime(again["billTo"]["updatedDate"]) > parse_zuora_datetime(
+        account["billTo"]["updatedDate"]
+    )
+    assert [c["id"] for c in zuora_client.iter_contacts_changed_since(watermark)] == [
+        account["billToId"]
+    ]
+    assert account["id"] not in {
+        a["id"] for a in zuora_client.iter_accounts_changed_since(watermark)
+    }
+
+
+# -- headers and counting --------------------------------------------------------------------------
+def test_every_call_carries_a_track_id_and_entity(zuora_sandbox):
+    client = make_zuora_client(zuora_sandbox, entity_id="entity-1")
+    client.list_currencies()
+    client.get_account("A00000001")
+    seen = _api_calls(zuora_sandbox)
+    track_ids = [r["track_id"] for r in seen]
+    assert all(t and t.startswith("syncadmin-") and len(t) <= 64 for t in track_ids)
+    assert len(set(track_ids)) == 2
+    assert all(r["entity_ids"] == "entity-1" for r in seen)
+
+
+def test_calls_are_counted_by_kind(zuora_client):
+    list(zuora_client.iter_accounts(page_size=10))
+    zuora_client.get_account("A00000001")
+    zuora_client.update_account("A00000001", {"notes": "x"})
+    assert zuora_client.calls_by_kind() == {"token": 1, "query": 3, "read": 1, "write": 1}
+
+
+# -- failures and retries -------------------------------------------------------------------------
+def test_transient_faults_are_retried_until_success(zuora_sandbox):
+    zuora_sandbox.config.update(
+        {"fault_rate": 0.3, "faults": ["503", "429", "html"], "fault_paths": "^/object-query"}
+    )
+    client = make_zuora_client(zuora_sandbox, max_attempts=8)
+    for _ in range(10):
+        assert client.get_account("A00000001")["accountNumber"] == "A00000001"
+    failures = sum(v for k, v in zuora_sandbox.statuses.items() if k.split()[-1] != "200")
+    assert failures > 0
+    assert client.calls_by_kind()["read"] == 10 + failures
+
+
+def test_retries_give_up_with_a_clear_retryable_error(zuora_client, zuora_sandbox):
+    zuora_sandbox.config.update(
+        {"fault_rate": 1.0, "faults": ["503"], "fault_paths": "^/object-query"}
+    )
+    with pytest.raises(ZuoraError) as caught:
+        zuora_client.get_account("A00000001")
+    error = caught.value
+    assert error.retryable and error.status == 503 and error.category == 61
+    assert "gave up after 4 attempts" in str(error)
+    assert zuora_client.calls_by_kind()["read"] == 4
+
+
+def test_throttling_honours_retry_after_and_reports_it(zuora_sandbox):
+    seen = []
+    zuora_sandbox.config.update({"fault_rate": 1.0, "faults": ["429"], "fault_paths": "^/set"})
+    client = make_zuora_client(zuora_sandbox, max_attempts=2, on_throttle=seen.append)
+    with pytest.raises(ZuoraError) as caught:
+        client.list_currencies()
+    assert caught.value.status == 429 and caught.value.retryable
+    assert caught.value.retry_after == 0 and seen == [0.0, 0.0]
+
+
+def test_hung_call_times_out_and_is_retryable(zuora_sandbox):
+    zuora_sandbox.config.update(
+        {"fault_rate": 1.0, "faults": ["hang"], "hang_seconds": 0.6, "fault_paths": "^/set"}
+    )
+    client = make_zuora_client(zuora_sandbox, timeout=0.2, max_attempts=2)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        client.list_currencies()
+    assert caught.value.code == "TIMEOUT" and caught.value.retryable
+    assert time.monotonic() - started < 1.5
+
+
+def test_dropped_connections_are_retried(zuora_sandbox):
+    zuora_sandbox.config.update({"fault_rate": 0.4, "faults": ["drop"], "fault_paths": "^/set"})
+    client = make_zuora_client(zuora_sandbox, max_attempts=8)
+    for _ in range(8):
+        assert client.list_payment_terms()
+    assert client.calls_by_kind()["read"] > 8
+
+
+def _response(status, body, headers=None):
+    response = requests.Response()
+    response.status_code = status
+    response._content = body.encode() if isinstance(body, str) else body
+    response.headers.update(headers or {"Content-Type": "application/json"})
+    return response
+
+
+@pytest.mark.parametrize(
+    ("category", "retryable"),
+    [
+        (10, False),
+        (11, False),
+        (20, False),
+        (21, False),
+        (22, False),
+        (30, False),
+        (40, False),
+        (50, True),
+        (60, False),
+        (61, True),
+        (70, True),
+        (90, False),
+        (99, True),
+    ],
+)
+def test_reason_category_decides_retry(category, retryable):
+    code = 53100000 + category
+    body = (
+        f'{{"success": false, "processId": "P1", "reasons": [{{"code": {code}, "message": "m"}}]}}'
+    )
+    error = check(_response(200, body))
+    assert error is not None and error.retryable is retryable
+    assert error.category == category and error.code == str(code) and error.process_id == "P1"
+
+
+def test_http_status_without_envelope_decides_retry():
+    html = "<html><body>Bad Gateway</body></html>"
+    assert check(_response(502, html, {"Content-Type": "text/html"})).retryable
+    assert not check(_response(400, "<html>no</html>", {"Content-Type": "text/html"})).retryable
+    throttled = check(_response(429, '{"message": "slow down"}', {"Retry-After": "7"}))
+    assert throttled.retryable and throttled.retry_after == 7
+    assert check(_response(200, '{"success": true}')) is None
+    assert check(_response(200, "<html>maintenance</html>")).retryable
+    auth = check(_response(401, '{"error": "invalid_client"}'), auth=True)
+    assert isinstance(auth, ZuoraAuthError) and auth.permanent
+
+
+def test_credentials_repr_hides_the_secret():
+    credentials = ZuoraCredentials("https://rest.test.zuora.com", "id", "very-secret")
+    assert "very-secret" not in repr(credentials)

@@ -1,0 +1,338 @@
+"""The Zuora sandbox is strict where Zuora is: raw HTTP against it, no client in between."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from connectors.zuora.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ZuoraSandbox
+
+FORM = {
+    "client_id": DEFAULT_CLIENT_ID,
+    "client_secret": DEFAULT_CLIENT_SECRET,
+    "grant_type": "client_credentials",
+}
+CONTACT = {"firstName": "Ana", "lastName": "Chen", "country": "US", "state": "CA"}
+
+
+@pytest.fixture
+def api(zuora_sandbox):
+    token = requests.post(f"{zuora_sandbox.url}/oauth/token", data=FORM, timeout=2).json()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+    def call(method, path, **kwargs):
+        return session.request(method, f"{zuora_sandbox.url}{path}", timeout=2, **kwargs)
+
+    return call
+
+
+def _reason(response):
+    body = response.json()
+    assert body["success"] is False and body["processId"]
+    return body["reasons"][0]
+
+
+def _query(api, path="/object-query/accounts", **params):
+    response = api("GET", path, params={"pageSize": 99, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# -- auth -----------------------------------------------------------------------------------------
+def test_token_endpoint_accepts_form_encoding_only(zuora_sandbox):
+    url = f"{zuora_sandbox.url}/oauth/token"
+    assert requests.post(url, json=FORM, timeout=2).status_code == 400
+    good = requests.post(url, data=FORM, timeout=2)
+    assert good.status_code == 200
+    assert good.json()["token_type"] == "bearer" and good.json()["expires_in"] == 3599
+    wrong = requests.post(url, data={**FORM, "client_secret": "nope"}, timeout=2)
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+
+
+def test_api_calls_need_a_live_bearer_token(zuora_sandbox, api):
+    bare = requests.get(f"{zuora_sandbox.url}/settings/currencies", timeout=2)
+    assert bare.status_code == 401 and bare.json() == {"message": "Authentication error"}
+    assert api("GET", "/settings/currencies").status_code == 200
+    zuora_sandbox.revoke_tokens()
+    assert api("GET", "/settings/currencies").status_code == 401
+
+
+def test_expired_token_is_refused(zuora_sandbox):
+    zuora_sandbox.token_ttl = 0
+    token = requests.post(f"{zuora_sandbox.url}/oauth/token", data=FORM, timeout=2).json()
+    response = requests.get(
+        f"{zuora_sandbox.url}/settings/currencies",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=2,
+    )
+    assert response.status_code == 401
+
+
+# -- object query ---------------------------------------------------------------------------------
+def test_filter_field_names_must_be_lowercase_and_known(api):
+    for bad in ("updatedDate.GE:2024-01-01T00:00:00Z", "nosuch.EQ:1"):
+        response = api("GET", "/object-query/accounts", params={"filter[]": bad})
+        assert response.status_code == 400
+        assert _reason(response)["code"] % 100 == 21
+
+
+@pytest.mark.parametrize("size", [0, 100, "x"])
+def test_page_size_outside_1_to_99_is_rejected(api, size):
+    response = api("GET", "/object-query/accounts", params={"pageSize": size})
+    assert response.status_code == 400 and _reason(response)["code"] % 100 == 20
+
+
+def test_default_page_is_ten_and_cursor_walks_to_the_end(api, zuora_sandbox):
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"cursor": cursor} if cursor else {}
+        body = api("GET", "/object-query/accounts", params=params).json()
+        seen += [a["id"] for a in body["data"]]
+        pages += 1
+        cursor = body.get("nextPage")
+        if not cursor:
+            break
+    assert pages == 3 and sorted(seen) == sorted(zuora_sandbox.accounts)
+    bad = api("GET", "/object-query/accounts", params={"cursor": "garbage"})
+    assert bad.status_code == 400
+
+
+def test_filter_operators(api, zuora_sandbox):
+    accounts = list(zuora_sandbox.accounts.values())
+    first, second = accounts[0], accounts[1]
+
+    def ids(*filters):
+        return {a["id"] for a in _query(api, **{"filter[]": list(filters)})["data"]}
+
+    assert ids(f"id.EQ:{first['id']}") == {first["id"]}
+    assert ids(f"accountnumber.IN:[{first['accountNumber']},{second['accountNumber']}]") == {
+        first["id"],
+        second["id"],
+    }
+    assert first["id"] not in ids(f"id.NE:{first['id']}")
+    assert ids("accountnumber.SW:A0000000") == {
+        a["id"] for a in accounts if a["accountNumber"].startswith("A0000000")
+    }
+    assert ids("status.EQ:Active", "crmid.EQ:null") == {
+        a["id"] for a in accounts if a["status"] == "Active" and a["crmId"] is None
+    }
+    assert ids("billcycleday.GT:15") == {a["id"] for a in accounts if a["billCycleDay"] > 15}
+
+
+def test_datetime_filters_compare_instants_across_offsets(api, zuora_sandbox):
+    target = sorted(zuora_sandbox.accounts.values(), key=lambda a: a["updatedDate"])[10]
+    stamp = target["updatedDate"]
+    as_utc = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    rendered = _query(api, **{"filter[]": f"id.EQ:{target['id']}"})["data"][0]["updatedDate"]
+    assert rendered.endswith("-08:00")  # the tenant's offset, not UTC
+    for value in (as_utc, rendered):
+        assert {
+            a["id"] for a in _query(api, **{"filter[]": f"updateddate.EQ:{value}"})["data"]
+        } == {target["id"]}
+
+
+def test_sort_desc_and_null_fields(api, zuora_sandbox):
+    body = _query(api, **{"sort[]": "accountnumber.DESC"})
+    numbers = [a["accountNumber"] for a in body["data"]]
+    assert numbers == sorted(numbers, reverse=True)
+    assert any("crmId" not in a for a in body["data"])  # nulls are omitted...
+    with_nulls = _query(api, includeNullFields="true")["data"]
+    assert all("crmId" in a and "parentId" in a for a in with_nulls)  # ...unless asked for
+
+
+def test_expand_embeds_contacts(api):
+    plain = _query(api)["data"][0]
+    assert "billTo" not in plain
+    expanded = _query(api, **{"expand[]": ["billto", "soldto"]})["data"][0]
+    assert expanded["billTo"]["id"] == expanded["billToId"]
+    assert expanded["soldTo"]["id"] == expanded["soldToId"]
+
+
+def test_contacts_query(api, zuora_sandbox):
+    body = _query(api, "/object-query/contacts", **{"filter[]": "country.EQ:United States"})
+    assert body["data"] and all(c["country"] == "United States" for c in body["data"])
+
+
+# -- v1 writes ------------------------------------------------------------------------------------
+def _create(api, **overrides):
+    payload = {"name": "Wonka Ltd", "currency": "USD", "billCycleDay": 0, "billToContact": CONTACT}
+    payload.update(overrides)
+    return api("POST", "/v1/accounts", json=payload)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "category"),
+    [
+        ({"name": None}, 22),
+        ({"name": "x" * 256}, 20),
+        ({"currency": "XXX"}, 20),
+        ({"billCycleDay": 32}, 20),
+        ({"paymentTerm": "Net 99"}, 20),
+        ({"accountNumber": "A" * 51}, 20),
+        ({"accountNumber": "A00000001"}, 30),
+        ({"parentId": "0" * 32}, 40),
+        ({"autoPay": True}, 30),
+        ({"colour": "red"}, 21),
+        ({"billToContact": {"firstName": "Ana"}}, 22),
+        ({"billToContact": {**CONTACT, "city": "x" * 41}}, 20),
+        ({"billToContact": {**CONTACT, "workEmail": "x" * 81}}, 20),
+        ({"billToContact": {**CONTACT, "zipCode": "1" * 21}}, 20),
+        ({"billToContact": {**CONTACT, "country": "Atlantis"}}, 20),
+        ({"soldToContact": {**CONTACT, "lastName": "x" * 101}}, 20),
+    ],
+)
+def test_invalid_account_is_rejected_and_nothing_is_created(
+    api, zuora_sandbox, overrides, category
+):
+    before = len(zuora_sandbox.accounts), len(zuora_sandbox.contacts)
+    response = _create(api, **overrides)
+    assert response.status_code == 200  # Zuora's v1 failures often come with HTTP 200
+    code = _reason(response)["code"]
+    assert len(str(code)) == 8 and code % 100 == category
+    assert (len(zuora_sandbox.accounts), len(zuora_sandbox.contacts)) == before
+
+
+def test_created_account_is_active_with_copied_sold_to_and_full_country(api, zuora_sandbox):
+    parent = next(iter(zuora_sandbox.accounts))
+    body = _create(api, parentId=parent, accountNumber="NEW-1").json()
+    assert body["success"] and body["accountNumber"] == "NEW-1"
+    account = zuora_sandbox.accounts[body["accountId"]]
+    assert account["status"] == "Active" and account["parentId"] == parent
+    sold = zuora_sandbox.contacts[body["soldToContactId"]]
+    assert sold["country"] == "United States" and sold["firstName"] == "Ana"
+    view = api("GET", "/v1/accounts/NEW-1").json()
+    assert set(view) == {
+        "basicInfo",
+        "billingAndPayment",
+        "billToContact",
+        "soldToContact",
+        "success",
+    }
+    assert view["billToContact"]["country"] == "United States"
+
+
+def test_idempotency_key_replays_and_is_bounded(api, zuora_sandbox):
+    key = {"Idempotency-Key": "k-1"}
+    payload = {"name": "Once", "currency": "USD", "billCycleDay": 1, "billToContact": CONTACT}
+    first = api("POST", "/v1/accounts", json=payload, headers=key).json()
+    again = api("POST", "/v1/accounts", json=payload, headers=key).json()
+    assert first == again and sum(a["name"] == "Once" for a in zuora_sandbox.accounts.values()) == 1
+    too_long = api("POST", "/v1/accounts", json=payload, headers={"Idempotency-Key": "k" * 256})
+    assert too_long.status_code == 400
+
+
+def test_updates_keep_timestamps_strictly_increasing(api, zuora_sandbox):
+    account = next(iter(zuora_sandbox.accounts.values()))
+    stamps = []
+    for i in range(5):
+        assert api(
+            "PUT", f"/v1/accounts/{account['accountNumber']}", json={"notes": str(i)}
+        ).json()["success"]
+        stamps.append(zuora_sandbox.accounts[account["id"]]["updatedDate"])
+    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+
+
+def test_account_put_with_contact_updates_both(api, zuora_sandbox):
+    account = next(iter(zuora_sandbox.accounts.values()))
+    response = api(
+        "PUT", f"/v1/accounts/{account['id']}", json={"billToContact": {"city": "Austin"}}
+    )
+    assert response.json() == {"success": True}
+    assert zuora_sandbox.contacts[account["billToId"]]["city"] == "Austin"
+
+
+def test_contact_put_leaves_the_account_alone(api, zuora_sandbox):
+    account = next(iter(zuora_sandbox.accounts.values()))
+    before = account["updatedDate"]
+    body = api("PUT", f"/v1/contacts/{account['soldToId']}", json={"country": "gb"}).json()
+    assert body["success"] and body["country"] == "United Kingdom"
+    assert zuora_sandbox.accounts[account["id"]]["updatedDate"] == before
+
+
+def test_unknown_account_on_v1_is_not_found(api):
+    reason = _reason(api("PUT", "/v1/accounts/NOPE", json={"notes": "x"}))
+    assert reason["code"] % 100 == 40
+
+
+# -- governance, seed, persistence ----------------------------------------------------------------
+def test_throttle_answers_in_zuoras_shape(api, zuora_sandbox):
+    zuora_sandbox.config.update({"fault_rate": 1.0, "faults": ["429"]})
+    response = api("GET", "/settings/currencies")
+    assert response.status_code == 429
+    for header in ("Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
+        assert header in response.headers
+    assert _reason(response)["code"] % 100 == 70
+
+
+def test_track_id_is_echoed_and_bounded(api):
+    ok = api("GET", "/settings/currencies", headers={"Zuora-Track-Id": "t-1"})
+    assert ok.headers["Zuora-Track-Id"] == "t-1"
+    assert "Concurrency-Limit-Remaining" in ok.headers
+    assert (
+        api("GET", "/settings/currencies", headers={"Zuora-Track-Id": "x" * 65}).status_code == 400
+    )
+
+
+def test_seed_is_deterministic_and_realistic():
+    one, two = ZuoraSandbox(), ZuoraSandbox()
+    one.seed(300, seed=9)
+    two.seed(300, seed=9)
+    assert one.accounts == two.accounts and one.contacts == two.contacts
+    accounts = list(one.accounts.values())
+    assert all(len(a["id"]) == 32 for a in accounts)
+    assert any(a["SynctoNetSuite__NS"] == "No" for a in accounts)
+    assert {a["CustomerType__NS"] for a in accounts} == {"Company", "Individual"}
+    assert any(a["Subsidiary__NS"] for a in accounts)
+    assert any(a["parentId"] in one.accounts for a in accounts)
+    assert len(one.contacts) == 600
+    assert {a["status"] for a in accounts} == {"Active", "Draft", "Canceled"}
+
+
+def test_state_survives_save_and_load(tmp_path, zuora_sandbox, api):
+    zuora_sandbox.state_file = tmp_path / "zuora.json"
+    _create(api, accountNumber="KEEP-1")
+    assert requests.post(f"{zuora_sandbox.url}/_sandbox/save", timeout=2).status_code == 200
+    restored = ZuoraSandbox(state_file=tmp_path / "zuora.json")
+    assert restored.accounts == zuora_sandbox.accounts
+    assert restored.contacts == zuora_sandbox.contacts
+
+
+def test_control_seed_endpoint(zuora_sandbox):
+    response = requests.post(
+        f"{zuora_sandbox.url}/_sandbox/seed", json={"accounts": 12, "seed": 1}, timeout=2
+    )
+    assert response.json()["accounts"] == 12
+    state = requests.get(f"{zuora_sandbox.url}/_sandbox/state", timeout=2).json()
+    assert state["contacts"] == 24
+
+
+def test_runs_standalone_as_a_module(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connectors.zuora.sandbox", "--port", str(port), "--accounts", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                state = requests.get(f"http://127.0.0.1:{port}/_sandbox/state", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "sandbox did not start"
+                time.sleep(0.05)
+        assert json.loads(state.text)["accounts"] == 5
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
