@@ -17,8 +17,22 @@ class SecretInput(forms.PasswordInput):
         )
 
 
+def secret_field(label: str, *, multiline: bool = False) -> forms.CharField:
+    widget: forms.Widget = SecretInput()
+    if multiline:
+        widget = forms.Textarea(
+            attrs={"rows": 3, "autocomplete": "off", "placeholder": "-----BEGIN PRIVATE KEY-----"}
+        )
+    return forms.CharField(required=False, label=label, widget=widget, strip=True)
+
+
+def clear_field(label: str) -> forms.BooleanField:
+    return forms.BooleanField(required=False, label=f"Remove the stored {label.lower()}")
+
+
 class SecretsForm(forms.ModelForm):
-    """Adds one write-only field per secret of the model, with a "set / not set" hint."""
+    """Write-only secret fields: an empty value keeps what is stored, the help text says
+    whether one is set, and a stored value is never put back into the page."""
 
     secret_fields: tuple[str, ...] = ()
 
@@ -26,29 +40,11 @@ class SecretsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in self.secret_fields:
             is_set = bool(self.instance.pk) and self.instance.secret_is_set(name)
-            clear_name = f"clear_{name}"
-            self.fields[name] = forms.CharField(
-                required=False,
-                widget=SecretInput(),
-                label=name.replace("_", " ").capitalize(),
-                help_text=(
-                    "Set. Leave empty to keep it; type a new value to replace it."
-                    if is_set
-                    else "Not set."
-                ),
+            self.fields[name].help_text = (
+                "Set. Leave empty to keep it; type a new value to replace it."
+                if is_set
+                else "Not set."
             )
-            if name == "private_key":
-                self.fields[name].widget = forms.Textarea(
-                    attrs={
-                        "rows": 3,
-                        "autocomplete": "off",
-                        "placeholder": "-----BEGIN PRIVATE KEY-----",
-                    }
-                )
-            if is_set:
-                self.fields[clear_name] = forms.BooleanField(
-                    required=False, label=f"Remove the stored {name.replace('_', ' ')}"
-                )
 
     def save(self, commit: bool = True) -> Any:
         instance = super().save(commit=False)
@@ -64,6 +60,8 @@ class SecretsForm(forms.ModelForm):
 
 class ZuoraConnectionForm(SecretsForm):
     secret_fields = ZuoraConnection.SECRET_FIELDS
+    client_secret = secret_field("Client secret")
+    clear_client_secret = clear_field("Client secret")
 
     class Meta:
         model = ZuoraConnection
@@ -72,6 +70,12 @@ class ZuoraConnectionForm(SecretsForm):
 
 class NetSuiteConnectionForm(SecretsForm):
     secret_fields = NetSuiteConnection.SECRET_FIELDS
+    consumer_secret = secret_field("Consumer secret")
+    clear_consumer_secret = clear_field("Consumer secret")
+    token_secret = secret_field("Token secret")
+    clear_token_secret = clear_field("Token secret")
+    private_key = secret_field("Private key (PEM)", multiline=True)
+    clear_private_key = clear_field("Private key")
 
     class Meta:
         model = NetSuiteConnection

@@ -20,7 +20,7 @@ def schedule_ensure() -> Schedule | None:
         name=SCHEDULE_NAME,
         defaults={
             "func": TASK,
-            "kwargs": {"trigger": "schedule"},
+            "kwargs": "trigger='schedule'",
             "schedule_type": Schedule.MINUTES,
             "minutes": preferences.schedule_minutes(),
             "repeats": -1,

@@ -1,0 +1,79 @@
+"""Secrets are encrypted at rest, never shown back, and survive a key rotation."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection
+
+from syncadmin.crypto import SecretKeyError
+from syncadmin.models import NetSuiteConnection, ZuoraConnection
+from syncadmin.services.connections import netsuite_connection_update, zuora_connection_update
+
+SECRET = "zuora-client-secret-value-123"
+
+
+def stored_column(table: str, column: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table}")  # noqa: S608 - test helper
+        return cursor.fetchone()[0]
+
+
+def test_secret_is_stored_encrypted_and_read_back_decrypted(db):
+    zuora_connection_update(base_url="https://rest.zuora.com", client_id="id", client_secret=SECRET)
+
+    raw = stored_column("syncadmin_zuoraconnection", "client_secret_encrypted")
+    assert SECRET not in raw
+    assert ZuoraConnection.load().secret("client_secret") == SECRET
+
+
+def test_wrong_key_raises_a_clear_error_instead_of_returning_ciphertext(db, settings):
+    zuora_connection_update(base_url="https://rest.zuora.com", client_id="id", client_secret=SECRET)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    with pytest.raises(SecretKeyError) as caught:
+        ZuoraConnection.load().secret("client_secret")
+
+    message = str(caught.value)
+    assert "FIELD_ENCRYPTION_KEYS" in message
+    assert SECRET not in message
+    assert stored_column("syncadmin_zuoraconnection", "client_secret_encrypted") not in message
+
+
+def test_missing_keys_refuse_to_store_a_secret(db, settings):
+    settings.FIELD_ENCRYPTION_KEYS = []
+
+    with pytest.raises(SecretKeyError, match="FIELD_ENCRYPTION_KEYS is not set"):
+        zuora_connection_update(base_url="https://x.example", client_id="id", client_secret=SECRET)
+
+
+def test_rotation_reencrypts_every_secret_with_the_newest_key(db, settings):
+    old = settings.FIELD_ENCRYPTION_KEYS[0]
+    netsuite_connection_update(
+        account_id="1234567",
+        consumer_key="ck",
+        consumer_secret="consumer-secret",
+        token_id="tk",
+        token_secret="token-secret",
+    )
+    zuora_connection_update(base_url="https://rest.zuora.com", client_id="id", client_secret=SECRET)
+    new = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+
+    call_command("rotate_encryption_keys")
+
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key can now be dropped
+    assert ZuoraConnection.load().secret("client_secret") == SECRET
+    assert NetSuiteConnection.load().secret("token_secret") == "token-secret"
+    assert NetSuiteConnection.load().secret("consumer_secret") == "consumer-secret"
+
+
+def test_client_built_from_settings_never_shows_its_secret(db):
+    from syncadmin.services.connections import zuora_client_build
+
+    zuora_connection_update(base_url="https://rest.zuora.com", client_id="id", client_secret=SECRET)
+    client = zuora_client_build()
+
+    assert SECRET not in repr(client)
+    assert SECRET not in repr(client.credentials)
