@@ -378,6 +378,7 @@ class RecordLink(models.Model):
 
     class Meta:
         ordering = ["-linked_at"]
+        permissions = [("link_records", "Can link and unlink records by hand")]
 
     def __str__(self) -> str:
         zuora = self.zuora_account_number or self.zuora_account_id
@@ -463,6 +464,10 @@ class AccountResult(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            ("retry_accounts", "Can retry failed accounts"),
+            ("ignore_accounts", "Can take accounts out of the sync and back"),
+        ]
         indexes = [
             models.Index(fields=["run", "outcome"]),
             models.Index(fields=["outcome", "-id"]),

@@ -123,3 +123,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}},
 }
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

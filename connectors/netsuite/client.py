@@ -339,19 +339,30 @@ class NetSuiteClient:
     ) -> Iterator[str]:
         """Ids of customers with an address row modified at or after `since`; address
         subrecord edits do not bump the customer's own lastmodifieddate."""
+        for entity, _ in self.iter_address_change_times_since(since, page_size=page_size):
+            yield entity
+
+    def iter_address_change_times_since(
+        self, since: datetime, *, page_size: int = 1000
+    ) -> Iterator[tuple[str, datetime]]:
+        """(customer id, newest address change at or after `since`), by customer id. The time
+        lets a sync move its watermark past an address-only edit instead of re-reading it."""
         after = 0
         while True:
             query = (
-                "SELECT DISTINCT ab.entity FROM customeraddressbook ab"
+                "SELECT ab.entity,"
+                f" MAX(TO_CHAR(a.lastmodifieddate, '{DATE_FORMAT}')) AS changed"
+                " FROM customeraddressbook ab"
                 " JOIN customeraddressbookentityaddress a ON a.nkey = ab.addressbookaddress"
                 f" WHERE a.lastmodifieddate >= {to_suiteql_date(since)} AND ab.entity > {after}"
-                " ORDER BY ab.entity"
+                " GROUP BY ab.entity ORDER BY ab.entity"
             )
             capped = False
             for items, more in self._pages(query, page_size, stop_at_cap=True):
                 for row in items:
                     after = int(row["entity"])
-                    yield row["entity"]
+                    changed = datetime.strptime(row["changed"], "%Y-%m-%d %H:%M:%S")
+                    yield row["entity"], changed.replace(tzinfo=UTC)
                 capped = more
             if not capped:
                 return

@@ -1,0 +1,14 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from syncadmin.services.roles import ROLE_PERMISSIONS, roles_setup
+
+
+class Command(BaseCommand):
+    help = "Create the groups Sync admin, Sync operator and Viewer with their permissions."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        roles_setup()
+        for name, codenames in ROLE_PERMISSIONS.items():
+            self.stdout.write(f"{name}: {', '.join(codenames)}")
