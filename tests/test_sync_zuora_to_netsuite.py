@@ -419,3 +419,23 @@ def test_unconfigured_connection_fails_the_run_with_a_clear_message(db, run_sync
 def test_sandbox_state_is_visible_over_http(systems):
     state = requests.get(f"{systems.zuora.url}/_sandbox/state", timeout=5).json()
     assert state
+
+
+def test_a_failed_child_is_retried_once_its_parent_can_sync_without_changing_itself(
+    systems, run_sync
+):
+    accounts = syncable(systems)
+    parent, child = accounts[0], accounts[1]
+    systems.zuora.accounts[parent["id"]]["status"] = "Draft"
+    systems.zuora.accounts[child["id"]]["parentId"] = parent["id"]
+    run_sync()
+    assert AccountResult.objects.get(source_id=child["id"]).outcome == "failed"
+
+    zuora_put(systems, f"/v1/accounts/{parent['id']}", {"notes": "activated"})
+    systems.zuora.accounts[parent["id"]]["status"] = "Active"
+    run_sync()
+
+    assert RecordLink.objects.filter(zuora_account_id=child["id"]).exists()
+    assert customer_for(systems, child["id"])["parent"]["id"] == (
+        RecordLink.objects.get(zuora_account_id=parent["id"]).netsuite_internal_id
+    )

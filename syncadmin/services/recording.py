@@ -52,8 +52,7 @@ class Recorder:
 
     def add(self, outcome: AccountOutcome) -> None:
         self.counts[outcome.outcome] += 1
-        if outcome.outcome != Outcome.SKIPPED or outcome.selected_at is not None:
-            self.processed += 1
+        self.processed += 1
         self._store(outcome)
         self._report()
 

@@ -31,7 +31,8 @@ from syncadmin.mapping import (
     update_payload,
 )
 from syncadmin.mapping.zuora_to_netsuite import VOLATILE_FIELDS
-from syncadmin.models import Outcome, RecordLink, SyncPreferences
+from syncadmin.models import Direction, Outcome, RecordLink, SyncPreferences
+from syncadmin.selectors import open_failure_source_ids
 from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.recording import AccountOutcome, Recorder, now
 
@@ -51,7 +52,9 @@ FaultHook = Callable[[str, dict[str, Any]], None]
 @dataclass
 class SelectedAccount:
     account: dict[str, Any]
-    selected_at: datetime
+    # The source change that selected it; None when it is looked at again because it failed
+    # before (such records never hold the watermark back).
+    selected_at: datetime | None
 
     @property
     def id(self) -> str:
@@ -158,7 +161,7 @@ class ZuoraToNetSuiteSync:
             known = selected.get(account["id"])
             if known is None:
                 selected[account["id"]] = SelectedAccount(account, at)
-            elif at > known.selected_at:
+            elif known.selected_at is None or at > known.selected_at:
                 known.selected_at = at
 
         if self.account_ids is not None:
@@ -182,7 +185,10 @@ class ZuoraToNetSuiteSync:
                 keep(account, contact_changes[account["id"]])
             for account_id, at in contact_changes.items():
                 if account_id in selected:
-                    selected[account_id].selected_at = max(selected[account_id].selected_at, at)
+                    keep(selected[account_id].account, at)
+            retry = open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE) - set(selected)
+            for account in self.zuora.iter_accounts_by_ids(sorted(retry)):
+                selected.setdefault(account["id"], SelectedAccount(account, None))
         return selected
 
     def skip_reason(self, account: dict[str, Any]) -> str | None:

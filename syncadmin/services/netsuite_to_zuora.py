@@ -1,0 +1,803 @@
+"""The NetSuite → Zuora customer sync (NetSuite is the master).
+
+Order of a run: select changed customers (and customers whose address lines changed) from the
+watermark through SuiteQL, keep the syncable ones, find Zuora accounts that already carry their
+NetSuite id, then write level by level of the hierarchy (parents first): one atomic Zuora create
+with both contacts, or only the changed account fields and contacts, then the Zuora account id
+back on the NetSuite customer. See ../shared/reference/sync-rules.md for the rules; the field
+rules live in syncadmin/mapping/netsuite_to_zuora.py. The structure mirrors zuora_to_netsuite.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any
+
+from connectors.http import ApiError
+from connectors.netsuite import fields as ns_fields
+from connectors.netsuite.client import NetSuiteClient
+from connectors.zuora import fields as z_fields
+from connectors.zuora.client import ZuoraClient, parse_zuora_datetime
+from syncadmin.mapping import (
+    MappingError,
+    NetSuiteLookups,
+    ZuoraLookups,
+    account_payload,
+    changed_fields,
+    payload_hash,
+    split_account_update,
+)
+from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS
+from syncadmin.models import Direction, Outcome, RecordLink, SyncPreferences
+from syncadmin.services.concurrency import AdaptiveLimiter
+from syncadmin.services.recording import AccountOutcome, Recorder, now
+from syncadmin.services.zuora_to_netsuite import (
+    EPOCH,
+    OVERLAP,
+    FaultHook,
+    RunSummary,
+    mapping_options,
+    netsuite_lookups,
+)
+
+logger = logging.getLogger(__name__)
+
+DB_CHUNK = 500
+IDS_PER_SUITEQL = 500  # ids spliced into one SuiteQL IN list
+IDS_PER_ZUORA_QUERY = 50  # keeps Object Query filter URLs well under gateway limits
+# Zuora writes at once: well under the tenant's default concurrency limit of 40, which other
+# integrations share; 429s shrink it further (see AdaptiveLimiter).
+ZUORA_WRITE_CONCURRENCY = 10
+
+# Customers that sync, plus customers that were in Zuora before (they carry its id) so that one
+# that became inactive or lost its "Send to Zuora" tick shows up as skipped with a reason
+# instead of silently. Leads and prospects are never read.
+SELECTION_WHERE = (
+    "stage = 'CUSTOMER' AND ("
+    f"(isinactive = 'F' AND {ns_fields.SEND_TO_ZUORA} = 'T') OR {ns_fields.ZUORA_ID} IS NOT NULL)"
+)
+# RecordLink.last_payload holds what the Zuora → NetSuite sync last sent at its top level; what
+# this direction last sent to Zuora lives under this key, so switching the master back and forth
+# keeps both and neither direction mistakes the other's payload for its own.
+PAYLOAD_KEY = Direction.NETSUITE_TO_ZUORA.value
+ACCOUNT_KEYS = (
+    "name",
+    "accountNumber",
+    "notes",
+    "parentId",
+    "currency",
+    "billCycleDay",
+    "batch",
+    "paymentTerm",
+    z_fields.CUSTOMER_ID,
+    z_fields.INTEGRATION_ID,
+)
+CONTACT_FIELDS = (
+    "firstName",
+    "lastName",
+    "workEmail",
+    "workPhone",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zipCode",
+    "country",
+)
+
+
+@dataclass
+class SelectedCustomer:
+    customer: dict[str, Any]
+    # The newest change that selected it; None when it is only here to retry a write-back, so
+    # that it never moves the watermark.
+    selected_at: datetime | None
+
+    @property
+    def id(self) -> str:
+        return str(self.customer["id"])
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _digits(ids: Iterable[str]) -> list[str]:
+    # Ids are spliced into SuiteQL: only plain internal ids pass.
+    return [str(int(i)) for i in ids if str(i).strip().isdigit()]
+
+
+def _stamp(text: str | None) -> datetime:
+    return parse_zuora_datetime(text) if text else EPOCH
+
+
+def _name(customer: dict[str, Any]) -> str:
+    person = " ".join(p for p in (customer.get("firstName"), customer.get("lastName")) if p)
+    return customer.get("companyName") or person or ""
+
+
+def _describe(customer: dict[str, Any]) -> str:
+    number = customer.get("entityId") or customer.get("id")
+    name = _name(customer)
+    return f"{number} ({name})" if name else str(number)
+
+
+def _parent_ref(customer: dict[str, Any]) -> str | None:
+    parent = customer.get("parent")
+    if isinstance(parent, dict):
+        parent = parent.get("id")
+    return str(parent) if parent else None
+
+
+def zuora_state(account: dict[str, Any]) -> dict[str, Any]:
+    """A Zuora account as read through Object Query, in the shape of `account_payload`, so it
+    can be diffed against what the customer maps to."""
+    state = {key: account[key] for key in ACCOUNT_KEYS if account.get(key) is not None}
+    for key, attr in (("billToContact", "billTo"), ("soldToContact", "soldTo")):
+        contact = dict(account.get(attr) or {})
+        contact.setdefault("zipCode", contact.get("postalCode"))
+        state[key] = {f: contact[f] for f in CONTACT_FIELDS if contact.get(f) is not None}
+    return state
+
+
+def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
+    """field -> (before, after), contact fields as "billToContact.city", for the result page."""
+    previous = previous or {}
+    changes = changed_fields(previous, payload, ignore=CONTACT_KEYS)
+    for key in CONTACT_KEYS:
+        for name, values in changed_fields(previous.get(key), payload.get(key) or {}).items():
+            changes[f"{key}.{name}"] = values
+    return changes
+
+
+def zuora_lookups(zuora: ZuoraClient) -> ZuoraLookups:
+    return ZuoraLookups(
+        currencies=frozenset(c.upper() for c in zuora.list_currencies()),
+        payment_terms=frozenset(zuora.list_payment_terms()),
+    )
+
+
+class NetSuiteToZuoraSync:
+    def __init__(
+        self,
+        *,
+        zuora: ZuoraClient,
+        netsuite: NetSuiteClient,
+        preferences: SyncPreferences,
+        recorder: Recorder,
+        watermark: datetime | None,
+        dry_run: bool = False,
+        account_ids: Iterable[str] | None = None,
+        fault_hook: FaultHook | None = None,
+        limiter: AdaptiveLimiter | None = None,
+    ) -> None:
+        self.zuora = zuora
+        self.netsuite = netsuite
+        self.preferences = preferences
+        self.options = mapping_options(preferences)
+        self.recorder = recorder
+        self.watermark = watermark
+        self.dry_run = dry_run
+        self.account_ids = [str(i) for i in account_ids] if account_ids is not None else None
+        self.fault_hook = fault_hook
+        # NetSuite's concurrency limit gates the write-backs; Zuora writes have their own.
+        self.limiter = limiter or AdaptiveLimiter(preferences.netsuite_concurrency)
+        self.zuora_limiter = AdaptiveLimiter(ZUORA_WRITE_CONCURRENCY)
+        transport = getattr(zuora, "transport", None)
+        if transport is not None:
+            # A Zuora 429 must slow the Zuora writers, not NetSuite's (the run wires both
+            # clients to the NetSuite limiter).
+            transport.on_throttle = self.zuora_limiter.throttled
+        self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
+        self.summary = RunSummary()
+        self._newest_seen: datetime | None = None
+        self._oldest_retryable: datetime | None = None
+
+    # -- selection ------------------------------------------------------------------------------
+    def since(self) -> datetime:
+        return self.watermark - OVERLAP if self.watermark else EPOCH
+
+    def customers_by_ids(self, ids: Iterable[str], where: str) -> Iterator[dict[str, Any]]:
+        """Customers by internal id, a few SuiteQL calls per 500 (never one call each)."""
+        for chunk in _chunks(_digits(dict.fromkeys(ids)), IDS_PER_SUITEQL):
+            extra = f"id IN ({', '.join(chunk)})" + (f" AND {where}" if where else "")
+            yield from self.netsuite.iter_customers_changed_since(EPOCH, extra_where=extra)
+
+    def select(self) -> dict[str, SelectedCustomer]:
+        """Every customer to look at, by internal id, each with the newest change selecting it."""
+        selected: dict[str, SelectedCustomer] = {}
+
+        def keep(customer: dict[str, Any], at: datetime | None) -> None:
+            known = selected.get(str(customer["id"]))
+            if known is None:
+                selected[str(customer["id"])] = SelectedCustomer(customer, at)
+            elif at is not None and (known.selected_at is None or at > known.selected_at):
+                known.selected_at = at
+
+        if self.account_ids is not None:
+            # Asked for by id (a retry): read them whatever their flags, to say why one skips.
+            for customer in self.customers_by_ids(self.account_ids, "stage = 'CUSTOMER'"):
+                keep(customer, _stamp(customer.get("lastModifiedDate")))
+            return selected
+
+        since = self.since()
+        for customer in self.netsuite.iter_customers_changed_since(
+            since, extra_where=SELECTION_WHERE
+        ):
+            keep(customer, _stamp(customer.get("lastModifiedDate")))
+        if self.watermark is not None:
+            # An address subrecord edit does not move the customer's lastmodifieddate.
+            address_changes = dict(self.netsuite.iter_address_change_times_since(since))
+            missing = [i for i in address_changes if i not in selected]
+            for customer in self.customers_by_ids(missing, SELECTION_WHERE):
+                keep(customer, address_changes[str(customer["id"])])
+            for customer_id, at in address_changes.items():
+                if customer_id in selected:
+                    keep(selected[customer_id].customer, at)
+        # A Zuora id that could not be written back is retried even if nothing changed since.
+        pending = [
+            i
+            for i in RecordLink.objects.filter(writeback_pending=True).values_list(
+                "netsuite_internal_id", flat=True
+            )
+            if i not in selected
+        ]
+        for customer in self.customers_by_ids(pending, SELECTION_WHERE):
+            keep(customer, None)
+        return selected
+
+    def skip_reason(self, customer: dict[str, Any]) -> str | None:
+        if customer.get("isInactive"):
+            return "Inactive customer: only active customers sync (the Zuora account is kept)"
+        if not customer.get(ns_fields.SEND_TO_ZUORA):
+            return "Send to Zuora is not checked on the customer"
+        cutover = self.preferences.cutover_date
+        if (
+            cutover
+            and self.watermark is None
+            and customer.get("dateCreated")
+            and _stamp(customer.get("dateCreated"))
+            < datetime.combine(cutover, time.min, tzinfo=UTC)
+        ):
+            return f"Created before the cutover date {cutover:%Y-%m-%d}"
+        return None
+
+    # -- links and what Zuora already holds ------------------------------------------------------
+    def load_links(self, netsuite_ids: list[str]) -> dict[str, RecordLink]:
+        links: dict[str, RecordLink] = {}
+        for chunk in _chunks(netsuite_ids, DB_CHUNK):
+            for link in RecordLink.objects.filter(netsuite_internal_id__in=chunk):
+                links[link.netsuite_internal_id] = link
+        return links
+
+    def zuora_accounts(self, filters: list[str]) -> Iterator[dict[str, Any]]:
+        return self.zuora.iter_accounts(filters)
+
+    def find_existing_accounts(self, customers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Zuora accounts that already carry one of these customers' NetSuite ids
+        (IntegrationId__NS), or that a customer's Zuora ID field names: a create that died
+        before its link was stored, or accounts made by the incumbent. Bulk Object Query reads,
+        50 ids a call."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = [str(c["id"]) for c in customers]
+        for chunk in _chunks(ids, IDS_PER_ZUORA_QUERY):
+            wanted = set(chunk)
+            filters = [f"{z_fields.INTEGRATION_ID.lower()}.IN:[{','.join(chunk)}]"]
+            for account in self.zuora_accounts(filters):
+                netsuite_id = str(account.get(z_fields.INTEGRATION_ID) or "")
+                if netsuite_id in wanted and netsuite_id not in found:
+                    found[netsuite_id] = account
+        by_zuora_id = {
+            str(c[ns_fields.ZUORA_ID]): str(c["id"])
+            for c in customers
+            if c.get(ns_fields.ZUORA_ID) and str(c["id"]) not in found
+        }
+        for chunk in _chunks(list(by_zuora_id), IDS_PER_ZUORA_QUERY):
+            for account in self.zuora_accounts([f"id.IN:[{','.join(chunk)}]"]):
+                netsuite_id = by_zuora_id.get(account["id"])
+                if netsuite_id and netsuite_id not in found:
+                    found[netsuite_id] = account
+        return found
+
+    def read_linked_accounts(self, links: list[RecordLink]) -> dict[str, dict[str, Any]]:
+        """The Zuora accounts of links this direction has not written yet (made by the other
+        direction, or by hand): their state is the baseline for "only what changed", and
+        they name the contacts to update. Bulk reads, 50 ids a call."""
+        accounts: dict[str, dict[str, Any]] = {}
+        ids = [link.zuora_account_id for link in links]
+        for chunk in _chunks(ids, IDS_PER_ZUORA_QUERY):
+            for account in self.zuora_accounts([f"id.IN:[{','.join(chunk)}]"]):
+                accounts[account["id"]] = account
+        return accounts
+
+    @staticmethod
+    def _needs_state(link: RecordLink) -> bool:
+        return (
+            PAYLOAD_KEY not in (link.last_payload or {})
+            or not link.zuora_bill_to_id
+            or not link.zuora_sold_to_id
+        )
+
+    def describe_outside_parents(self, parent_ids: list[str]) -> dict[str, str]:
+        """Why each unlinked parent outside this run is not in Zuora, naming it."""
+        messages: dict[str, str] = {}
+        for customer in self.customers_by_ids(parent_ids, ""):
+            reason = self.skip_reason(customer) or "it has not synced yet (not linked)"
+            messages[str(customer["id"])] = (
+                f"Parent customer {_describe(customer)} is not in Zuora: {reason}. "
+                "Sync or link the parent first."
+            )
+        return messages
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        lookups = (zuora_lookups(self.zuora), netsuite_lookups(self.netsuite))
+        selected = self.select()
+        self.summary.selected = len(selected)
+        self.recorder.set_total(len(selected))
+        if self.account_ids is not None:
+            for missing in dict.fromkeys(self.account_ids):
+                if missing not in selected:
+                    self._record(
+                        AccountOutcome(
+                            source_id=missing,
+                            outcome=Outcome.SKIPPED,
+                            reason="Not found in NetSuite, or not a customer (leads and "
+                            "prospects do not sync)",
+                        )
+                    )
+
+        eligible: dict[str, SelectedCustomer] = {}
+        for item in selected.values():
+            reason = self.skip_reason(item.customer)
+            if reason:
+                self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+            else:
+                eligible[item.id] = item
+
+        links = self.load_links(list(eligible))
+        unlinked = [eligible[i].customer for i in eligible if i not in links]
+        existing = self.find_existing_accounts(unlinked) if unlinked else {}
+        states: dict[str, dict[str, Any]] = {}
+        if not self.new_only:
+            stale = [link for link in links.values() if self._needs_state(link)]
+            states = self.read_linked_accounts(stale) if stale else {}
+
+        levels, orphans = self.levels(eligible, selected)
+        for item, message in orphans:
+            self._record(self._failure(item, "PARENT_NOT_SYNCED", message))
+
+        failed_ids: set[str] = {item.id for item, _ in orphans}
+        destination_ids = {nid: link.zuora_account_id for nid, link in links.items()}
+        for nid, link in self.load_links(sorted(self._outside_parents(eligible))).items():
+            destination_ids[nid] = link.zuora_account_id
+
+        with ThreadPoolExecutor(
+            max_workers=ZUORA_WRITE_CONCURRENCY, thread_name_prefix="sync"
+        ) as pool:
+            for level in levels:
+                futures: dict[Future[AccountOutcome], SelectedCustomer] = {}
+                for item in level:
+                    parent = self._parent_id(item.customer)
+                    if parent and parent in failed_ids:
+                        parent_item = selected.get(parent)
+                        name = _describe(parent_item.customer) if parent_item else parent
+                        self._record(
+                            self._failure(
+                                item,
+                                "PARENT_FAILED",
+                                f"Parent customer {name} did not sync in this run, so this "
+                                "customer cannot be attached to it in Zuora. Fix the parent's "
+                                "error first.",
+                            )
+                        )
+                        failed_ids.add(item.id)
+                        continue
+                    link = links.get(item.id)
+                    futures[
+                        pool.submit(
+                            self.sync_customer,
+                            item,
+                            link,
+                            existing.get(item.id),
+                            states.get(link.zuora_account_id) if link else None,
+                            destination_ids.get(parent) if parent else None,
+                            lookups,
+                        )
+                    ] = item
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        item = futures[future]
+                        outcome = future.result()
+                        if outcome.outcome == Outcome.FAILED:
+                            failed_ids.add(item.id)
+                        elif outcome.destination_id:
+                            destination_ids[item.id] = outcome.destination_id
+                        self._record(outcome)
+        self.recorder.flush()
+        self.summary.watermark_after = self.next_watermark()
+        self.summary.throttles = self.limiter.throttles + self.zuora_limiter.throttles
+        return self.summary
+
+    def _parent_id(self, customer: dict[str, Any]) -> str | None:
+        if not self.options.hierarchies_enabled:
+            return None
+        return _parent_ref(customer)
+
+    def _outside_parents(self, eligible: dict[str, SelectedCustomer]) -> set[str]:
+        return {
+            p
+            for item in eligible.values()
+            if (p := self._parent_id(item.customer)) and p not in eligible
+        }
+
+    def levels(
+        self, eligible: dict[str, SelectedCustomer], selected: dict[str, SelectedCustomer]
+    ) -> tuple[list[list[SelectedCustomer]], list[tuple[SelectedCustomer, str]]]:
+        """Customers grouped by depth in the hierarchy (parents in earlier groups), and the
+        ones that cannot sync because of their parent (a cycle, or a parent not in Zuora)."""
+        depth: dict[str, int] = {}
+        orphans: list[tuple[SelectedCustomer, str]] = []
+        orphan_ids: set[str] = set()
+        outside = self._outside_parents(eligible)
+        linked_outside = set(self.load_links(sorted(outside))) if outside else set()
+        unexplained = sorted(p for p in outside - linked_outside if p not in selected)
+        explained = self.describe_outside_parents(unexplained) if unexplained else {}
+
+        def orphan(item: SelectedCustomer, message: str) -> None:
+            if item.id not in orphan_ids:
+                orphan_ids.add(item.id)
+                orphans.append((item, message))
+
+        def resolve(customer_id: str, trail: list[str]) -> int | None:
+            if customer_id in depth:
+                return depth[customer_id]
+            if customer_id in orphan_ids:
+                return None
+            item = eligible[customer_id]
+            parent = self._parent_id(item.customer)
+            if not parent:
+                depth[customer_id] = 0
+                return 0
+            if parent in trail or parent == customer_id:
+                members = (
+                    [*trail[trail.index(parent) :], customer_id]
+                    if parent in trail
+                    else [customer_id]
+                )
+                cycle = " → ".join(_describe(eligible[m].customer) for m in [*members, parent])
+                for member in members:
+                    orphan(
+                        eligible[member],
+                        f"The customer hierarchy has a cycle: {cycle}. Fix the parent in NetSuite.",
+                    )
+                return None
+            if parent in eligible:
+                parent_depth = resolve(parent, [*trail, customer_id])
+                if parent_depth is None:
+                    name = _describe(eligible[parent].customer)
+                    orphan(item, f"Parent customer {name} cannot sync, so this customer cannot.")
+                    return None
+                depth[customer_id] = parent_depth + 1
+                return depth[customer_id]
+            if parent in linked_outside:
+                depth[customer_id] = 0
+                return 0
+            parent_item = selected.get(parent)
+            if parent_item is not None:
+                why = self.skip_reason(parent_item.customer) or "not syncable"
+                name = _describe(parent_item.customer)
+                message = f"Parent customer {name} is not in Zuora: {why}."
+            else:
+                message = explained.get(
+                    parent,
+                    f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
+                    "as a customer. Sync or link the parent first.",
+                )
+            orphan(item, message)
+            return None
+
+        for customer_id in eligible:
+            resolve(customer_id, [])
+        grouped: dict[int, list[SelectedCustomer]] = {}
+        for customer_id, level in depth.items():
+            grouped.setdefault(level, []).append(eligible[customer_id])
+        return [grouped[k] for k in sorted(grouped)], orphans
+
+    # -- one customer ---------------------------------------------------------------------------
+    def sync_customer(
+        self,
+        item: SelectedCustomer,
+        link: RecordLink | None,
+        existing: dict[str, Any] | None,
+        state: dict[str, Any] | None,
+        parent_account_id: str | None,
+        lookups: tuple[ZuoraLookups, NetSuiteLookups],
+    ) -> AccountOutcome:
+        try:
+            payload, warnings = account_payload(
+                item.customer,
+                options=self.options,
+                lookups=lookups[0],
+                netsuite=lookups[1],
+                parent_account_id=parent_account_id,
+                is_create=link is None and existing is None,
+            )
+            if link is not None:
+                outcome = self._sync_linked(item, link, payload, state)
+            elif existing is not None:
+                outcome = self._link_existing(item, existing, payload)
+            else:
+                outcome = self._create(item, payload)
+            outcome.warnings[:0] = warnings
+            return outcome
+        except MappingError as exc:
+            return self._failure(item, exc.code, str(exc))
+        except ApiError as exc:
+            code = exc.code or f"HTTP_{exc.status}"
+            return self._failure(item, str(code), str(exc), exc.retryable)
+
+    def _create(self, item: SelectedCustomer, payload: dict[str, Any]) -> AccountOutcome:
+        customer = item.customer
+        changes = change_list(None, payload)
+        if self.dry_run:
+            return self._outcome(item, Outcome.CREATED, changes=changes)
+        body = {
+            **payload,
+            z_fields.INTEGRATION_STATUS: z_fields.STATUS_SYNC_COMPLETE,
+            z_fields.SYNC_DATE: now().strftime("%Y-%m-%d"),
+        }
+        # One atomic call with both contacts (never a half-made Draft account); the key makes a
+        # retry after a timeout, or a rerun after a crash within 24 h, return the same account.
+        with self.zuora_limiter:
+            created = self.zuora.create_account(
+                body, idempotency_key=f"syncadmin-netsuite-customer-{item.id}"
+            )
+        self._fault("after_zuora_write", {"customer": customer, "created": created})
+        link = RecordLink(
+            zuora_account_id=created["accountId"],
+            zuora_account_number=created.get("accountNumber") or "",
+            zuora_bill_to_id=created.get("billToContactId") or "",
+            zuora_sold_to_id=created.get("soldToContactId") or "",
+            netsuite_internal_id=item.id,
+            netsuite_entity_id=customer.get("entityId") or "",
+            origin=RecordLink.Origin.CREATED,
+        )
+        outcome = self._outcome(
+            item, Outcome.CREATED, changes=changes, destination_id=link.zuora_account_id
+        )
+        self._remember(link, payload)
+        self._write_back(customer, link, outcome)
+        outcome.link, outcome.link_is_new = link, True
+        return outcome
+
+    def _link_existing(
+        self, item: SelectedCustomer, account: dict[str, Any], payload: dict[str, Any]
+    ) -> AccountOutcome:
+        customer = item.customer
+        zuora_id = account["id"]
+        carried = str(account.get(z_fields.INTEGRATION_ID) or "")
+        if carried and carried != item.id:
+            return self._failure(
+                item,
+                "CONFLICTING_LINK",
+                f"The customer's Zuora ID names Zuora account {account.get('accountNumber')} "
+                f"({zuora_id}), but that account belongs to NetSuite customer {carried}. Clear "
+                "the wrong Zuora ID in NetSuite before syncing this customer.",
+            )
+        if RecordLink.objects.filter(zuora_account_id=zuora_id).exists():
+            return self._failure(
+                item,
+                "ALREADY_LINKED",
+                f"Zuora account {account.get('accountNumber')} ({zuora_id}) carries this "
+                "customer's NetSuite id but is already linked to another NetSuite customer. "
+                "Review the links before syncing it.",
+            )
+        link = RecordLink(
+            zuora_account_id=zuora_id,
+            zuora_account_number=account.get("accountNumber") or "",
+            zuora_bill_to_id=account.get("billToId") or "",
+            zuora_sold_to_id=account.get("soldToId") or "",
+            netsuite_internal_id=item.id,
+            netsuite_entity_id=customer.get("entityId") or "",
+            origin=RecordLink.Origin.MATCHED,
+        )
+        current = zuora_state(account)
+        if self.new_only:
+            # Only the cross-reference fields; standard fields stay as they are.
+            target = {
+                key: payload[key]
+                for key in (z_fields.INTEGRATION_ID, z_fields.CUSTOMER_ID)
+                if key in payload
+            }
+            changes = changed_fields(current, target)
+            if changes and not self.dry_run:
+                with self.zuora_limiter:
+                    self.zuora.update_account(zuora_id, {k: v for k, (_, v) in changes.items()})
+            outcome = self._outcome(
+                item,
+                Outcome.LINKED,
+                destination_id=zuora_id,
+                changes=changes,
+                reason="Existing Zuora account linked (Sync New Records Only)",
+            )
+            remembered = {**current, **target}
+        else:
+            # What the account holds was just read: send only what differs from it.
+            changes = change_list(current, payload)
+            if not self.dry_run:
+                self._send_update(link, current, payload)
+            outcome = self._outcome(
+                item,
+                Outcome.LINKED,
+                destination_id=zuora_id,
+                changes=changes,
+                reason="Existing Zuora account linked and updated",
+            )
+            remembered = payload
+        self._fault("after_zuora_write", {"customer": customer, "account": account})
+        if not self.dry_run:
+            self._remember(link, remembered)
+            self._write_back(customer, link, outcome)
+            outcome.link, outcome.link_is_new = link, True
+        return outcome
+
+    def _sync_linked(
+        self,
+        item: SelectedCustomer,
+        link: RecordLink,
+        payload: dict[str, Any],
+        state: dict[str, Any] | None,
+    ) -> AccountOutcome:
+        customer = item.customer
+        destination = link.zuora_account_id
+        if self.new_only:
+            outcome = self._outcome(
+                item,
+                Outcome.SKIPPED,
+                destination_id=destination,
+                reason="Already linked; Sync New Records Only does not update linked records",
+            )
+            if not self.dry_run:
+                self._write_back(customer, link, outcome)
+                outcome.link = link
+            return outcome
+        previous = (link.last_payload or {}).get(PAYLOAD_KEY)
+        if state is not None:
+            link.zuora_bill_to_id = link.zuora_bill_to_id or state.get("billToId") or ""
+            link.zuora_sold_to_id = link.zuora_sold_to_id or state.get("soldToId") or ""
+            if previous is None:
+                previous = zuora_state(state)
+        if previous is None:
+            return self._failure(
+                item,
+                "LINKED_ACCOUNT_MISSING",
+                f"The linked Zuora account {link.zuora_account_number or destination} was not "
+                "found in Zuora. Remove or fix the link before syncing this customer again.",
+            )
+        changes = change_list(previous, payload)
+        if not changes:
+            outcome = self._outcome(item, Outcome.UNCHANGED, destination_id=destination)
+            if not self.dry_run:
+                if PAYLOAD_KEY not in (link.last_payload or {}):
+                    self._remember(link, previous)  # a baseline, so Zuora is not read again
+                self._write_back(customer, link, outcome)
+                outcome.link = link
+            return outcome
+        outcome = self._outcome(item, Outcome.UPDATED, destination_id=destination, changes=changes)
+        if not self.dry_run:
+            self._send_update(link, previous, payload)
+            self._remember(link, payload)
+            self._write_back(customer, link, outcome)
+            outcome.link = link
+        return outcome
+
+    def _send_update(
+        self, link: RecordLink, previous: dict[str, Any], payload: dict[str, Any]
+    ) -> None:
+        """Account fields, then each contact through its own endpoint: only what changed."""
+        account, bill_to, sold_to = split_account_update(previous, payload)
+        if account:
+            with self.zuora_limiter:
+                self.zuora.update_account(link.zuora_account_id, account)
+        for contact_id, changes, role in (
+            (link.zuora_bill_to_id, bill_to, "Bill To"),
+            (link.zuora_sold_to_id, sold_to, "Sold To"),
+        ):
+            if not changes:
+                continue
+            if not contact_id:
+                raise MappingError(
+                    "CONTACT_UNKNOWN",
+                    f"The {role} contact of Zuora account {link.zuora_account_id} is not known; "
+                    "the account has no such contact in Zuora.",
+                )
+            with self.zuora_limiter:
+                self.zuora.update_contact(contact_id, changes)
+        if account.get("accountNumber"):
+            link.zuora_account_number = account["accountNumber"]
+
+    def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
+        stored = dict(link.last_payload or {})
+        stored[PAYLOAD_KEY] = {**(stored.get(PAYLOAD_KEY) or {}), **payload}
+        link.last_payload = stored
+        link.last_payload_hash = payload_hash(stored[PAYLOAD_KEY])
+        link.last_synced_at = now()
+
+    def _write_back(
+        self, customer: dict[str, Any], link: RecordLink, outcome: AccountOutcome
+    ) -> None:
+        """The Zuora account id (and number) on the NetSuite customer, only when it differs. A
+        failure keeps the Zuora work and is retried on the next run (writeback_pending)."""
+        update = {}
+        if customer.get(ns_fields.ZUORA_ID) != link.zuora_account_id:
+            update[ns_fields.ZUORA_ID] = link.zuora_account_id
+        number = link.zuora_account_number
+        if number and customer.get(ns_fields.ZUORA_ACCOUNT_NUMBER) != number:
+            update[ns_fields.ZUORA_ACCOUNT_NUMBER] = number
+        if not update:
+            link.writeback_pending = False
+            return
+        try:
+            with self.limiter:
+                self.netsuite.update_customer(str(customer["id"]), update)
+        except ApiError as exc:
+            link.writeback_pending = True
+            outcome.warnings.append(
+                f"Zuora is up to date, but writing the Zuora ID back to the NetSuite customer "
+                f"failed ({exc}); it will be retried on the next run."
+            )
+        else:
+            link.writeback_pending = False
+
+    # -- outcomes ---------------------------------------------------------------------------------
+    def _outcome(self, item: SelectedCustomer, outcome: str, **values: Any) -> AccountOutcome:
+        customer = item.customer
+        return AccountOutcome(
+            source_id=item.id,
+            source_number=customer.get("entityId") or "",
+            source_name=_name(customer),
+            outcome=outcome,
+            selected_at=item.selected_at,
+            **values,
+        )
+
+    def _failure(
+        self, item: SelectedCustomer, code: str, message: str, retryable: bool = False
+    ) -> AccountOutcome:
+        return self._outcome(
+            item, Outcome.FAILED, error_code=code, error_message=message, retryable=retryable
+        )
+
+    def _fault(self, point: str, context: dict[str, Any]) -> None:
+        if self.fault_hook is not None:
+            self.fault_hook(point, context)
+
+    # -- watermark ------------------------------------------------------------------------------
+    def _record(self, outcome: AccountOutcome) -> None:
+        at = outcome.selected_at
+        if at is not None:
+            if self._newest_seen is None or at > self._newest_seen:
+                self._newest_seen = at
+            if outcome.retryable and (
+                self._oldest_retryable is None or at < self._oldest_retryable
+            ):
+                self._oldest_retryable = at
+        self.recorder.add(outcome)
+
+    def next_watermark(self) -> datetime | None:
+        """The newest change seen, but never past a retryable failure, so it is read again."""
+        if self._oldest_retryable is not None:
+            return min(self._oldest_retryable, self._newest_seen or self._oldest_retryable)
+        if self._newest_seen is None:
+            return self.watermark
+        if self.watermark is not None and self._newest_seen < self.watermark:
+            return self.watermark
+        return self._newest_seen
