@@ -373,6 +373,9 @@ class NetSuiteToZuoraSync:
             self._record(self._failure(item, "PARENT_NOT_SYNCED", message))
 
         failed_ids: set[str] = {item.id for item, _ in orphans}
+        # A child of a parent that failed for a passing reason fails the same way, so that the
+        # watermark stays before it too and both are read again.
+        retry_ids: set[str] = set()
         destination_ids = {nid: link.zuora_account_id for nid, link in links.items()}
         for nid, link in self.load_links(sorted(self._outside_parents(eligible))).items():
             destination_ids[nid] = link.zuora_account_id
@@ -394,9 +397,12 @@ class NetSuiteToZuoraSync:
                                 f"Parent customer {name} did not sync in this run, so this "
                                 "customer cannot be attached to it in Zuora. Fix the parent's "
                                 "error first.",
+                                retryable=parent in retry_ids,
                             )
                         )
                         failed_ids.add(item.id)
+                        if parent in retry_ids:
+                            retry_ids.add(item.id)
                         continue
                     link = links.get(item.id)
                     futures[
@@ -418,6 +424,8 @@ class NetSuiteToZuoraSync:
                         outcome = future.result()
                         if outcome.outcome == Outcome.FAILED:
                             failed_ids.add(item.id)
+                            if outcome.retryable:
+                                retry_ids.add(item.id)
                         elif outcome.destination_id:
                             destination_ids[item.id] = outcome.destination_id
                         self._record(outcome)
@@ -642,8 +650,8 @@ class NetSuiteToZuoraSync:
                 reason="Existing Zuora account linked and updated",
             )
             remembered = payload
-        self._fault("after_zuora_write", {"customer": customer, "account": account})
         if not self.dry_run:
+            self._fault("after_zuora_write", {"customer": customer, "account": account})
             self._remember(link, remembered)
             self._write_back(customer, link, outcome)
             outcome.link, outcome.link_is_new = link, True

@@ -25,7 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--netsuite-port", type=int, default=8102)
         parser.add_argument("--accounts", type=int, default=300, help="Zuora accounts to seed.")
         parser.add_argument(
-            "--customers", type=int, default=0, help="NetSuite customers to seed (NetSuite master)."
+            "--customers",
+            type=int,
+            default=50,
+            help="NetSuite customers of its own to seed (what a NetSuite-master sync sends to Zuora).",
         )
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
@@ -61,7 +64,8 @@ class Command(BaseCommand):
             state_file=state_dir / "netsuite.json",
         )
         if not (state_dir / "netsuite.json").exists():
-            netsuite.seed(customers=options["customers"], seed=options["seed"])
+            # Another seed than Zuora's: these are the ERP's own customers, not copies.
+            netsuite.seed(customers=options["customers"], seed=options["seed"] + 1000)
         zuora.start()
         netsuite.start()
         self.stdout.write(
