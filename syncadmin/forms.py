@@ -122,3 +122,41 @@ class SyncPreferencesForm(forms.ModelForm):
                     "below to switch.",
                 )
         return cleaned
+
+
+class LinkSearchForm(forms.Form):
+    zuora_q = forms.CharField(
+        required=False,
+        label="Search Zuora",
+        help_text="Account id, account number, name (starts with) or bill-to email.",
+    )
+    netsuite_q = forms.CharField(
+        required=False,
+        label="Search NetSuite",
+        help_text="Internal id, entityId, name or email.",
+    )
+
+
+class LinkForm(forms.Form):
+    zuora_account = forms.CharField(
+        label="Zuora account", help_text="Pick one above, or type its id or account number."
+    )
+    netsuite_customer = forms.CharField(
+        label="NetSuite customer", help_text="Pick one above, or type its internal id or entityId."
+    )
+
+
+class LinkImportForm(forms.Form):
+    MAX_BYTES = 5 * 1024 * 1024
+
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Two columns with a header naming them, e.g. zuora_account,netsuite_customer. "
+        "Zuora: account number or id. NetSuite: internal id or entityId.",
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("At most 5 MB per file; split it.")
+        return upload

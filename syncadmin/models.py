@@ -344,6 +344,9 @@ class SyncCursor(models.Model):
 
     direction = models.CharField(max_length=30, choices=Direction.choices, unique=True)
     watermark = models.DateTimeField(null=True, blank=True)
+    # Equal to the watermark when the run that set it re-read its own write-backs: the next run
+    # then needs no overlap window (see ZuoraToNetSuiteSync.settle).
+    settled_through = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -379,6 +382,11 @@ class RecordLink(models.Model):
     class Meta:
         ordering = ["-linked_at"]
         permissions = [("link_records", "Can link and unlink records by hand")]
+        indexes = [
+            models.Index(fields=["-linked_at"], name="link_linked_at"),
+            models.Index(fields=["origin", "-linked_at"], name="link_origin"),
+            models.Index(fields=["writeback_pending"], name="link_writeback"),
+        ]
 
     def __str__(self) -> str:
         zuora = self.zuora_account_number or self.zuora_account_id
@@ -424,6 +432,11 @@ class SyncRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
         permissions = [("run_sync", "Can start a sync run now")]
+        indexes = [
+            models.Index(fields=["status", "-started_at"], name="run_status"),
+            models.Index(fields=["trigger", "-started_at"], name="run_trigger"),
+            models.Index(fields=["direction", "-started_at"], name="run_direction"),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.get_direction_display()}, {self.get_status_display()})"
@@ -442,6 +455,8 @@ class Outcome(models.TextChoices):
     LINKED = "linked", "Linked"
     SKIPPED = "skipped", "Skipped"
     FAILED = "failed", "Failed"
+    # Not created on the destination because a probable match waits for a person's review.
+    NEEDS_REVIEW = "review", "Needs review"
 
 
 class AccountResult(models.Model):
@@ -474,6 +489,10 @@ class AccountResult(models.Model):
             models.Index(fields=["error_code", "-id"]),
             models.Index(fields=["source_id", "-id"]),
             models.Index(fields=["source_number"]),
+            # Filters and searches of the results page at a million rows.
+            models.Index(fields=["run", "-id"], name="result_run_id"),
+            models.Index(fields=["outcome", "error_code"], name="result_outcome_code"),
+            models.Index(fields=["destination_id"], name="result_destination"),
         ]
 
     def __str__(self) -> str:
@@ -490,3 +509,148 @@ class SyncLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'}"
+
+
+class LinkEvent(models.Model):
+    """Who linked or unlinked which pair, and when. Kept after an unlink (ids are copied, not
+    referenced) so the history of a record survives its link."""
+
+    class Action(models.TextChoices):
+        LINKED = "linked", "Linked by hand"
+        IMPORTED = "imported", "Linked from a CSV import"
+        MATCHED = "matched", "Linked from an approved match"
+        UNLINKED = "unlinked", "Unlinked"
+
+    action = models.CharField(max_length=10, choices=Action.choices)
+    zuora_account_id = models.CharField(max_length=64)
+    zuora_account_number = models.CharField(max_length=64, blank=True)
+    netsuite_internal_id = models.CharField(max_length=32)
+    netsuite_entity_id = models.CharField(max_length=100, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["zuora_account_id", "-at"], name="linkevent_zuora"),
+            models.Index(fields=["netsuite_internal_id", "-at"], name="linkevent_netsuite"),
+            models.Index(fields=["-at"], name="linkevent_at"),
+            models.Index(fields=["action", "-at"], name="linkevent_action"),
+        ]
+
+    def __str__(self) -> str:
+        zuora = self.zuora_account_number or self.zuora_account_id
+        netsuite = self.netsuite_entity_id or self.netsuite_internal_id
+        return f"{self.get_action_display()}: Zuora {zuora} ↔ NetSuite {netsuite}"
+
+
+class MatchSuggestion(models.Model):
+    """A probable pair of unlinked records found by the matching rules, waiting for review.
+
+    While a strong suggestion is pending, the sync does not create a destination record for
+    its source record (it reports "needs review"): that is what prevents duplicates."""
+
+    class Rule(models.TextChoices):
+        NUMBER = "number", "Account number = entityId"
+        EMAIL = "email", "Same email"
+        NAME_POSTAL = "name_postal", "Same company name and postal code"
+        NAME = "name", "Same company name"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        APPROVED = "approved", "Approved (linked)"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded (one side was linked otherwise)"
+
+    STRONG_CONFIDENCE: ClassVar[int] = 70
+
+    zuora_account_id = models.CharField(max_length=64)
+    zuora_account_number = models.CharField(max_length=64, blank=True)
+    zuora_name = models.CharField(max_length=255, blank=True)
+    netsuite_internal_id = models.CharField(max_length=32)
+    netsuite_entity_id = models.CharField(max_length=100, blank=True)
+    netsuite_name = models.CharField(max_length=255, blank=True)
+    rule = models.CharField(max_length=12, choices=Rule.choices)
+    confidence = models.PositiveSmallIntegerField(help_text="0-100")
+    strong = models.BooleanField(
+        default=False, help_text="Strong pending matches stop the sync from creating a record."
+    )
+    reason = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-confidence", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["zuora_account_id", "netsuite_internal_id"], name="suggestion_pair"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-confidence"], name="suggestion_status"),
+            models.Index(fields=["status", "strong", "zuora_account_id"], name="suggestion_zuora"),
+            models.Index(
+                fields=["status", "strong", "netsuite_internal_id"], name="suggestion_netsuite"
+            ),
+            models.Index(fields=["rule", "status"], name="suggestion_rule"),
+            models.Index(fields=["strong", "status"], name="suggestion_strong"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Zuora {self.zuora_account_number or self.zuora_account_id} ↔ NetSuite "
+            f"{self.netsuite_entity_id or self.netsuite_internal_id} ({self.confidence}%)"
+        )
+
+
+class IgnoredAccount(models.Model):
+    """A source record taken out of the sync by a person; deleting the row puts it back."""
+
+    direction = models.CharField(max_length=30, choices=Direction.choices)
+    source_id = models.CharField(max_length=64)
+    source_number = models.CharField(max_length=100, blank=True)
+    source_name = models.CharField(max_length=255, blank=True)
+    ignored_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ignored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-ignored_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["direction", "source_id"], name="ignored_source")
+        ]
+        indexes = [models.Index(fields=["-ignored_at"], name="ignored_at")]
+
+    def __str__(self) -> str:
+        return f"{self.source_number or self.source_id} ({self.get_direction_display()})"
+
+
+class LinkImport(models.Model):
+    """A CSV of links: previewed row by row, then applied once, with a report to download."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        APPLIED = "applied", "Applied"
+
+    filename = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEWED)
+    rows = models.JSONField(default=list, help_text="One dict per CSV row with its verdict.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Link import {self.pk} ({self.filename or 'CSV'}, {self.get_status_display()})"

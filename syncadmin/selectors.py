@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Max
+from django.utils import timezone
+
 from syncadmin.models import AccountResult, Outcome, SyncRun
 
 _FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTLY_FAILED)
@@ -21,12 +28,199 @@ def open_failure_source_ids(*, direction: str) -> set[str]:
     )
     if last is None:
         return set()
-    latest: dict[str, str] = {}
-    rows = (
-        AccountResult.objects.filter(run_id__gte=last, run__direction=direction)
-        .order_by("id")
-        .values_list("source_id", "outcome")
+    since_last = AccountResult.objects.filter(run_id__gte=last, run__direction=direction)
+    # Records waiting for a person's review come back too: once the match is rejected they
+    # must be created, though nothing changed at the source.
+    open_outcomes = (Outcome.FAILED, Outcome.NEEDS_REVIEW)
+    candidates = list(
+        since_last.filter(outcome__in=open_outcomes).values_list("source_id", flat=True).distinct()
     )
-    for source_id, outcome in rows.iterator(chunk_size=2000):
-        latest[source_id] = outcome
-    return {source_id for source_id, outcome in latest.items() if outcome == Outcome.FAILED}
+    failed: set[str] = set()
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start : start + 500]
+        latest_ids = (
+            since_last.filter(source_id__in=chunk)
+            .values("source_id")
+            .annotate(latest=Max("id"))
+            .values_list("latest", flat=True)
+        )
+        failed.update(
+            AccountResult.objects.filter(
+                id__in=list(latest_ids), outcome__in=open_outcomes
+            ).values_list("source_id", flat=True)
+        )
+    # An ignored account is out of the sync until a person puts it back.
+    return failed - ignored_source_ids(direction=direction)
+
+
+# -- engine hooks ---------------------------------------------------------------------------------
+IGNORED_REASON = "Ignored in syncadmin: put it back in the sync under Ignored accounts"
+
+
+def ignored_source_ids(*, direction: str) -> set[str]:
+    """Source record ids a person took out of the sync in this direction (Zuora account ids for
+    Zuora → NetSuite, NetSuite internal ids for NetSuite → Zuora). The engine skips them."""
+    from syncadmin.models import IgnoredAccount
+
+    return set(
+        IgnoredAccount.objects.filter(direction=direction).values_list("source_id", flat=True)
+    )
+
+
+def _suggestion_source_field(direction: str) -> str:
+    from syncadmin.models import Direction
+
+    return (
+        "zuora_account_id" if direction == Direction.ZUORA_TO_NETSUITE else "netsuite_internal_id"
+    )
+
+
+def strong_unreviewed_matches(
+    *, direction: str, source_ids: Iterable[str] | None = None
+) -> dict[str, str]:
+    """{source id: "needs review" reason} for source records with a pending strong match
+    suggestion. The engine must not create a destination record for these: it records the
+    outcome Outcome.NEEDS_REVIEW with this reason instead."""
+    from syncadmin.models import MatchSuggestion
+
+    field = _suggestion_source_field(direction)
+    rows = MatchSuggestion.objects.filter(
+        status=MatchSuggestion.Status.PENDING, strong=True
+    ).order_by("-confidence", "id")
+    if source_ids is not None:
+        wanted = list(dict.fromkeys(source_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = rows.filter(**{f"{field}__in": wanted[start : start + 500]})
+            for suggestion in chunk:
+                found.setdefault(getattr(suggestion, field), _review_reason(suggestion, field))
+        return found
+    found = {}
+    for suggestion in rows.iterator(chunk_size=2000):
+        found.setdefault(getattr(suggestion, field), _review_reason(suggestion, field))
+    return found
+
+
+def _review_reason(suggestion: Any, field: str) -> str:
+    other = (
+        f"NetSuite customer {suggestion.netsuite_entity_id or suggestion.netsuite_internal_id}"
+        if field == "zuora_account_id"
+        else f"Zuora account {suggestion.zuora_account_number or suggestion.zuora_account_id}"
+    )
+    return (
+        f"Needs review: probably the same as {other} ({suggestion.reason}, "
+        f"{suggestion.confidence}%). Approve or reject it under Match suggestions."
+    )[:255]
+
+
+def strong_unreviewed_match_ids(*, direction: str) -> set[str]:
+    """The source ids of strong_unreviewed_matches, for a quick membership test."""
+    from syncadmin.models import MatchSuggestion
+
+    field = _suggestion_source_field(direction)
+    return set(
+        MatchSuggestion.objects.filter(
+            status=MatchSuggestion.Status.PENDING, strong=True
+        ).values_list(field, flat=True)
+    )
+
+
+# -- admin pages ----------------------------------------------------------------------------------
+ERROR_HINTS: dict[str, str] = {
+    "UNKNOWN_CURRENCY": "Enable the currency in the destination system, or correct it on the "
+    "source record, then retry.",
+    "UNKNOWN_PAYMENT_TERM": "Create a term with exactly this name in the destination (or rename "
+    "the source's payment term), then retry.",
+    "MISSING_SUBSIDIARY": "Set Subsidiary__NS on the Zuora account or a default subsidiary in "
+    "Sync preferences, then retry.",
+    "UNKNOWN_SUBSIDIARY": "Use the subsidiary's full hierarchical name, e.g. "
+    '"Parent Company : US Sub", then retry.',
+    "MISSING_NAME": "Give the record a name (company name, or first and last name), then retry.",
+    "MISSING_BILL_TO": "Add a default billing address to the NetSuite customer, then retry.",
+    "MISSING_ADDRESSEE": "Fill in the addressee of the default billing address, then retry.",
+    "INVALID_BILL_CYCLE_DAY": "Use a bill cycle day from 1 to 31, then retry.",
+    "INVALID_BATCH": "Use a batch Batch1 to Batch50, then retry.",
+    "UNKNOWN_COUNTRY": "Correct the country of the address to a known country name or code.",
+    "VALUE_TOO_LONG": "Shorten the field named in the message, then retry.",
+    "PARENT_NOT_SYNCED": "Sync or link the parent account first; the child follows.",
+    "PARENT_FAILED": "Fix the parent account's error first; the child is retried with it.",
+    "ALREADY_LINKED": "The destination record is linked to another source record; check the "
+    "links page.",
+    "CONFLICTING_LINK": "Two links disagree; unlink the wrong pair on the links page.",
+    "LINKED_ACCOUNT_MISSING": "The linked record was deleted on the destination; unlink it so "
+    "the next run can create or match it again.",
+    "INVALID_LOGIN": "Check the connection's credentials and use Test connection.",
+    "CONCURRENCY_LIMIT_EXCEEDED": "The system was busy; retry, or lower the NetSuite "
+    "concurrency in Sync preferences.",
+}
+
+
+def error_hint(code: str) -> str:
+    if code in ERROR_HINTS:
+        return ERROR_HINTS[code]
+    if code.startswith("HTTP_5") or code in ("TIMEOUT", "TRANSPORT"):
+        return "The system was unavailable; retry later."
+    return ""
+
+
+def error_code_counts(*, run_id: int | None = None, limit: int = 50) -> list[tuple[str, int]]:
+    """(error code, failed results) most frequent first; one GROUP BY on the index of
+    (outcome, error_code), or (run, outcome) within one run."""
+    rows = AccountResult.objects.filter(outcome=Outcome.FAILED).exclude(error_code="")
+    if run_id is not None:
+        rows = rows.filter(run_id=run_id)
+    return [
+        (row["error_code"], row["n"])
+        for row in rows.values("error_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error_code")[:limit]
+    ]
+
+
+def run_progress(run: SyncRun | None) -> dict[str, Any] | None:
+    """What the progress bar shows: processed of total, rate per minute, seconds left."""
+    if run is None:
+        return None
+    end = run.finished_at or timezone.now()
+    elapsed = max((end - run.started_at).total_seconds(), 0.001)
+    rate = run.processed / elapsed * 60 if run.processed else 0.0
+    left = run.total - run.processed if run.total > run.processed else 0
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "running": run.status == SyncRun.Status.RUNNING,
+        "processed": run.processed,
+        "total": run.total,
+        "percent": round(100 * run.processed / run.total) if run.total else 0,
+        "rate_per_minute": round(rate, 1),
+        "seconds_left": round(left / rate * 60) if rate and left else (0 if rate else None),
+        "created": run.created,
+        "updated": run.updated,
+        "failed": run.failed,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "message": run.message,
+    }
+
+
+def run_current() -> SyncRun | None:
+    """The running sync, else the newest run."""
+    running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-started_at")
+    return running.first() or SyncRun.objects.order_by("-started_at").first()
+
+
+def runs_latest(*, limit: int = 10) -> list[SyncRun]:
+    return list(SyncRun.objects.order_by("-started_at")[:limit])
+
+
+def runs_chart(*, days: int = 30, limit: int = 2000) -> list[dict[str, Any]]:
+    """Created / updated / failed per run over the last `days`, oldest first."""
+    since = timezone.now() - timedelta(days=days)
+    rows = (
+        SyncRun.objects.filter(started_at__gte=since)
+        .exclude(status=SyncRun.Status.SKIPPED)
+        .order_by("-started_at")
+        .values("id", "started_at", "created", "updated", "failed")[:limit]
+    )
+    return list(reversed(list(rows)))

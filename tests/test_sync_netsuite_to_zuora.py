@@ -704,3 +704,46 @@ def test_dry_run_writes_nothing_anywhere(ns_master, run_sync):
     assert netsuite_writes(ns_master) == 0
     assert not RecordLink.objects.exists()
     assert not SyncCursor.objects.exclude(watermark=None).exists()
+
+
+# -- review and ignore --------------------------------------------------------------------------
+def test_a_customer_with_an_unreviewed_strong_match_is_not_created_but_waits_for_review(
+    ns_master, run_sync
+):
+    from syncadmin.models import MatchSuggestion
+
+    customer_id = roots(ns_master)[0]
+    MatchSuggestion.objects.create(
+        zuora_account_id="2c92c0f8existing",
+        netsuite_internal_id=customer_id,
+        rule=MatchSuggestion.Rule.EMAIL,
+        confidence=85,
+        strong=True,
+        reason="Same email",
+    )
+
+    run_sync()
+
+    result = AccountResult.objects.get(source_id=customer_id)
+    assert result.outcome == "review"
+    assert "Needs review" in result.reason
+    assert not accounts_for_customer(ns_master, customer_id)
+
+    MatchSuggestion.objects.update(status=MatchSuggestion.Status.REJECTED)
+    run_sync()  # nothing changed in NetSuite: it comes back because it waited for review
+
+    assert len(accounts_for_customer(ns_master, customer_id)) == 1
+
+
+def test_an_ignored_customer_is_skipped_until_put_back(ns_master, run_sync):
+    from syncadmin.models import Direction, IgnoredAccount
+
+    customer_id = roots(ns_master)[0]
+    IgnoredAccount.objects.create(direction=Direction.NETSUITE_TO_ZUORA, source_id=customer_id)
+
+    run_sync()
+
+    result = AccountResult.objects.get(source_id=customer_id)
+    assert result.outcome == "skipped"
+    assert "Ignored" in result.reason
+    assert not accounts_for_customer(ns_master, customer_id)

@@ -439,3 +439,20 @@ def test_a_failed_child_is_retried_once_its_parent_can_sync_without_changing_its
     assert customer_for(systems, child["id"])["parent"]["id"] == (
         RecordLink.objects.get(zuora_account_id=parent["id"]).netsuite_internal_id
     )
+
+
+def test_retrying_one_child_whose_parent_cannot_sync_fails_it_again_with_the_reason(
+    systems, run_sync
+):
+    accounts = syncable(systems)
+    parent, child = accounts[0], accounts[1]
+    systems.zuora.accounts[parent["id"]]["status"] = "Draft"
+    systems.zuora.accounts[child["id"]]["parentId"] = parent["id"]
+    run_sync()
+
+    report = run_sync(trigger="retry", account_ids=[child["id"]])
+
+    assert report.counts == {"failed": 1}
+    latest = AccountResult.objects.filter(source_id=child["id"]).first()
+    assert latest.error_code == "PARENT_NOT_SYNCED"
+    assert parent["accountNumber"] in latest.error_message or parent["id"] in latest.error_message

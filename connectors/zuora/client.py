@@ -247,6 +247,12 @@ class ZuoraClient:
             page_size=page_size,
         )
 
+    def iter_contacts(
+        self, filters: Iterable[str] = (), *, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[dict]:
+        """Contacts matching all `filters` (e.g. "workemail.EQ:a@b.c"), each with accountId."""
+        return self._iter_query("/object-query/contacts", list(filters), page_size=page_size)
+
     def get_account(self, key: str) -> dict:
         """One account by id or number, with billTo / soldTo embedded."""
         return self._call(

@@ -33,6 +33,12 @@ from syncadmin.mapping import (
 )
 from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS
 from syncadmin.models import Direction, Outcome, RecordLink, SyncPreferences
+from syncadmin.selectors import (
+    IGNORED_REASON,
+    ignored_source_ids,
+    open_failure_source_ids,
+    strong_unreviewed_matches,
+)
 from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.recording import AccountOutcome, Recorder, now
 from syncadmin.services.zuora_to_netsuite import (
@@ -239,15 +245,14 @@ class NetSuiteToZuoraSync:
             for customer_id, at in address_changes.items():
                 if customer_id in selected:
                     keep(selected[customer_id].customer, at)
-        # A Zuora id that could not be written back is retried even if nothing changed since.
-        pending = [
-            i
-            for i in RecordLink.objects.filter(writeback_pending=True).values_list(
+        # A Zuora id that could not be written back, and a customer that failed or waits for
+        # review, are looked at again even if nothing changed since.
+        pending = set(
+            RecordLink.objects.filter(writeback_pending=True).values_list(
                 "netsuite_internal_id", flat=True
             )
-            if i not in selected
-        ]
-        for customer in self.customers_by_ids(pending, SELECTION_WHERE):
+        ) | open_failure_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
+        for customer in self.customers_by_ids(sorted(pending - set(selected)), SELECTION_WHERE):
             keep(customer, None)
         return selected
 
@@ -353,8 +358,9 @@ class NetSuiteToZuoraSync:
                     )
 
         eligible: dict[str, SelectedCustomer] = {}
+        ignored = ignored_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
         for item in selected.values():
-            reason = self.skip_reason(item.customer)
+            reason = IGNORED_REASON if item.id in ignored else self.skip_reason(item.customer)
             if reason:
                 self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
             else:
@@ -363,6 +369,15 @@ class NetSuiteToZuoraSync:
         links = self.load_links(list(eligible))
         unlinked = [eligible[i].customer for i in eligible if i not in links]
         existing = self.find_existing_accounts(unlinked) if unlinked else {}
+        # Never create a record a person has not yet confirmed is new (see Match suggestions).
+        to_create = [c["id"] for c in unlinked if c["id"] not in existing]
+        review = strong_unreviewed_matches(
+            direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
+        )
+        for customer_id, reason in review.items():
+            self._record(
+                self._outcome(eligible.pop(customer_id), Outcome.NEEDS_REVIEW, reason=reason)
+            )
         states: dict[str, dict[str, Any]] = {}
         if not self.new_only:
             stale = [link for link in links.values() if self._needs_state(link)]

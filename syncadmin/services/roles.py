@@ -16,6 +16,10 @@ _VIEW = [
     "view_syncpreferences",
     "view_zuoraconnection",
     "view_netsuiteconnection",
+    "view_linkevent",
+    "view_linkimport",
+    "view_matchsuggestion",
+    "view_ignoredaccount",
 ]
 _OPERATE = ["run_sync", "link_records", "retry_accounts", "ignore_accounts"]
 _ADMINISTER = ["change_syncpreferences", "change_zuoraconnection", "change_netsuiteconnection"]

@@ -162,7 +162,7 @@ def sync_run_execute(
             failed = recorder.counts.get("failed", 0)
             status = SyncRun.Status.PARTLY_FAILED if failed else SyncRun.Status.SUCCEEDED
             if not dry_run and account_ids is None:
-                _advance_cursor(cursor, summary.watermark_after)
+                _advance_cursor(cursor, summary.watermark_after, getattr(summary, "settled", False))
     except (ApiError, ConnectionNotConfigured) as exc:
         message = f"The run stopped: {exc}"
         logger.warning("sync run failed: %s", message)
@@ -206,10 +206,14 @@ def _api_calls(engine: Any) -> dict[str, dict[str, int]]:
     }
 
 
-def _advance_cursor(cursor: SyncCursor, watermark: Any) -> None:
-    if watermark is not None and watermark != cursor.watermark:
+def _advance_cursor(cursor: SyncCursor, watermark: Any, settled: bool = False) -> None:
+    settled_through = watermark if settled else cursor.settled_through
+    if watermark is not None and (
+        watermark != cursor.watermark or settled_through != cursor.settled_through
+    ):
         cursor.watermark = watermark
-        cursor.save(update_fields=["watermark", "updated_at"])
+        cursor.settled_through = settled_through
+        cursor.save(update_fields=["watermark", "settled_through", "updated_at"])
 
 
 def _finish(

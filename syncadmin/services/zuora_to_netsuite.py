@@ -9,18 +9,23 @@ live in syncadmin/mapping/zuora_to_netsuite.py.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic, sleep
 from typing import Any
 
 from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora import fields as z_fields
-from connectors.zuora.client import ZuoraClient, parse_zuora_datetime
+from connectors.zuora.client import ZuoraClient, format_filter_datetime, parse_zuora_datetime
 from syncadmin.mapping import (
     MappingError,
     MappingOptions,
@@ -31,8 +36,13 @@ from syncadmin.mapping import (
     update_payload,
 )
 from syncadmin.mapping.zuora_to_netsuite import VOLATILE_FIELDS
-from syncadmin.models import Direction, Outcome, RecordLink, SyncPreferences
-from syncadmin.selectors import open_failure_source_ids
+from syncadmin.models import Direction, Outcome, RecordLink, SyncCursor, SyncPreferences
+from syncadmin.selectors import (
+    IGNORED_REASON,
+    ignored_source_ids,
+    open_failure_source_ids,
+    strong_unreviewed_matches,
+)
 from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.recording import AccountOutcome, Recorder, now
 
@@ -43,8 +53,25 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # window before the watermark (and de-duplicating by id) never loses a record changed in the
 # same second as the watermark, or committed just after the last read.
 OVERLAP = timedelta(minutes=5)
-LOOKUP_CHUNK = 200
+# Accounts per existence lookup (one SuiteQL query; Oracle's IN list takes up to 1000 items).
+LOOKUP_CHUNK = 1000
 DB_CHUNK = 500
+# The first batch is one Zuora page, so NetSuite writes start after one read, not ten.
+FIRST_BATCH = 99
+# Accounts handed to the workers but not finished: bounds memory, keeps the workers fed.
+MAX_QUEUED = 2000
+# Zuora write-backs at once (Zuora's default tenant limit is 40; leave room for others).
+ZUORA_WRITES_AT_ONCE = 20
+# Seconds between our last write-back answering and reading it back: writes by others that
+# were in flight by then have committed (and a second-resolution stamp has moved on).
+SETTLE_SECONDS = 1.0
+SETTLE_SLICES = 8
+SETTLE_ROUNDS = 2
+# Written by the sync itself: they change on every write-back and say nothing about the
+# account's content.
+WRITEBACK_FIELDS = frozenset(
+    {"updatedDate", z_fields.INTEGRATION_ID, z_fields.INTEGRATION_STATUS, z_fields.SYNC_DATE}
+)
 
 FaultHook = Callable[[str, dict[str, Any]], None]
 
@@ -55,6 +82,8 @@ class SelectedAccount:
     # The source change that selected it; None when it is looked at again because it failed
     # before (such records never hold the watermark back).
     selected_at: datetime | None
+    link: RecordLink | None = None
+    existing: dict[str, str] | None = None
 
     @property
     def id(self) -> str:
@@ -67,6 +96,15 @@ class RunSummary:
     watermark_after: datetime | None = None
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
     throttles: int = 0
+    # The watermark is past this run's own write-backs and needs no overlap next time.
+    settled: bool = False
+
+
+def fingerprint(account: dict[str, Any]) -> bytes:
+    """A digest of what an account holds, ignoring what our own write-back changes."""
+    content = {k: v for k, v in account.items() if k not in WRITEBACK_FIELDS}
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def _quote(value: str) -> str:
@@ -120,6 +158,32 @@ def netsuite_lookups(netsuite: NetSuiteClient) -> NetSuiteLookups:
     )
 
 
+REFERENCE_QUERY = (
+    "SELECT 'currency' AS kind, id, symbol AS name, isbasecurrency AS base FROM currency"
+    " UNION ALL SELECT 'term' AS kind, id, name, 'F' AS base FROM term"
+    " UNION ALL SELECT 'subsidiary' AS kind, id, fullname AS name, 'F' AS base FROM subsidiary"
+    " ORDER BY kind, id"
+)
+
+
+def netsuite_lookups_one_query(netsuite: NetSuiteClient) -> NetSuiteLookups:
+    """The same lookups as netsuite_lookups() in one SuiteQL call instead of three."""
+    rows: dict[str, list[dict[str, str]]] = {"currency": [], "term": [], "subsidiary": []}
+    for row in netsuite.suiteql(REFERENCE_QUERY):
+        rows.setdefault(row.get("kind", ""), []).append(row)
+    currencies = rows["currency"]
+    base = next(
+        (c["id"] for c in currencies if c.get("base") == "T"),
+        currencies[0]["id"] if currencies else None,
+    )
+    return NetSuiteLookups(
+        currencies={c["name"].upper(): c["id"] for c in currencies if c.get("name")},
+        terms={t["name"]: t["id"] for t in rows["term"] if t.get("name")},
+        subsidiaries={s["name"]: s["id"] for s in rows["subsidiary"] if s.get("name")},
+        default_currency_id=base,
+    )
+
+
 class ZuoraToNetSuiteSync:
     def __init__(
         self,
@@ -148,48 +212,102 @@ class ZuoraToNetSuiteSync:
         self.summary = RunSummary()
         self._newest_seen: datetime | None = None
         self._oldest_retryable: datetime | None = None
+        self._settled_through: datetime | None = None
+        if watermark is not None and account_ids is None:
+            self._settled_through = (
+                SyncCursor.objects.filter(direction=Direction.ZUORA_TO_NETSUITE)
+                .values_list("settled_through", flat=True)
+                .first()
+            )
+        self._lookups: NetSuiteLookups | None = None
+        self._lookups_lock = threading.Lock()
+        self._run_started = now()
+        self._pool: ThreadPoolExecutor | None = None
+        # The streaming pipeline's state: ids and short texts only, never whole accounts
+        # (except children waiting for a parent later in the stream, and what is in flight).
+        self._futures: dict[Future[AccountOutcome], SelectedAccount] = {}
+        # Finished futures, and (zuora id, netsuite id) of parents created in NetSuite whose
+        # write-back to Zuora is still running.
+        self._done: queue.SimpleQueue[Future[AccountOutcome] | tuple[str, str]] = (
+            queue.SimpleQueue()
+        )
+        self._in_flight: set[str] = set()
+        self._destinations: dict[str, str] = {}  # zuora id -> netsuite id, usable as parent
+        self._failed: dict[str, str] = {}  # zuora id -> description, failed in this run
+        self._not_syncable: dict[str, str] = {}  # zuora id -> message for its children
+        self._ignored: set[str] = set()
+        self._waiting: dict[str, list[SelectedAccount]] = {}  # parent id -> children
+        self._waiting_ids: dict[str, str] = {}  # child id -> parent id
+        self._fingerprints: dict[str, bytes] = {}
+        # Zuora writes of this run (write-backs, error statuses), for settle().
+        self._zuora_lock = threading.Lock()
+        self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
+        self._zuora_writes: set[str] = set()
+        self._zuora_write_times: list[datetime] = []
+        self._last_zuora_write = 0.0
+        self._settled_at: datetime | None = None
 
     # -- selection ------------------------------------------------------------------------------
     def since(self) -> datetime:
-        return self.watermark - OVERLAP if self.watermark else EPOCH
+        if self.watermark is None:
+            return EPOCH
+        if self._settled_through is not None and self._settled_through == self.watermark:
+            # The run that set this watermark re-read everything after its own write-backs
+            # (see settle()), so its overlap window is already covered.
+            return self.watermark
+        return self.watermark - OVERLAP
 
-    def select(self) -> dict[str, SelectedAccount]:
-        """Every account to look at, by id, each with the newest change that selected it."""
-        selected: dict[str, SelectedAccount] = {}
-
-        def keep(account: dict[str, Any], at: datetime) -> None:
-            known = selected.get(account["id"])
-            if known is None:
-                selected[account["id"]] = SelectedAccount(account, at)
-            elif known.selected_at is None or at > known.selected_at:
-                known.selected_at = at
-
+    def iter_selected(self) -> Iterator[SelectedAccount]:
+        """Every account to look at, once, in the source's change order (a stream: never the
+        whole selection in memory), each with the newest change that selected it."""
+        seen: set[str] = set()
         if self.account_ids is not None:
             for account in self.zuora.iter_accounts_by_ids(self.account_ids):
-                keep(account, parse_zuora_datetime(account["updatedDate"]))
-            return selected
-
+                if account["id"] not in seen:
+                    seen.add(account["id"])
+                    yield SelectedAccount(account, parse_zuora_datetime(account["updatedDate"]))
+            return
         since = self.since()
-        for account in self.zuora.iter_accounts_changed_since(since):
-            keep(account, parse_zuora_datetime(account["updatedDate"]))
+        # A contact edit does not move the account's updatedDate: follow contacts too. Read
+        # first (they are few: changes only) so each account is looked at once, with its
+        # newest change time.
+        contact_changes: dict[str, datetime] = {}
         if self.watermark is not None:
-            # A contact edit does not move the account's updatedDate: follow contacts too.
-            contact_changes: dict[str, datetime] = {}
             for contact in self.zuora.iter_contacts_changed_since(since):
                 at = parse_zuora_datetime(contact["updatedDate"])
                 account_id = contact.get("accountId")
                 if account_id and at > contact_changes.get(account_id, EPOCH):
                     contact_changes[account_id] = at
-            missing = [a for a in contact_changes if a not in selected]
-            for account in self.zuora.iter_accounts_by_ids(missing):
-                keep(account, contact_changes[account["id"]])
-            for account_id, at in contact_changes.items():
-                if account_id in selected:
-                    keep(selected[account_id].account, at)
-            retry = open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE) - set(selected)
+        # Bounded by the run's start: our own write-backs move accounts past it, and paging
+        # after them would read them twice (settle() reads what changed since).
+        window = [
+            f"updateddate.GE:{format_filter_datetime(since)}",
+            f"updateddate.LT:{format_filter_datetime(self._run_started)}",
+        ]
+        for account in self.zuora.iter_accounts(window):
+            at = parse_zuora_datetime(account["updatedDate"])
+            if account["id"] in seen:
+                # Changed again while this run pages: hold the watermark before that change
+                # so the next run reads it.
+                self._hold_watermark(at)
+                continue
+            seen.add(account["id"])
+            at = max(at, contact_changes.pop(account["id"], EPOCH))
+            yield SelectedAccount(account, at)
+        for account in self.zuora.iter_accounts_by_ids(list(contact_changes)):
+            if account["id"] not in seen:
+                seen.add(account["id"])
+                yield SelectedAccount(account, contact_changes[account["id"]])
+        if self.watermark is not None:
+            retry = open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE) - seen
             for account in self.zuora.iter_accounts_by_ids(sorted(retry)):
-                selected.setdefault(account["id"], SelectedAccount(account, None))
-        return selected
+                if account["id"] not in seen:
+                    seen.add(account["id"])
+                    yield SelectedAccount(account, None)
+
+    def select(self) -> dict[str, SelectedAccount]:
+        """The whole selection by id (for callers that want it at once; run() streams)."""
+        return {item.id: item for item in self.iter_selected()}
 
     def skip_reason(self, account: dict[str, Any]) -> str | None:
         status = account.get("status")
@@ -226,8 +344,9 @@ class ZuoraToNetSuiteSync:
         }
         ids = [a["id"] for a in accounts]
         for chunk in _chunks(ids, LOOKUP_CHUNK):
+            wanted = set(chunk)
             quoted = ", ".join(_quote(i) for i in chunk)
-            integration = [n for n, zid in by_integration_id.items() if zid in set(chunk)]
+            integration = [n for n, zid in by_integration_id.items() if zid in wanted]
             where = f"externalid IN ({quoted}) OR {ns_fields.ZUORA_ID} IN ({quoted})"
             if integration:
                 where += f" OR id IN ({', '.join(_quote(n) for n in integration)})"
@@ -235,94 +354,55 @@ class ZuoraToNetSuiteSync:
                 f"SELECT id, entityid, externalid, {ns_fields.ZUORA_ID} FROM customer "
                 f"WHERE {where} ORDER BY id"
             )
-            for row in self.netsuite.suiteql(query):
+            with self.limiter:
+                rows = list(self.netsuite.suiteql(query))
+            for row in rows:
                 zuora_id = row.get("externalid") or row.get(ns_fields.ZUORA_ID)
-                if zuora_id not in chunk:
+                if zuora_id not in wanted:
                     zuora_id = by_integration_id.get(row["id"])
                 if zuora_id and zuora_id not in found:
                     found[zuora_id] = row
         return found
 
-    def parent_links(self, parent_ids: set[str]) -> dict[str, RecordLink]:
-        return self.load_links(sorted(parent_ids))
+    def lookups(self) -> NetSuiteLookups:
+        """NetSuite's currencies, terms and subsidiaries, read once per run and only when an
+        account needs a payload (a run with nothing to write never asks)."""
+        with self._lookups_lock:
+            if self._lookups is None:
+                with self.limiter:
+                    self._lookups = netsuite_lookups_one_query(self.netsuite)
+            return self._lookups
 
     # -- the run --------------------------------------------------------------------------------
     def run(self) -> RunSummary:
-        lookups = netsuite_lookups(self.netsuite)
-        selected = self.select()
-        self.summary.selected = len(selected)
-        self.recorder.set_total(len(selected))
-
-        eligible: dict[str, SelectedAccount] = {}
-        for item in selected.values():
-            reason = self.skip_reason(item.account)
-            if reason:
-                self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
-            else:
-                eligible[item.id] = item
-
-        links = self.load_links(list(eligible))
-        unlinked = [eligible[i].account for i in eligible if i not in links]
-        existing = self.find_existing_customers(unlinked) if unlinked else {}
-
-        levels, orphans = self.levels(eligible, selected, links)
-        for item, message in orphans:
-            self._record(self._failure(item, "PARENT_NOT_SYNCED", message))
-
-        failed_ids: set[str] = {item.id for item, _ in orphans}
-        destination_ids: dict[str, str] = {
-            zid: link.netsuite_internal_id for zid, link in links.items()
-        }
-        extra_parents = {
-            p
-            for item in eligible.values()
-            if (p := self._parent_id(item.account)) and p not in eligible
-        }
-        for zid, link in self.parent_links(extra_parents).items():
-            destination_ids[zid] = link.netsuite_internal_id
-
+        self._run_started = now()
+        self._ignored = ignored_source_ids(direction=Direction.ZUORA_TO_NETSUITE)
         workers = max(1, self.preferences.netsuite_concurrency)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
-            for level in levels:
-                futures: dict[Future[AccountOutcome], SelectedAccount] = {}
-                for item in level:
-                    parent = self._parent_id(item.account)
-                    if parent and parent in failed_ids:
-                        parent_item = eligible.get(parent) or selected.get(parent)
-                        name = _describe(parent_item.account) if parent_item else parent
-                        self._record(
-                            self._failure(
-                                item,
-                                "PARENT_FAILED",
-                                f"Parent account {name} did not sync in this run, so this "
-                                "account cannot be attached to it. Fix the parent's error first.",
-                            )
-                        )
-                        failed_ids.add(item.id)
-                        continue
-                    futures[
-                        pool.submit(
-                            self.sync_account,
-                            item,
-                            links.get(item.id),
-                            existing.get(item.id),
-                            destination_ids.get(parent) if parent else None,
-                            lookups,
-                        )
-                    ] = item
-                pending = set(futures)
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        item = futures[future]
-                        outcome = future.result()
-                        if outcome.outcome == Outcome.FAILED:
-                            failed_ids.add(item.id)
-                        elif outcome.destination_id:
-                            destination_ids[item.id] = outcome.destination_id
-                        self._record(outcome)
+        # NetSuite calls are bounded by the limiter, not by the pool: the extra threads carry
+        # the Zuora write-backs, so a NetSuite slot never waits for Zuora.
+        self._pool = ThreadPoolExecutor(max_workers=workers * 3 + 2, thread_name_prefix="sync")
+        try:
+            batch: list[SelectedAccount] = []
+            size = FIRST_BATCH
+            for item in self.iter_selected():
+                batch.append(item)
+                if len(batch) >= size:
+                    self._admit_batch(batch)
+                    batch, size = [], LOOKUP_CHUNK
+            if batch:
+                self._admit_batch(batch)
+            self._finish_stream()
+            self.settle()
+        finally:
+            self._pool.shutdown(wait=True)
+        self.recorder.set_total(self.summary.selected)
         self.recorder.flush()
         self.summary.watermark_after = self.next_watermark()
+        self.summary.settled = (
+            self._settled_at is not None
+            and self._oldest_retryable is None
+            and self.summary.watermark_after == self._settled_at
+        )
         self.summary.throttles = self.limiter.throttles
         return self.summary
 
@@ -331,91 +411,296 @@ class ZuoraToNetSuiteSync:
             return None
         return account.get("parentId") or None
 
-    def levels(
-        self,
-        eligible: dict[str, SelectedAccount],
-        selected: dict[str, SelectedAccount],
-        links: dict[str, RecordLink],
-    ) -> tuple[list[list[SelectedAccount]], list[tuple[SelectedAccount, str]]]:
-        """Accounts grouped by depth in the hierarchy (parents in earlier groups), and the ones
-        that cannot sync because of their parent (a cycle, or a parent that is not syncable)."""
-        depth: dict[str, int] = {}
-        orphans: list[tuple[SelectedAccount, str]] = []
-        orphan_ids: set[str] = set()
-        parent_ids = {p for i in eligible.values() if (p := self._parent_id(i.account))}
-        outside = parent_ids - set(eligible)
-        linked_outside = set(self.parent_links(outside)) if outside else set()
-
-        def resolve(account_id: str, trail: list[str]) -> int | None:
-            if account_id in depth:
-                return depth[account_id]
-            if account_id in orphan_ids:
-                return None
-            item = eligible[account_id]
-            parent = self._parent_id(item.account)
-            if not parent:
-                depth[account_id] = 0
-                return 0
-            if parent in trail or parent == account_id:
-                members = (
-                    [*trail[trail.index(parent) :], account_id] if parent in trail else [account_id]
-                )
-                cycle = " → ".join(_describe(eligible[a].account) for a in [*members, parent])
-                for member in members:
-                    self._orphan(
-                        orphans,
-                        orphan_ids,
-                        eligible[member],
-                        f"The account hierarchy has a cycle: {cycle}. Fix the parent in Zuora.",
-                    )
-                return None
-            if parent in eligible:
-                parent_depth = resolve(parent, [*trail, account_id])
-                if parent_depth is None:
-                    name = _describe(eligible[parent].account)
-                    self._orphan(
-                        orphans,
-                        orphan_ids,
-                        item,
-                        f"Parent account {name} cannot sync, so this account cannot either.",
-                    )
-                    return None
-                depth[account_id] = parent_depth + 1
-                return depth[account_id]
-            if parent in linked_outside:
-                depth[account_id] = 0
-                return 0
-            parent_item = selected.get(parent)
-            if parent_item is not None:
-                why = self.skip_reason(parent_item.account) or "not syncable"
-                message = (
-                    f"Parent account {_describe(parent_item.account)} is not in NetSuite: {why}."
-                )
+    def _admit_batch(self, batch: list[SelectedAccount]) -> None:
+        """Skip, look up links and existing customers for a batch (one query each), then send
+        every account whose parent is ready; children of parents not synced yet wait."""
+        self.summary.selected += len(batch)
+        self.recorder.set_total(self.summary.selected)
+        self._collect(block=False)
+        links = self.load_links([item.id for item in batch])
+        eligible: list[SelectedAccount] = []
+        for item in batch:
+            self._fingerprints[item.id] = fingerprint(item.account)
+            reason = IGNORED_REASON if item.id in self._ignored else self.skip_reason(item.account)
+            if reason is None:
+                eligible.append(item)
+                continue
+            self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+            link = links.get(item.id)
+            if link is not None:
+                # A skipped parent that is already in NetSuite still carries its children.
+                self._destinations[item.id] = link.netsuite_internal_id
+                self._release_children(item.id, link.netsuite_internal_id)
             else:
-                message = (
-                    f"Parent account {parent} is not in NetSuite yet (not linked and not "
-                    "changed in this run). Sync or link the parent first."
+                message = f"Parent account {_describe(item.account)} is not in NetSuite: {reason}."
+                self._not_syncable[item.id] = message
+                self._cascade(item.id)
+        unlinked = [item.account for item in eligible if item.id not in links]
+        existing = self.find_existing_customers(unlinked) if unlinked else {}
+        # Never create a record a person has not yet confirmed is new (see Match suggestions).
+        review = strong_unreviewed_matches(
+            direction=Direction.ZUORA_TO_NETSUITE,
+            source_ids=[a["id"] for a in unlinked if a["id"] not in existing],
+        )
+        if review:
+            for item in [i for i in eligible if i.id in review]:
+                eligible.remove(item)
+                self._record(self._outcome(item, Outcome.NEEDS_REVIEW, reason=review[item.id]))
+                self._not_syncable[item.id] = (
+                    f"Parent account {_describe(item.account)} is not in NetSuite: it waits "
+                    "for a match to be reviewed."
                 )
-            self._orphan(orphans, orphan_ids, item, message)
-            return None
+                self._cascade(item.id)
+        unknown = {
+            parent
+            for item in eligible
+            if (parent := self._parent_id(item.account))
+            and parent not in self._destinations
+            and parent not in self._in_flight
+            and parent not in self._waiting_ids
+        }
+        for zid, link in self.load_links(sorted(unknown)).items():
+            self._destinations[zid] = link.netsuite_internal_id
+        for item in eligible:
+            item.link, item.existing = links.get(item.id), existing.get(item.id)
+            self._place(item)
+        while len(self._futures) > MAX_QUEUED:
+            self._collect(block=True)
 
-        for account_id in eligible:
-            resolve(account_id, [])
-        grouped: dict[int, list[SelectedAccount]] = {}
-        for account_id, level in depth.items():
-            grouped.setdefault(level, []).append(eligible[account_id])
-        return [grouped[k] for k in sorted(grouped)], orphans
+    def _place(self, item: SelectedAccount) -> None:
+        parent = self._parent_id(item.account)
+        if not parent:
+            self._submit(item, None)
+        elif parent == item.id:
+            self._orphan(
+                item,
+                f"The account hierarchy has a cycle: {_describe(item.account)} → "
+                f"{_describe(item.account)}. Fix the parent in Zuora.",
+            )
+        elif parent in self._failed:
+            self._fail_child(item, parent)
+        elif parent in self._not_syncable:
+            self._orphan(item, self._not_syncable[parent])
+        elif parent in self._destinations:
+            self._submit(item, self._destinations[parent])
+        elif parent in self._in_flight or parent in self._waiting_ids:
+            self._wait(item, parent)
+        else:
+            self._wait(item, parent)  # the parent may still come later in the stream
 
-    @staticmethod
-    def _orphan(
-        orphans: list[tuple[SelectedAccount, str]],
-        orphan_ids: set[str],
-        item: SelectedAccount,
-        message: str,
-    ) -> None:
-        if item.id not in orphan_ids:
-            orphan_ids.add(item.id)
-            orphans.append((item, message))
+    def _wait(self, item: SelectedAccount, parent: str) -> None:
+        self._waiting.setdefault(parent, []).append(item)
+        self._waiting_ids[item.id] = parent
+
+    def _submit(self, item: SelectedAccount, parent_destination: str | None) -> None:
+        lookups = self.lookups()
+        future = self._pool.submit(
+            self.sync_account, item, item.link, item.existing, parent_destination, lookups
+        )
+        self._futures[future] = item
+        self._in_flight.add(item.id)
+        future.add_done_callback(self._done.put)
+
+    def _collect(self, *, block: bool) -> None:
+        """Record finished accounts (in this thread: the recorder is not thread-safe) and
+        send the children that waited for them."""
+        if not self._futures:
+            return
+        # A queue fed by done-callbacks: concurrent.futures.wait() would walk every pending
+        # future on each call, which at thousands in flight costs more CPU than the sync.
+        done: list[Future[AccountOutcome] | tuple[str, str]] = []
+        try:
+            done.append(self._done.get(block=block))
+            while True:
+                done.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        for future in done:
+            if isinstance(future, tuple):
+                zuora_id, internal_id = future
+                self._destinations[zuora_id] = internal_id
+                self._release_children(zuora_id, internal_id)
+                continue
+            item = self._futures.pop(future)
+            self._in_flight.discard(item.id)
+            outcome = future.result()
+            self._record(outcome)
+            if outcome.outcome == Outcome.FAILED:
+                self._failed[item.id] = _describe(item.account)
+                self._cascade(item.id)
+            else:
+                if outcome.destination_id:
+                    self._destinations[item.id] = outcome.destination_id
+                self._release_children(item.id, outcome.destination_id or None)
+
+    def _release_children(self, parent: str, destination: str | None) -> None:
+        for child in self._waiting.pop(parent, []):
+            self._waiting_ids.pop(child.id, None)
+            self._submit(child, destination)
+
+    def _fail_child(self, item: SelectedAccount, parent: str) -> None:
+        self._record(
+            self._failure(
+                item,
+                "PARENT_FAILED",
+                f"Parent account {self._failed[parent]} did not sync in this run, so this "
+                "account cannot be attached to it. Fix the parent's error first.",
+            )
+        )
+        self._failed[item.id] = _describe(item.account)
+        self._cascade(item.id)
+
+    def _orphan(self, item: SelectedAccount, message: str) -> None:
+        self._record(self._failure(item, "PARENT_NOT_SYNCED", message))
+        self._not_syncable[item.id] = (
+            f"Parent account {_describe(item.account)} cannot sync, so this account cannot either."
+        )
+        self._cascade(item.id)
+
+    def _cascade(self, parent: str) -> None:
+        """Children waiting for a parent that will not reach NetSuite fail, and theirs too."""
+        for child in self._waiting.pop(parent, []):
+            self._waiting_ids.pop(child.id, None)
+            if parent in self._failed:
+                self._fail_child(child, parent)
+            else:
+                self._orphan(child, self._not_syncable[parent])
+
+    def _finish_stream(self) -> None:
+        """After the last account: wait for every write, then fail the children whose parent
+        never came (not linked, not changed) or that sit in a hierarchy cycle."""
+        while self._futures or self._waiting:
+            if self._futures:
+                self._collect(block=True)
+                continue
+            absent = next((p for p in self._waiting if p not in self._waiting_ids), None)
+            if absent is None:
+                self._break_cycle()
+                continue
+            for child in self._waiting.pop(absent):
+                self._waiting_ids.pop(child.id, None)
+                self._orphan(
+                    child,
+                    f"Parent account {absent} is not in NetSuite yet (not linked and not "
+                    "changed in this run). Sync or link the parent first.",
+                )
+
+    def _break_cycle(self) -> None:
+        start = next(iter(self._waiting_ids))
+        trail: list[str] = []
+        cursor = start
+        while cursor not in trail:
+            trail.append(cursor)
+            cursor = self._waiting_ids[cursor]
+        members = trail[trail.index(cursor) :]
+        items = {c.id: c for p in members for c in self._waiting.get(p, [])}
+        names = [_describe(items[m].account) for m in members if m in items]
+        cycle = " → ".join([*names, names[0]]) if names else " → ".join(members)
+        for member in members:
+            parent = self._waiting_ids.pop(member)
+            children = self._waiting.get(parent, [])
+            item = next(c for c in children if c.id == member)
+            children.remove(item)
+            if not children:
+                self._waiting.pop(parent, None)
+            self._record(
+                self._failure(
+                    item,
+                    "PARENT_NOT_SYNCED",
+                    f"The account hierarchy has a cycle: {cycle}. Fix the parent in Zuora.",
+                )
+            )
+            self._not_syncable[member] = (
+                f"Parent account {_describe(item.account)} cannot sync, so this account cannot "
+                "either."
+            )
+        for member in members:
+            self._cascade(member)
+
+    # -- after the writes: our own write-backs ----------------------------------------------------
+    def settle(self) -> None:
+        """Re-read what changed in Zuora since this run started, so the watermark can move past
+        the run's own write-backs (each one bumps the account's updatedDate).
+
+        A row whose content (minus updatedDate and the cross-reference fields) is what this run
+        synced is ours; any other row is someone's edit made during the run, and it is synced
+        now. Afterwards the watermark is the newest of our own write-back stamps, and the next
+        run reads from there without the overlap window: the wait below lets writes that were
+        in flight when our last write-back answered commit before we read.
+        """
+        if self.dry_run or self.account_ids is not None:
+            return
+        for _ in range(SETTLE_ROUNDS):
+            with self._zuora_lock:
+                if not self._zuora_writes:
+                    return
+                written, self._zuora_writes = self._zuora_writes, set()
+                last_write, self._last_zuora_write = self._last_zuora_write, 0.0
+                write_times, self._zuora_write_times = self._zuora_write_times, []
+            self.recorder.flush()  # links of this run must be visible to the lookups below
+            since = max(self.since(), self._run_started - OVERLAP)
+            changed = self._settle_read(since, write_times, last_write, written)
+            if changed:
+                self._admit_batch(changed)
+                self._finish_stream()
+        with self._zuora_lock:
+            if self._zuora_writes:  # someone kept creating accounts: keep the overlap
+                self._settled_at = None
+
+    def _settle_read(
+        self,
+        since: datetime,
+        write_times: list[datetime],
+        last_write: float,
+        written: set[str],
+    ) -> list[SelectedAccount]:
+        write_times.sort()
+        slices = max(1, min(SETTLE_SLICES, len(write_times) // 400))
+        bounds = [since] + [write_times[len(write_times) * i // slices] for i in range(1, slices)]
+        ends: list[datetime | None] = [*bounds[1:], None]
+        changed: dict[str, SelectedAccount] = {}
+        newest_own: list[datetime] = []
+        lock = threading.Lock()
+
+        def read(start: datetime, end: datetime | None) -> None:
+            if end is None:
+                # The newest slice holds our last write-backs: give writes still in flight
+                # when they answered the time to commit before we read.
+                pause = last_write + SETTLE_SECONDS - monotonic()
+                if pause > 0:
+                    sleep(pause)
+            filters = [f"updateddate.GE:{format_filter_datetime(start)}"]
+            if end is not None:
+                filters.append(f"updateddate.LT:{format_filter_datetime(end)}")
+            own: datetime | None = None
+            for account in self.zuora.iter_accounts(filters):
+                at = parse_zuora_datetime(account["updatedDate"])
+                if self._fingerprints.get(account["id"]) == fingerprint(account):
+                    if account["id"] in written and (own is None or at > own):
+                        own = at
+                    continue
+                with lock:
+                    changed[account["id"]] = SelectedAccount(account, at)
+            with lock:
+                if own is not None:
+                    newest_own.append(own)
+
+        with ThreadPoolExecutor(max_workers=slices, thread_name_prefix="settle") as pool:
+            list(pool.map(read, bounds, ends))
+        # Contact edits during the run do not show on the account: compare those accounts too.
+        contact_accounts = {
+            c["accountId"]
+            for c in self.zuora.iter_contacts_changed_since(since)
+            if c.get("accountId") and c["accountId"] not in changed
+        }
+        for account in self.zuora.iter_accounts_by_ids(sorted(contact_accounts)):
+            if self._fingerprints.get(account["id"]) != fingerprint(account):
+                at = parse_zuora_datetime(account["updatedDate"])
+                changed[account["id"]] = SelectedAccount(account, at)
+        if newest_own:
+            stamp = max(newest_own)
+            self._settled_at = max(stamp, self._settled_at) if self._settled_at else stamp
+        return list(changed.values())
 
     # -- one account ------------------------------------------------------------------------------
     def sync_account(
@@ -459,6 +744,8 @@ class ZuoraToNetSuiteSync:
         with self.limiter:
             internal_id = self.netsuite.upsert_customer(account["id"], payload)
         self._fault("after_netsuite_write", {"account": account, "internal_id": internal_id})
+        # Children need the parent's NetSuite id, not its Zuora write-back: let them go now.
+        self._done.put((account["id"], internal_id))
         link = RecordLink(
             zuora_account_id=account["id"],
             zuora_account_number=account.get("accountNumber", ""),
@@ -586,7 +873,7 @@ class ZuoraToNetSuiteSync:
             z_fields.SYNC_DATE: now().strftime("%Y-%m-%d"),
         }
         try:
-            self.zuora.update_account(account["id"], update)
+            self._zuora_write(account["id"], update)
         except ApiError as exc:
             link.writeback_pending = True
             outcome.warnings.append(
@@ -596,11 +883,23 @@ class ZuoraToNetSuiteSync:
         else:
             link.writeback_pending = False
 
+    def _zuora_write(self, account_id: str, update: dict[str, Any]) -> None:
+        started = now()
+        try:
+            with self._zuora_slots:
+                self.zuora.update_account(account_id, update)
+        finally:
+            # Even a failed call may have landed: settle() compares it like any other.
+            with self._zuora_lock:
+                self._zuora_writes.add(account_id)
+                self._zuora_write_times.append(started)
+                self._last_zuora_write = monotonic()
+
     def _write_error_status(self, account: dict[str, Any]) -> None:
         if account.get(z_fields.INTEGRATION_STATUS) == z_fields.STATUS_ERROR_CREATING:
             return  # already marked; writing again would re-select it on every run
         try:
-            self.zuora.update_account(
+            self._zuora_write(
                 account["id"], {z_fields.INTEGRATION_STATUS: z_fields.STATUS_ERROR_CREATING}
             )
         except ApiError as exc:
@@ -641,10 +940,19 @@ class ZuoraToNetSuiteSync:
                 self._oldest_retryable = at
         self.recorder.add(outcome)
 
+    def _hold_watermark(self, at: datetime) -> None:
+        if self._oldest_retryable is None or at < self._oldest_retryable:
+            self._oldest_retryable = at
+
     def next_watermark(self) -> datetime | None:
-        """The newest change seen, but never past a retryable failure, so it is read again."""
+        """The newest change seen, but never past a retryable failure, so it is read again;
+        after settle(), the newest of our own write-backs it read back."""
         if self._oldest_retryable is not None:
             return min(self._oldest_retryable, self._newest_seen or self._oldest_retryable)
+        if self._settled_at is not None:
+            if self.watermark is not None and self._settled_at < self.watermark:
+                return self.watermark
+            return self._settled_at
         if self._newest_seen is None:
             return self.watermark
         if self.watermark is not None and self._newest_seen < self.watermark:

@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "--customers",
             type=int,
             default=50,
-            help="NetSuite customers of its own to seed (what a NetSuite-master sync sends to Zuora).",
+            help="NetSuite customers of its own to seed (what a NetSuite-master sync sends).",
         )
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(

@@ -1,0 +1,43 @@
+"""A small run of the sync benchmark so it cannot rot. It asserts behaviour, never timings:
+the figures come from `manage.py bench_sync`."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncadmin import benchmark
+from syncadmin.models import AccountResult, SyncCursor
+
+
+@pytest.mark.django_db(transaction=True)
+def test_benchmark_phases_count_calls_and_write_once_per_created_or_changed_account() -> None:
+    lines: list[str] = []
+
+    phases = benchmark.run_benchmark(
+        accounts=60, latency_ms=2, concurrency=5, in_process=True, out=lines.append
+    )
+
+    initial, rerun, changed = phases
+    created = initial.counts["created"]
+    assert created > 0
+    # One NetSuite write per created account: the address book rides in the same call.
+    assert initial.writes == created
+    assert initial.calls["zuora"]["write"] >= created  # the cross-reference write-backs
+    assert initial.throttled == 0
+    assert initial.peak_in_flight <= 5
+    # The rerun re-reads nothing it wrote back itself, and writes nothing.
+    assert rerun.writes == 0
+    # Token, contacts and accounts changed since the watermark, NetSuite's reference data:
+    # 4 calls; open failures (children of Draft parents in the seed) are looked at again on
+    # every run by design, one Zuora read and one NetSuite lookup more.
+    assert rerun.total_calls <= 6, rerun.calls
+    assert rerun.counts.get("created", 0) == rerun.counts.get("updated", 0) == 0
+    assert SyncCursor.objects.get().settled_through is not None
+    # 1% of 60 is one account (address-only); it costs one write.
+    assert changed.writes == changed.counts["updated"] >= 1
+    assert AccountResult.objects.filter(outcome="updated").count() == changed.counts["updated"]
+    assert any(line.startswith("  wall") for line in lines)
+
+
+def test_netsuite_direction_is_reported_when_available() -> None:
+    assert benchmark.netsuite_master_available() in (True, False)
