@@ -473,6 +473,9 @@ class AccountResult(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     retryable = models.BooleanField(default=False)
+    waiting_for = models.CharField(
+        max_length=64, blank=True, help_text="The parent's source id, when it failed because of it."
+    )
     changes = models.JSONField(default=dict, blank=True, help_text="field: [before, after]")
     warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

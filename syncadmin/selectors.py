@@ -9,16 +9,19 @@ from typing import Any
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from syncadmin.models import AccountResult, Outcome, SyncRun
+from syncadmin.models import AccountResult, Direction, Outcome, RecordLink, SyncRun
 
 _FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTLY_FAILED)
 
 
-def open_failure_source_ids(*, direction: str) -> set[str]:
+def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> set[str]:
     """Source records whose latest outcome is a failure, since the last finished regular run.
 
-    The sync looks at these again on every run even when their source did not change (a parent
-    that became active, a NetSuite term that was added), so no record is skipped for good."""
+    The sync looks at these again on every run even when their source did not change (a NetSuite
+    term that was added, a match that was rejected), so no record is skipped for good. A record
+    that failed only because of its parent comes back when that parent was among `seen` (the
+    records of this run) or has been linked since: reading it at any other time could not
+    change its outcome, and would cost calls on every run."""
     last = (
         SyncRun.objects.filter(direction=direction, status__in=_FINISHED)
         .exclude(trigger=SyncRun.Trigger.RETRY)
@@ -36,6 +39,7 @@ def open_failure_source_ids(*, direction: str) -> set[str]:
         since_last.filter(outcome__in=open_outcomes).values_list("source_id", flat=True).distinct()
     )
     failed: set[str] = set()
+    waiting: dict[str, str] = {}  # source id -> the parent it waits for
     for start in range(0, len(candidates), 500):
         chunk = candidates[start : start + 500]
         latest_ids = (
@@ -44,11 +48,30 @@ def open_failure_source_ids(*, direction: str) -> set[str]:
             .annotate(latest=Max("id"))
             .values_list("latest", flat=True)
         )
-        failed.update(
-            AccountResult.objects.filter(
-                id__in=list(latest_ids), outcome__in=open_outcomes
-            ).values_list("source_id", flat=True)
+        rows = AccountResult.objects.filter(
+            id__in=list(latest_ids), outcome__in=open_outcomes
+        ).values_list("source_id", "waiting_for")
+        for source_id, parent in rows:
+            if parent and seen is not None:
+                waiting[source_id] = parent
+            else:
+                failed.add(source_id)
+    if waiting:
+        parents = set(waiting.values())
+        ready = parents & seen if seen is not None else parents
+        side = (
+            "zuora_account_id"
+            if direction == Direction.ZUORA_TO_NETSUITE
+            else "netsuite_internal_id"
         )
+        pending = sorted(parents - ready)
+        for start in range(0, len(pending), 500):
+            ready.update(
+                RecordLink.objects.filter(
+                    **{f"{side}__in": pending[start : start + 500]}
+                ).values_list(side, flat=True)
+            )
+        failed.update(source_id for source_id, parent in waiting.items() if parent in ready)
     # An ignored account is out of the sync until a person puts it back.
     return failed - ignored_source_ids(direction=direction)
 

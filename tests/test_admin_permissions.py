@@ -140,9 +140,9 @@ ACTIONS = [
 
 def action_effect(name, objects):
     if name == "retry_selected":
-        from django_q.models import OrmQ
+        from django_q.brokers import get_broker
 
-        return OrmQ.objects.exists()
+        return bool(get_broker().queue_size())
     if name == "ignore_selected":
         return IgnoredAccount.objects.filter(source_id="z1").exists()
     if name == "unignore_selected":

@@ -251,7 +251,7 @@ class NetSuiteToZuoraSync:
             RecordLink.objects.filter(writeback_pending=True).values_list(
                 "netsuite_internal_id", flat=True
             )
-        ) | open_failure_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
+        ) | open_failure_source_ids(direction=Direction.NETSUITE_TO_ZUORA, seen=set(selected))
         for customer in self.customers_by_ids(sorted(pending - set(selected)), SELECTION_WHERE):
             keep(customer, None)
         return selected
@@ -795,8 +795,14 @@ class NetSuiteToZuoraSync:
     def _failure(
         self, item: SelectedCustomer, code: str, message: str, retryable: bool = False
     ) -> AccountOutcome:
+        waiting_for = (self._parent_id(item.customer) or "") if code.startswith("PARENT_") else ""
         return self._outcome(
-            item, Outcome.FAILED, error_code=code, error_message=message, retryable=retryable
+            item,
+            Outcome.FAILED,
+            error_code=code,
+            error_message=message,
+            retryable=retryable,
+            waiting_for=waiting_for,
         )
 
     def _fault(self, point: str, context: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ class AccountOutcome:
     error_code: str = ""
     error_message: str = ""
     retryable: bool = False
+    waiting_for: str = ""  # the parent's source id, when the parent is why it failed
     changes: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     selected_at: datetime | None = None  # the source change that selected it (for the watermark)
@@ -142,6 +143,7 @@ class DatabaseRecorder(Recorder):
                         error_code=o.error_code[:64],
                         error_message=o.error_message,
                         retryable=o.retryable,
+                        waiting_for=o.waiting_for,
                         changes=o.changes,
                         warnings=o.warnings,
                     )

@@ -299,7 +299,7 @@ class ZuoraToNetSuiteSync:
                 seen.add(account["id"])
                 yield SelectedAccount(account, contact_changes[account["id"]])
         if self.watermark is not None:
-            retry = open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE) - seen
+            retry = open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE, seen=seen) - seen
             for account in self.zuora.iter_accounts_by_ids(sorted(retry)):
                 if account["id"] not in seen:
                     seen.add(account["id"])
@@ -920,8 +920,14 @@ class ZuoraToNetSuiteSync:
     def _failure(
         self, item: SelectedAccount, code: str, message: str, retryable: bool = False
     ) -> AccountOutcome:
+        waiting_for = (self._parent_id(item.account) or "") if code.startswith("PARENT_") else ""
         return self._outcome(
-            item, Outcome.FAILED, error_code=code, error_message=message, retryable=retryable
+            item,
+            Outcome.FAILED,
+            error_code=code,
+            error_message=message,
+            retryable=retryable,
+            waiting_for=waiting_for,
         )
 
     def _fault(self, point: str, context: dict[str, Any]) -> None:
