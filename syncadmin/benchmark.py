@@ -33,7 +33,7 @@ class SandboxHandle:
     def control(self, method: str, path: str, body: Any = None) -> Any:
         response = requests.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=600)
         response.raise_for_status()
-        return response.json()
+        return response.json() if response.content else None
 
     def calls(self) -> dict[str, Any]:
         return self.control("GET", "calls")
