@@ -467,15 +467,16 @@ EXPORT_COLUMNS = (
 @admin.register(AccountResult)
 class AccountResultAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at",
-        "run_id",
         "source_number",
         "source_name",
         "outcome",
         "error_code",
         "short_message",
+        "run_id",
+        "created_at",
         "destination_id",
     )
+    list_display_links = ("source_number",)
     list_filter = ("outcome", ErrorCodeFilter)
     search_fields = ("=source_number", "source_name", "=source_id", "=destination_id")
     show_full_result_count = False
@@ -513,7 +514,9 @@ class AccountResultAdmin(ReadOnlyAdmin):
     @admin.display(description="Message")
     def short_message(self, obj: AccountResult) -> str:
         text = obj.error_message or obj.reason
-        return text if len(text) <= 120 else text[:119] + "…"
+        text = text if len(text) <= 120 else text[:119] + "…"
+        # A readable width: without it the table squeezes the message into a tall sliver.
+        return format_html('<span style="display:inline-block;min-width:24em">{}</span>', text)
 
     @admin.display(description="What to fix")
     def what_to_fix(self, obj: AccountResult) -> str:

@@ -10,5 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         roles_setup()
+        if options["verbosity"] < 1:
+            return
         for name, codenames in ROLE_PERMISSIONS.items():
             self.stdout.write(f"{name}: {', '.join(codenames)}")
