@@ -40,11 +40,11 @@ from syncadmin.selectors import (
     strong_unreviewed_matches,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
+from syncadmin.services.engine import FaultHook, SyncEngine
 from syncadmin.services.recording import AccountOutcome, Recorder, now
 from syncadmin.services.zuora_to_netsuite import (
     EPOCH,
     OVERLAP,
-    FaultHook,
     RunSummary,
     mapping_options,
     netsuite_lookups,
@@ -168,7 +168,7 @@ def zuora_lookups(zuora: ZuoraClient) -> ZuoraLookups:
     )
 
 
-class NetSuiteToZuoraSync:
+class NetSuiteToZuoraSync(SyncEngine):
     def __init__(
         self,
         *,
@@ -201,8 +201,7 @@ class NetSuiteToZuoraSync:
             transport.on_throttle = self.zuora_limiter.throttled
         self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
         self.summary = RunSummary()
-        self._newest_seen: datetime | None = None
-        self._oldest_retryable: datetime | None = None
+        self._init_watermark()
 
     # -- selection ------------------------------------------------------------------------------
     def since(self) -> datetime:
@@ -792,41 +791,8 @@ class NetSuiteToZuoraSync:
             **values,
         )
 
-    def _failure(
-        self, item: SelectedCustomer, code: str, message: str, retryable: bool = False
-    ) -> AccountOutcome:
-        waiting_for = (self._parent_id(item.customer) or "") if code.startswith("PARENT_") else ""
-        return self._outcome(
-            item,
-            Outcome.FAILED,
-            error_code=code,
-            error_message=message,
-            retryable=retryable,
-            waiting_for=waiting_for,
-        )
-
-    def _fault(self, point: str, context: dict[str, Any]) -> None:
-        if self.fault_hook is not None:
-            self.fault_hook(point, context)
-
-    # -- watermark ------------------------------------------------------------------------------
-    def _record(self, outcome: AccountOutcome) -> None:
-        at = outcome.selected_at
-        if at is not None:
-            if self._newest_seen is None or at > self._newest_seen:
-                self._newest_seen = at
-            if outcome.retryable and (
-                self._oldest_retryable is None or at < self._oldest_retryable
-            ):
-                self._oldest_retryable = at
-        self.recorder.add(outcome)
+    def _source(self, item: SelectedCustomer) -> dict[str, Any]:
+        return item.customer
 
     def next_watermark(self) -> datetime | None:
-        """The newest change seen, but never past a retryable failure, so it is read again."""
-        if self._oldest_retryable is not None:
-            return min(self._oldest_retryable, self._newest_seen or self._oldest_retryable)
-        if self._newest_seen is None:
-            return self.watermark
-        if self.watermark is not None and self._newest_seen < self.watermark:
-            return self.watermark
-        return self._newest_seen
+        return self._watermark_from_changes()

@@ -14,7 +14,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -44,6 +44,7 @@ from syncadmin.selectors import (
     strong_unreviewed_matches,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
+from syncadmin.services.engine import FaultHook, SyncEngine
 from syncadmin.services.recording import AccountOutcome, Recorder, now
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,6 @@ SETTLE_ROUNDS = 2
 WRITEBACK_FIELDS = frozenset(
     {"updatedDate", z_fields.INTEGRATION_ID, z_fields.INTEGRATION_STATUS, z_fields.SYNC_DATE}
 )
-
-FaultHook = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -184,7 +183,7 @@ def netsuite_lookups_one_query(netsuite: NetSuiteClient) -> NetSuiteLookups:
     )
 
 
-class ZuoraToNetSuiteSync:
+class ZuoraToNetSuiteSync(SyncEngine):
     def __init__(
         self,
         *,
@@ -210,8 +209,7 @@ class ZuoraToNetSuiteSync:
         self.limiter = limiter or AdaptiveLimiter(preferences.netsuite_concurrency)
         self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
         self.summary = RunSummary()
-        self._newest_seen: datetime | None = None
-        self._oldest_retryable: datetime | None = None
+        self._init_watermark()
         self._settled_through: datetime | None = None
         if watermark is not None and account_ids is None:
             self._settled_through = (
@@ -917,50 +915,14 @@ class ZuoraToNetSuiteSync:
             **values,
         )
 
-    def _failure(
-        self, item: SelectedAccount, code: str, message: str, retryable: bool = False
-    ) -> AccountOutcome:
-        waiting_for = (self._parent_id(item.account) or "") if code.startswith("PARENT_") else ""
-        return self._outcome(
-            item,
-            Outcome.FAILED,
-            error_code=code,
-            error_message=message,
-            retryable=retryable,
-            waiting_for=waiting_for,
-        )
-
-    def _fault(self, point: str, context: dict[str, Any]) -> None:
-        if self.fault_hook is not None:
-            self.fault_hook(point, context)
-
-    # -- watermark ------------------------------------------------------------------------------
-    def _record(self, outcome: AccountOutcome) -> None:
-        at = outcome.selected_at
-        if at is not None:
-            if self._newest_seen is None or at > self._newest_seen:
-                self._newest_seen = at
-            if outcome.retryable and (
-                self._oldest_retryable is None or at < self._oldest_retryable
-            ):
-                self._oldest_retryable = at
-        self.recorder.add(outcome)
-
-    def _hold_watermark(self, at: datetime) -> None:
-        if self._oldest_retryable is None or at < self._oldest_retryable:
-            self._oldest_retryable = at
+    def _source(self, item: SelectedAccount) -> dict[str, Any]:
+        return item.account
 
     def next_watermark(self) -> datetime | None:
         """The newest change seen, but never past a retryable failure, so it is read again;
         after settle(), the newest of our own write-backs it read back."""
-        if self._oldest_retryable is not None:
-            return min(self._oldest_retryable, self._newest_seen or self._oldest_retryable)
-        if self._settled_at is not None:
+        if self._oldest_retryable is None and self._settled_at is not None:
             if self.watermark is not None and self._settled_at < self.watermark:
                 return self.watermark
             return self._settled_at
-        if self._newest_seen is None:
-            return self.watermark
-        if self.watermark is not None and self._newest_seen < self.watermark:
-            return self.watermark
-        return self._newest_seen
+        return self._watermark_from_changes()
