@@ -15,7 +15,6 @@ import base64
 import copy
 import functools
 import hashlib
-import heapq
 import json
 import logging
 import os
@@ -173,6 +172,7 @@ ACCOUNT_INPUT = {
     *zf.ALL,
 }
 IDEMPOTENCY_TTL = 24 * 3600
+SNAPSHOT_TTL = 15 * 60  # seconds a query's cursor stays valid, like ZOQL's query locator
 FILTER_RE = re.compile(r"^([A-Za-z0-9_]+)\.(EQ|NE|LT|GT|LE|GE|SW|IN):(.*)$", re.S)
 
 
@@ -222,6 +222,7 @@ class ZuoraSandbox(SandboxServer):
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (client_id, monotonic expiry)
         self.token_count = 0
         self.idempotency: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._snapshots: dict[str, tuple[float, list[str]]] = {}
         self.requests_seen: list[dict[str, Any]] = []  # headers of API calls, for tests
         self._seed = 42
         self._id_counter = 0
@@ -732,35 +733,48 @@ class ZuoraSandbox(SandboxServer):
         fingerprint = hashlib.sha256(
             json.dumps([request.query.get("filter[]"), request.query.get("sort[]")]).encode()
         ).hexdigest()[:12]
-        after = None
         cursor = request.arg("cursor")
-        if cursor:
-            try:
-                state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-                if state["q"] != fingerprint:
-                    raise ValueError("cursor of another query")
-                after = state["after"]
-            except (ValueError, KeyError, TypeError):
-                raise ApiFailure(400, OBJ_QUERY, 20, "Invalid cursor") from None
-        cmp = functools.cmp_to_key(lambda a, b: self._compare(a, b, spec))
         with self.state_lock:
-            keyed = (
-                (self._sort_key(r, spec), r) for r in records.values() if all(t(r) for t in tests)
-            )
-            if after is not None:
-                # Keyset paging: stable even when records change between pages.
-                keyed = (kr for kr in keyed if self._compare(kr[0], after, spec) > 0)
-            # The smallest page + 1 only: sorting every match for each page made paging
-            # through 100,000 accounts quadratic.
-            page = heapq.nsmallest(size + 1, keyed, key=lambda kr: cmp(kr[0]))
-            more = len(page) > size
-            page = page[:size]
-            data = [render(r, expand, include_nulls) for _, r in page]
+            if cursor:
+                try:
+                    state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+                    if state["q"] != fingerprint:
+                        raise ValueError("cursor of another query")
+                    ids = self._snapshots[state["snap"]][1]
+                    position, snapshot = int(state["pos"]), state["snap"]
+                except (ValueError, KeyError, TypeError):
+                    raise ApiFailure(400, OBJ_QUERY, 20, "Invalid or expired cursor") from None
+            else:
+                # The query's order is fixed when its first page is read and later pages walk
+                # that snapshot: paging through 100,000 accounts sorts once, not per page.
+                cmp = functools.cmp_to_key(lambda a, b: self._compare(a, b, spec))
+                matching = [r for r in records.values() if all(t(r) for t in tests)]
+                matching.sort(key=lambda r: cmp(self._sort_key(r, spec)))
+                ids = [r["id"] for r in matching]
+                position, snapshot = 0, uuid.uuid4().hex
+                self._remember_snapshot(snapshot, ids)
+            page: list[dict[str, Any]] = []
+            while position < len(ids) and len(page) < size:
+                record = records.get(ids[position])
+                position += 1
+                # A record deleted, or changed so it no longer matches, since the first page.
+                if record is not None and all(t(record) for t in tests):
+                    page.append(record)
+            data = [render(r, expand, include_nulls) for r in page]
+            if position >= len(ids):
+                self._snapshots.pop(snapshot, None)
         body: dict[str, Any] = {"data": data}
-        if more:
-            token = json.dumps({"q": fingerprint, "after": page[-1][0]}).encode()
+        if position < len(ids):
+            token = json.dumps({"q": fingerprint, "snap": snapshot, "pos": position}).encode()
             body["nextPage"] = base64.urlsafe_b64encode(token).decode()
         return Response(200, body)
+
+    def _remember_snapshot(self, snapshot: str, ids: list[str]) -> None:
+        now = time.monotonic()
+        for key, (born, _) in list(self._snapshots.items()):
+            if now - born > SNAPSHOT_TTL:
+                del self._snapshots[key]
+        self._snapshots[snapshot] = (now, ids)
 
     def _query_accounts(self, request: Request) -> Response:
         return self._run_query(
