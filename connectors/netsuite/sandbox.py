@@ -114,6 +114,8 @@ CREATE TABLE customer (
 );
 CREATE UNIQUE INDEX customer_externalid ON customer(externalid);
 CREATE INDEX customer_lastmodified ON customer(lastmodifieddate, id);
+CREATE INDEX customer_entityid ON customer(entityid);
+CREATE INDEX customer_zuora_id ON customer({fields.ZUORA_ID});
 CREATE TABLE customeraddressbook (
     internalid INTEGER PRIMARY KEY, entity INTEGER NOT NULL, label TEXT,
     defaultbilling TEXT NOT NULL DEFAULT 'F', defaultshipping TEXT NOT NULL DEFAULT 'F',
