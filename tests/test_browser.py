@@ -172,7 +172,7 @@ def test_finds_a_failed_account_and_retries_it(browser, systems, run_sync, empty
     WebDriverWait(browser, WAIT).until(lambda d: "error_code=" in d.current_url)
     wait_for_text(browser, code_name, "#result_list")
     first = browser.find_element("css selector", "#result_list tbody tr")
-    number = first.find_element("css selector", "td.field-source_number").text
+    number = first.find_element("css selector", ".field-source_number").text
     first.find_element("css selector", "input.action-select").click()
     from selenium.webdriver.support.ui import Select
 
