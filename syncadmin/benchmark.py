@@ -169,24 +169,10 @@ def _rss_peak_mb() -> float:
 
 
 def configure(zuora: SandboxHandle, netsuite: SandboxHandle, concurrency: int, master: str) -> None:
-    from connectors.netsuite import sandbox as ns_sandbox
-    from connectors.zuora import sandbox as z_sandbox
-    from syncadmin.services.connections import netsuite_connection_update, zuora_connection_update
+    from syncadmin.services.connections import connections_point_at_sandboxes
     from syncadmin.services.preferences import preferences_update
 
-    zuora_connection_update(
-        base_url=zuora.url,
-        client_id=z_sandbox.DEFAULT_CLIENT_ID,
-        client_secret=z_sandbox.DEFAULT_CLIENT_SECRET,
-    )
-    netsuite_connection_update(
-        account_id=ns_sandbox.DEFAULT_ACCOUNT_ID,
-        base_url=netsuite.url,
-        consumer_key=ns_sandbox.DEFAULT_CONSUMER_KEY,
-        consumer_secret=ns_sandbox.DEFAULT_CONSUMER_SECRET,
-        token_id=ns_sandbox.DEFAULT_TOKEN_ID,
-        token_secret=ns_sandbox.DEFAULT_TOKEN_SECRET,
-    )
+    connections_point_at_sandboxes(zuora_url=zuora.url, netsuite_url=netsuite.url)
     preferences_update(
         values={
             "default_subsidiary": "Parent Company : US Sub",

@@ -8,15 +8,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 from connectors.netsuite.sandbox import (
-    DEFAULT_ACCOUNT_ID,
-    DEFAULT_CONSUMER_KEY,
-    DEFAULT_CONSUMER_SECRET,
-    DEFAULT_TOKEN_ID,
-    DEFAULT_TOKEN_SECRET,
     NetSuiteSandbox,
 )
 from connectors.sandbox.server import SandboxConfig
-from connectors.zuora.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ZuoraSandbox
+from connectors.zuora.sandbox import ZuoraSandbox
 
 pytest_plugins = ["tests.zuora_fixtures", "tests.netsuite_fixtures"]
 
@@ -39,10 +34,7 @@ class Systems:
 def systems(db: Any) -> Iterator[Systems]:
     """Both sandboxes running, the connections pointing at them, preferences ready: Zuora seeded
     with 40 accounts, NetSuite with reference data and no customers."""
-    from syncadmin.services.connections import (
-        netsuite_connection_update,
-        zuora_connection_update,
-    )
+    from syncadmin.services.connections import connections_point_at_sandboxes
     from syncadmin.services.preferences import preferences_update
 
     zuora = ZuoraSandbox(config=SandboxConfig(concurrency_limit=40, hang_seconds=3.0))
@@ -55,17 +47,7 @@ def systems(db: Any) -> Iterator[Systems]:
     zuora.start()
     netsuite.start()
     try:
-        zuora_connection_update(
-            base_url=zuora.url, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET
-        )
-        netsuite_connection_update(
-            account_id=DEFAULT_ACCOUNT_ID,
-            base_url=netsuite.url,
-            consumer_key=DEFAULT_CONSUMER_KEY,
-            consumer_secret=DEFAULT_CONSUMER_SECRET,
-            token_id=DEFAULT_TOKEN_ID,
-            token_secret=DEFAULT_TOKEN_SECRET,
-        )
+        connections_point_at_sandboxes(zuora_url=zuora.url, netsuite_url=netsuite.url)
         preferences_update(values={"default_subsidiary": "Parent Company : US Sub"})
         yield Systems(zuora=zuora, netsuite=netsuite)
     finally:

@@ -66,6 +66,27 @@ def netsuite_connection_update(
     return connection
 
 
+def connections_point_at_sandboxes(*, zuora_url: str, netsuite_url: str) -> None:
+    """Connect both systems to the local sandboxes with their documented credentials (the demo,
+    the benchmark and the tests)."""
+    from connectors.netsuite import sandbox as ns_sandbox
+    from connectors.zuora import sandbox as z_sandbox
+
+    zuora_connection_update(
+        base_url=zuora_url,
+        client_id=z_sandbox.DEFAULT_CLIENT_ID,
+        client_secret=z_sandbox.DEFAULT_CLIENT_SECRET,
+    )
+    netsuite_connection_update(
+        account_id=ns_sandbox.DEFAULT_ACCOUNT_ID,
+        base_url=netsuite_url,
+        consumer_key=ns_sandbox.DEFAULT_CONSUMER_KEY,
+        consumer_secret=ns_sandbox.DEFAULT_CONSUMER_SECRET,
+        token_id=ns_sandbox.DEFAULT_TOKEN_ID,
+        token_secret=ns_sandbox.DEFAULT_TOKEN_SECRET,
+    )
+
+
 def zuora_client_build(connection: ZuoraConnection | None = None, **options: Any) -> ZuoraClient:
     connection = connection or ZuoraConnection.load()
     if not connection.is_configured:

@@ -15,11 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from connectors.netsuite import sandbox as ns_sandbox
-from connectors.zuora import sandbox as z_sandbox
 from syncadmin import crypto
 from syncadmin.models import SyncPreferences
-from syncadmin.services.connections import netsuite_connection_update, zuora_connection_update
+from syncadmin.services.connections import connections_point_at_sandboxes
 from syncadmin.services.preferences import preferences_update
 
 
@@ -43,19 +41,7 @@ class Command(BaseCommand):
         try:
             children.append(self._start_sandboxes(options["accounts"]))
             zuora_url, netsuite_url = "http://127.0.0.1:8101", "http://127.0.0.1:8102"
-            zuora_connection_update(
-                base_url=zuora_url,
-                client_id=z_sandbox.DEFAULT_CLIENT_ID,
-                client_secret=z_sandbox.DEFAULT_CLIENT_SECRET,
-            )
-            netsuite_connection_update(
-                account_id=ns_sandbox.DEFAULT_ACCOUNT_ID,
-                base_url=netsuite_url,
-                consumer_key=ns_sandbox.DEFAULT_CONSUMER_KEY,
-                consumer_secret=ns_sandbox.DEFAULT_CONSUMER_SECRET,
-                token_id=ns_sandbox.DEFAULT_TOKEN_ID,
-                token_secret=ns_sandbox.DEFAULT_TOKEN_SECRET,
-            )
+            connections_point_at_sandboxes(zuora_url=zuora_url, netsuite_url=netsuite_url)
             preferences = SyncPreferences.load()
             if not preferences.default_subsidiary:
                 preferences_update(values={"default_subsidiary": "Parent Company : US Sub"})
