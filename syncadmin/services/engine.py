@@ -6,22 +6,75 @@ A direction subclasses SyncEngine and says how to read its source records (`sour
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from syncadmin.models import Outcome
+from connectors.netsuite.client import NetSuiteClient
+from connectors.zuora.client import ZuoraClient
+from syncadmin.mapping import MappingOptions, NumberMode
+from syncadmin.models import Outcome, SyncPreferences
+from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.recording import AccountOutcome, Recorder
 
 FaultHook = Callable[[str, dict[str, Any]], None]
 
 
-class SyncEngine:
-    recorder: Recorder
-    watermark: datetime | None
-    fault_hook: FaultHook | None
+@dataclass
+class RunSummary:
+    selected: int = 0
+    watermark_after: datetime | None = None
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    throttles: int = 0
+    # The watermark is past this run's own write-backs and needs no overlap next time.
+    settled: bool = False
 
-    def _init_watermark(self) -> None:
+
+def mapping_options(preferences: SyncPreferences) -> MappingOptions:
+    return MappingOptions(
+        number_mode=NumberMode(preferences.number_mapping),
+        update_number=preferences.number_update,
+        netsuite_multi_currency=preferences.netsuite_multi_currency,
+        netsuite_one_world=preferences.netsuite_one_world,
+        default_subsidiary=preferences.default_subsidiary,
+        default_department_id=preferences.default_department_id,
+        default_class_id=preferences.default_class_id,
+        default_location_id=preferences.default_location_id,
+        hierarchies_enabled=preferences.hierarchies_enabled,
+        zuora_default_currency=preferences.zuora_default_currency,
+        default_bill_cycle_day=preferences.default_bill_cycle_day,
+        default_batch=preferences.default_batch,
+        default_payment_term=preferences.default_payment_term,
+    )
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        *,
+        zuora: ZuoraClient,
+        netsuite: NetSuiteClient,
+        preferences: SyncPreferences,
+        recorder: Recorder,
+        watermark: datetime | None,
+        dry_run: bool = False,
+        account_ids: Iterable[str] | None = None,
+        fault_hook: FaultHook | None = None,
+        limiter: AdaptiveLimiter | None = None,
+    ) -> None:
+        self.zuora = zuora
+        self.netsuite = netsuite
+        self.preferences = preferences
+        self.options = mapping_options(preferences)
+        self.recorder = recorder
+        self.watermark = watermark
+        self.dry_run = dry_run
+        self.account_ids = [str(i) for i in account_ids] if account_ids is not None else None
+        self.fault_hook = fault_hook
+        self.limiter = limiter or AdaptiveLimiter(preferences.netsuite_concurrency)
+        self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
+        self.summary = RunSummary()
         self._newest_seen: datetime | None = None
         self._oldest_retryable: datetime | None = None
 

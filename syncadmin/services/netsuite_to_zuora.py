@@ -19,7 +19,6 @@ from typing import Any
 
 from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
-from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora import fields as z_fields
 from connectors.zuora.client import ZuoraClient, parse_zuora_datetime
 from syncadmin.mapping import (
@@ -32,7 +31,7 @@ from syncadmin.mapping import (
     split_account_update,
 )
 from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS
-from syncadmin.models import Direction, Outcome, RecordLink, SyncPreferences
+from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
@@ -40,13 +39,11 @@ from syncadmin.selectors import (
     strong_unreviewed_matches,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
-from syncadmin.services.engine import FaultHook, SyncEngine
-from syncadmin.services.recording import AccountOutcome, Recorder, now
+from syncadmin.services.engine import RunSummary, SyncEngine
+from syncadmin.services.recording import AccountOutcome, now
 from syncadmin.services.zuora_to_netsuite import (
     EPOCH,
     OVERLAP,
-    RunSummary,
-    mapping_options,
     netsuite_lookups,
 )
 
@@ -169,39 +166,16 @@ def zuora_lookups(zuora: ZuoraClient) -> ZuoraLookups:
 
 
 class NetSuiteToZuoraSync(SyncEngine):
-    def __init__(
-        self,
-        *,
-        zuora: ZuoraClient,
-        netsuite: NetSuiteClient,
-        preferences: SyncPreferences,
-        recorder: Recorder,
-        watermark: datetime | None,
-        dry_run: bool = False,
-        account_ids: Iterable[str] | None = None,
-        fault_hook: FaultHook | None = None,
-        limiter: AdaptiveLimiter | None = None,
-    ) -> None:
-        self.zuora = zuora
-        self.netsuite = netsuite
-        self.preferences = preferences
-        self.options = mapping_options(preferences)
-        self.recorder = recorder
-        self.watermark = watermark
-        self.dry_run = dry_run
-        self.account_ids = [str(i) for i in account_ids] if account_ids is not None else None
-        self.fault_hook = fault_hook
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        zuora = self.zuora
         # NetSuite's concurrency limit gates the write-backs; Zuora writes have their own.
-        self.limiter = limiter or AdaptiveLimiter(preferences.netsuite_concurrency)
         self.zuora_limiter = AdaptiveLimiter(ZUORA_WRITE_CONCURRENCY)
         transport = getattr(zuora, "transport", None)
         if transport is not None:
             # A Zuora 429 must slow the Zuora writers, not NetSuite's (the run wires both
             # clients to the NetSuite limiter).
             transport.on_throttle = self.zuora_limiter.throttled
-        self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
-        self.summary = RunSummary()
-        self._init_watermark()
 
     # -- selection ------------------------------------------------------------------------------
     def since(self) -> datetime:

@@ -14,9 +14,9 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from time import monotonic, sleep
 from typing import Any
@@ -25,10 +25,9 @@ from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora import fields as z_fields
-from connectors.zuora.client import ZuoraClient, format_filter_datetime, parse_zuora_datetime
+from connectors.zuora.client import format_filter_datetime, parse_zuora_datetime
 from syncadmin.mapping import (
     MappingError,
-    MappingOptions,
     NetSuiteLookups,
     changed_fields,
     customer_payload,
@@ -36,16 +35,15 @@ from syncadmin.mapping import (
     update_payload,
 )
 from syncadmin.mapping.zuora_to_netsuite import VOLATILE_FIELDS
-from syncadmin.models import Direction, Outcome, RecordLink, SyncCursor, SyncPreferences
+from syncadmin.models import Direction, Outcome, RecordLink, SyncCursor
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
     open_failure_source_ids,
     strong_unreviewed_matches,
 )
-from syncadmin.services.concurrency import AdaptiveLimiter
-from syncadmin.services.engine import FaultHook, SyncEngine
-from syncadmin.services.recording import AccountOutcome, Recorder, now
+from syncadmin.services.engine import RunSummary, SyncEngine
+from syncadmin.services.recording import AccountOutcome, now
 
 logger = logging.getLogger(__name__)
 
@@ -89,16 +87,6 @@ class SelectedAccount:
         return self.account["id"]
 
 
-@dataclass
-class RunSummary:
-    selected: int = 0
-    watermark_after: datetime | None = None
-    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
-    throttles: int = 0
-    # The watermark is past this run's own write-backs and needs no overlap next time.
-    settled: bool = False
-
-
 def fingerprint(account: dict[str, Any]) -> bytes:
     """A digest of what an account holds, ignoring what our own write-back changes."""
     content = {k: v for k, v in account.items() if k not in WRITEBACK_FIELDS}
@@ -117,26 +105,6 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 def _describe(account: dict[str, Any]) -> str:
     return f"{account.get('accountNumber') or account.get('id')} ({account.get('name', '')})"
-
-
-def mapping_options(preferences: SyncPreferences) -> MappingOptions:
-    from syncadmin.mapping import NumberMode
-
-    return MappingOptions(
-        number_mode=NumberMode(preferences.number_mapping),
-        update_number=preferences.number_update,
-        netsuite_multi_currency=preferences.netsuite_multi_currency,
-        netsuite_one_world=preferences.netsuite_one_world,
-        default_subsidiary=preferences.default_subsidiary,
-        default_department_id=preferences.default_department_id,
-        default_class_id=preferences.default_class_id,
-        default_location_id=preferences.default_location_id,
-        hierarchies_enabled=preferences.hierarchies_enabled,
-        zuora_default_currency=preferences.zuora_default_currency,
-        default_bill_cycle_day=preferences.default_bill_cycle_day,
-        default_batch=preferences.default_batch,
-        default_payment_term=preferences.default_payment_term,
-    )
 
 
 def netsuite_lookups(netsuite: NetSuiteClient) -> NetSuiteLookups:
@@ -184,34 +152,10 @@ def netsuite_lookups_one_query(netsuite: NetSuiteClient) -> NetSuiteLookups:
 
 
 class ZuoraToNetSuiteSync(SyncEngine):
-    def __init__(
-        self,
-        *,
-        zuora: ZuoraClient,
-        netsuite: NetSuiteClient,
-        preferences: SyncPreferences,
-        recorder: Recorder,
-        watermark: datetime | None,
-        dry_run: bool = False,
-        account_ids: Iterable[str] | None = None,
-        fault_hook: FaultHook | None = None,
-        limiter: AdaptiveLimiter | None = None,
-    ) -> None:
-        self.zuora = zuora
-        self.netsuite = netsuite
-        self.preferences = preferences
-        self.options = mapping_options(preferences)
-        self.recorder = recorder
-        self.watermark = watermark
-        self.dry_run = dry_run
-        self.account_ids = list(account_ids) if account_ids is not None else None
-        self.fault_hook = fault_hook
-        self.limiter = limiter or AdaptiveLimiter(preferences.netsuite_concurrency)
-        self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
-        self.summary = RunSummary()
-        self._init_watermark()
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._settled_through: datetime | None = None
-        if watermark is not None and account_ids is None:
+        if self.watermark is not None and self.account_ids is None:
             self._settled_through = (
                 SyncCursor.objects.filter(direction=Direction.ZUORA_TO_NETSUITE)
                 .values_list("settled_through", flat=True)
