@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import requests
@@ -95,6 +96,7 @@ class HttpTransport:
         user_agent: str = "syncadmin",
         sleep: Callable[[float], None] = time.sleep,
         on_throttle: Callable[[float | None], None] | None = None,
+        gate: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -116,6 +118,9 @@ class HttpTransport:
         self.session.trust_env = False
         self._sleep = sleep
         self.on_throttle = on_throttle
+        # Held only while a request is on the wire (never while it is built, signed or parsed,
+        # nor during a backoff): a concurrency slot of the vendor is worth more than our CPU.
+        self.gate = gate
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.throttled = 0
@@ -174,8 +179,8 @@ class HttpTransport:
             if prepare is not None:
                 call_headers.update(prepare())
             error: ApiError | None
-            try:
-                response = self.session.request(
+            prepared = self.session.prepare_request(
+                requests.Request(
                     method,
                     url,
                     params=params,
@@ -183,8 +188,16 @@ class HttpTransport:
                     data=data,
                     headers=call_headers,
                     auth=auth,
-                    timeout=self.timeout,
                 )
+            )
+            try:
+                with self.gate or nullcontext():
+                    response = self.session.send(
+                        prepared,
+                        timeout=self.timeout,
+                        proxies=self.session.proxies,
+                        verify=self.session.verify,
+                    )
             except requests.Timeout:
                 self._count(kind)
                 error = TransportError(

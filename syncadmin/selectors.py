@@ -14,6 +14,16 @@ from syncadmin.models import AccountResult, Direction, Outcome, RecordLink, Sync
 _FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTLY_FAILED)
 
 
+def writeback_pending_source_ids(*, direction: str) -> set[str]:
+    """Source records whose cross-reference could not be written back to them. The sync looks
+    at them again on every run until it is written: the failed write-back did not change the
+    source, so nothing else would select them."""
+    field = (
+        "zuora_account_id" if direction == Direction.ZUORA_TO_NETSUITE else "netsuite_internal_id"
+    )
+    return set(RecordLink.objects.filter(writeback_pending=True).values_list(field, flat=True))
+
+
 def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> set[str]:
     """Source records whose latest outcome is a failure, since the last finished regular run.
 

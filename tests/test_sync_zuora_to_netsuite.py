@@ -350,6 +350,45 @@ def test_watermark_stays_before_an_account_that_failed_with_a_retryable_error(sy
     assert systems.netsuite.customers_count() == len(syncable(systems))
 
 
+def test_write_backs_travel_fifty_to_a_zuora_call(systems, run_sync):
+    systems.zuora.seed(120, seed=42)
+
+    report = run_sync()
+
+    created = report.counts["created"]
+    assert created > 50
+    write_backs = systems.zuora.calls_to("v1.action.update")
+    assert write_backs <= -(-created // 50) + 2  # full batches, plus the ends of the stream
+    assert systems.zuora.calls_to("v1.account.update") == 0
+    for link in RecordLink.objects.all():
+        account = systems.zuora.accounts[link.zuora_account_id]
+        assert account[z_fields.INTEGRATION_ID] == link.netsuite_internal_id
+        assert account[z_fields.INTEGRATION_STATUS] == "Sync Complete"
+
+
+def test_a_failed_write_back_keeps_the_customer_and_is_written_by_the_next_run(systems, run_sync):
+    systems.zuora.config.update({"fault_rate": 1.0, "faults": ["503"], "fault_paths": "action"})
+
+    report = run_sync()
+
+    expected = len(syncable(systems))
+    assert report.counts["created"] == expected
+    assert RecordLink.objects.filter(writeback_pending=True).count() == expected
+    warned = AccountResult.objects.filter(outcome="created").exclude(warnings=[])
+    assert warned.count() == expected
+    assert "writing the cross-reference back to Zuora failed" in warned.first().warnings[0]
+    assert not any(a.get(z_fields.INTEGRATION_ID) for a in systems.zuora.accounts.values())
+
+    systems.zuora.config.update({"fault_rate": 0.0})
+    run_sync()
+
+    assert systems.netsuite.customers_count() == expected
+    assert not RecordLink.objects.filter(writeback_pending=True).exists()
+    for link in RecordLink.objects.all():
+        account = systems.zuora.accounts[link.zuora_account_id]
+        assert account[z_fields.INTEGRATION_ID] == link.netsuite_internal_id
+
+
 def test_writes_never_exceed_the_concurrency_limit(systems, run_sync):
     systems.netsuite.config.update({"latency_ms": 20})
 

@@ -236,6 +236,60 @@ def test_update_account_bumps_its_updated_date(zuora_client, zuora_sandbox):
     assert after["IntegrationId__NS"] == "1234"
 
 
+def test_update_accounts_writes_many_accounts_in_one_call(zuora_client, zuora_sandbox):
+    first = zuora_client.get_account("A00000002")
+    second = zuora_client.get_account("A00000003")
+    errors = zuora_client.update_accounts(
+        [
+            (first["id"], {"IntegrationId__NS": "11", "IntegrationStatus__NS": "Sync Complete"}),
+            (second["id"], {"IntegrationId__NS": "12", "Notes": "via actions"}),
+        ]
+    )
+    assert errors == [None, None]
+    assert zuora_client.calls_by_kind()["write"] == 1
+    assert zuora_sandbox.calls_to("v1.action.update") == 1
+    after = zuora_client.get_account("A00000003")
+    assert (after["IntegrationId__NS"], after["notes"]) == ("12", "via actions")
+    assert parse_zuora_datetime(after["updatedDate"]) > parse_zuora_datetime(second["updatedDate"])
+
+
+def test_update_accounts_fails_one_object_and_writes_the_others(zuora_client, zuora_sandbox):
+    good = zuora_client.get_account("A00000002")
+    errors = zuora_client.update_accounts(
+        [
+            ("8a8aa0000000000000000000000nope", {"IntegrationId__NS": "13"}),
+            (good["id"], {"IntegrationId__NS": "14"}),
+            (good["id"], {"Batch": "Batch99"}),
+        ]
+    )
+    missing, written, refused = errors
+    assert written is None
+    assert missing.code == "INVALID_ID" and not missing.retryable
+    assert "nope" in str(missing)
+    assert refused.code == "INVALID_VALUE" and "batch" in str(refused)
+    assert zuora_client.get_account("A00000002")["IntegrationId__NS"] == "14"
+
+
+def test_update_accounts_refuses_more_than_fifty_before_calling(zuora_client, zuora_sandbox):
+    with pytest.raises(ValueError, match="1 to 50"):
+        zuora_client.update_accounts([("x", {})] * 51)
+    assert zuora_sandbox.calls_to("v1.action.update") == 0
+
+
+def test_sandbox_refuses_an_action_update_of_another_type_or_size(zuora_client, zuora_sandbox):
+    token = zuora_client._bearer()
+    url = f"{zuora_sandbox.url}/v1/action/update"
+    headers = {"Authorization": f"Bearer {token}"}
+    for body in (
+        {"type": "Invoice", "objects": [{"Id": "x"}]},
+        {"type": "Account", "objects": [{"Id": "x"}] * 51},
+        {"type": "Account", "objects": []},
+    ):
+        answer = requests.post(url, json=body, headers=headers, timeout=10).json()
+        assert answer["success"] is False, body
+        assert answer["reasons"][0]["code"] % 100 == 20
+
+
 def test_contact_edit_bumps_the_contact_not_the_account(zuora_client, zuora_sandbox):
     account = zuora_client.get_account("A00000004")
     watermark = datetime.now(UTC) - timedelta(seconds=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -113,6 +114,7 @@ class NetSuiteClient:
         backoff_base: float = 0.5,
         pool_size: int = 32,
         max_rows_per_query: int = MAX_ROWS_PER_QUERY,
+        gate: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.credentials = credentials
         self.max_rows_per_query = max_rows_per_query
@@ -124,6 +126,7 @@ class NetSuiteClient:
             pool_size=pool_size,
             user_agent="syncadmin-netsuite",
             on_throttle=on_throttle,
+            gate=gate,
         )
         self._auth: Any = None
         self._tokens: OAuth2TokenSource | None = None

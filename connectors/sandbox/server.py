@@ -298,8 +298,18 @@ class SandboxServer:
     def _serve(
         self, request: Request, matched: tuple[str, Handler, dict[str, str]] | None
     ) -> Response:
+        admitted = time.monotonic()
         fault = self._pick_fault(request.path)
         delay = self._latency()
+        if fault is None and matched is not None:
+            # The latency is the call's whole service time: our own handling (SQL, signature
+            # checks) happens within it, as a vendor's does, instead of being added on top.
+            _, handler, request.params = matched
+            response = handler(request)
+            remaining = delay - (time.monotonic() - admitted)
+            if remaining > 0:
+                time.sleep(remaining)
+            return response
         if delay:
             time.sleep(delay)
         if fault == "429":
@@ -313,11 +323,7 @@ class SandboxServer:
             raise DropConnection()
         if fault == "drop":
             raise DropConnection()
-        if matched is None:
-            return self.not_found(request)
-        endpoint, handler, params = matched
-        request.params = params
-        return handler(request)
+        return self.not_found(request)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property

@@ -23,6 +23,9 @@ from connectors.zuora.errors import ZuoraAuthError, ZuoraError, check
 MAX_PAGE_SIZE = 99
 IDS_PER_QUERY = 50  # keeps the IN filter (and the URL) well under gateway limits
 TRACK_ID_PREFIX = "syncadmin-"
+ACTION_MAX_OBJECTS = 50
+# SaveResult error codes of the Actions API that a later attempt can get past.
+RETRYABLE_ACTION_CODES = {"LOCK_COMPETITION", "TEMPORARY_ERROR", "SERVER_UNAVAILABLE"}
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,27 @@ class ZuoraClient:
             idempotency_key=idempotency_key,
         )
 
+    def update_accounts(self, updates: Sequence[tuple[str, dict]]) -> list[ZuoraError | None]:
+        """Up to 50 account updates in one call (the Actions API: POST /v1/action/update).
+
+        Fields are sent as given, so use the Actions API's names: PascalCase standard fields
+        and custom fields by their API names (IntegrationId__NS). Each object succeeds or fails
+        on its own: the answer is one ZuoraError (or None) per update, in the order sent. A
+        failure of the whole call raises.
+        """
+        if not 1 <= len(updates) <= ACTION_MAX_OBJECTS:
+            raise ValueError(f"update_accounts takes 1 to {ACTION_MAX_OBJECTS} updates")
+        objects = [{**fields, "Id": account_id} for account_id, fields in updates]
+        body = self._call(
+            "POST", "/v1/action/update", kind="write", json={"type": "Account", "objects": objects}
+        )
+        if not isinstance(body, list) or len(body) != len(objects):
+            raise ZuoraError(
+                "Zuora answered POST /v1/action/update without one result per object",
+                retryable=True,
+            )
+        return [_save_result_error(result) for result in body]
+
     def update_contact(self, contact_id: str, payload: dict) -> dict:
         body = self._call("PUT", f"/v1/contacts/{_segment(contact_id)}", kind="write", json=payload)
         return {k: v for k, v in body.items() if k != "success"}
@@ -321,3 +345,22 @@ def _json(response: requests.Response) -> Any:
         raise ZuoraError(
             f"Zuora HTTP {response.status_code}: answer is not JSON", retryable=True
         ) from exc
+
+
+def _save_result_error(result: Any) -> ZuoraError | None:
+    if isinstance(result, dict) and result.get("Success") is True:
+        return None
+    errors = (result.get("Errors") if isinstance(result, dict) else None) or [{}]
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    code = str(first.get("Code") or "UNKNOWN")
+    message = "; ".join(
+        f"{e.get('Code') or 'UNKNOWN'}: {e.get('Message') or 'no message'}"
+        for e in errors
+        if isinstance(e, dict)
+    )
+    return ZuoraError(
+        f"Zuora {message or code}",
+        retryable=code in RETRYABLE_ACTION_CODES,
+        status=200,
+        code=code,
+    )

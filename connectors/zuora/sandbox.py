@@ -82,6 +82,31 @@ ISO3 = {"USA": "US", "CAN": "CA", "GBR": "GB", "DEU": "DE", "FRA": "FR", "JPN": 
 OBJ_GENERIC, OBJ_ACCOUNT, OBJ_CONTACT, OBJ_QUERY = 0, 31000, 31003, 60000
 
 
+# The Actions API (POST /v1/action/update) speaks the SOAP API's shapes: PascalCase fields and
+# SaveResults with error codes by name.
+ACTION_MAX_OBJECTS = 50
+ACTION_ACCOUNT_FIELDS = {
+    "Name": "name",
+    "AccountNumber": "accountNumber",
+    "Notes": "notes",
+    "Batch": "batch",
+    "CrmId": "crmId",
+    "PaymentTerm": "paymentTerm",
+    "BillCycleDay": "billCycleDay",
+    "AutoPay": "autoPay",
+    "ParentId": "parentId",
+}
+ACTION_ERROR_CODES = {
+    20: "INVALID_VALUE",
+    21: "INVALID_FIELD",
+    22: "MISSING_REQUIRED_VALUE",
+    30: "INVALID_VALUE",
+    40: "INVALID_ID",
+    50: "LOCK_COMPETITION",
+    61: "TEMPORARY_ERROR",
+}
+
+
 def reason_code(obj: int, category: int) -> int:
     return int(f"5{obj:05d}{category:02d}")
 
@@ -257,6 +282,7 @@ class ZuoraSandbox(SandboxServer):
         self.route(
             "PUT", r"/v1/contacts/(?P<key>[^/]+)", "v1.contact.update", api(self._update_contact)
         )
+        self.route("POST", r"/v1/action/update", "v1.action.update", api(self._action_update))
         self.route("GET", r"/settings/currencies", "settings.currencies", api(self._currencies))
         self.route(
             "GET", r"/settings/payment-terms", "settings.payment_terms", api(self._payment_terms)
@@ -1082,6 +1108,51 @@ class ZuoraSandbox(SandboxServer):
             account.update(changes)
             account["updatedDate"] = now
             return Response(200, {"success": True})
+
+    def _action_update(self, request: Request) -> Response:
+        """The Actions API's update: up to 50 objects of one type, PascalCase standard fields,
+        custom fields by their API names, unknown fields ignored; an array of SaveResults in
+        the order sent, each object succeeding or failing on its own."""
+        body = self._body(request)
+        if body.get("type") != "Account":
+            raise self._fail(OBJ_GENERIC, 20, f"Invalid value for type: {body.get('type')!r}")
+        objects = body.get("objects")
+        if (
+            not isinstance(objects, list)
+            or not objects
+            or not all(isinstance(o, dict) for o in objects)
+        ):
+            raise self._fail(OBJ_GENERIC, 20, "objects must be a list of one or more objects")
+        if len(objects) > ACTION_MAX_OBJECTS:
+            raise self._fail(
+                OBJ_GENERIC, 20, f"At most {ACTION_MAX_OBJECTS} objects are supported per call"
+            )
+        results = []
+        with self.state_lock:
+            for obj in objects:
+                try:
+                    results.append({"Id": self._action_update_one(obj), "Success": True})
+                except ApiFailure as failure:
+                    code = ACTION_ERROR_CODES.get(failure.category, "INVALID_VALUE")
+                    results.append(
+                        {"Errors": [{"Code": code, "Message": failure.message}], "Success": False}
+                    )
+        return Response(200, results)
+
+    def _action_update_one(self, obj: dict[str, Any]) -> str:
+        key = obj.get("Id")
+        if not isinstance(key, str) or key not in self.accounts:
+            raise ApiFailure(200, OBJ_ACCOUNT, 40, f"invalid id: {key!r}")
+        account = self.accounts[key]
+        fields = {
+            ACTION_ACCOUNT_FIELDS.get(name, name): value
+            for name, value in obj.items()
+            if name in ACTION_ACCOUNT_FIELDS or name in zf.ALL
+        }
+        changes, _, _ = self._account_changes(fields, creating=False, current=account)
+        account.update(changes)
+        account["updatedDate"] = self._now()
+        return key
 
     def _update_contact(self, request: Request) -> Response:
         body = self._body(request)

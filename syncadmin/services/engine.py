@@ -73,6 +73,9 @@ class SyncEngine:
         self.account_ids = [str(i) for i in account_ids] if account_ids is not None else None
         self.fault_hook = fault_hook
         self.limiter = limiter or AdaptiveLimiter(preferences.netsuite_concurrency)
+        # Every NetSuite call holds a slot of the limiter while it is on the wire only, so a
+        # slot never waits for our own JSON, signing or bookkeeping.
+        netsuite.transport.gate = self.limiter
         self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
         self.summary = RunSummary()
         self._newest_seen: datetime | None = None

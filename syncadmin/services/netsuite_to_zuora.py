@@ -37,6 +37,7 @@ from syncadmin.selectors import (
     ignored_source_ids,
     open_failure_source_ids,
     strong_unreviewed_matches,
+    writeback_pending_source_ids,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.engine import RunSummary, SyncEngine
@@ -220,10 +221,8 @@ class NetSuiteToZuoraSync(SyncEngine):
                     keep(selected[customer_id].customer, at)
         # A Zuora id that could not be written back, and a customer that failed or waits for
         # review, are looked at again even if nothing changed since.
-        pending = set(
-            RecordLink.objects.filter(writeback_pending=True).values_list(
-                "netsuite_internal_id", flat=True
-            )
+        pending = writeback_pending_source_ids(
+            direction=Direction.NETSUITE_TO_ZUORA
         ) | open_failure_source_ids(direction=Direction.NETSUITE_TO_ZUORA, seen=set(selected))
         for customer in self.customers_by_ids(sorted(pending - set(selected)), SELECTION_WHERE):
             keep(customer, None)
@@ -742,8 +741,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             link.writeback_pending = False
             return
         try:
-            with self.limiter:
-                self.netsuite.update_customer(str(customer["id"]), update)
+            self.netsuite.update_customer(str(customer["id"]), update)
         except ApiError as exc:
             link.writeback_pending = True
             outcome.warnings.append(

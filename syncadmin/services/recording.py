@@ -32,6 +32,9 @@ class AccountOutcome:
     selected_at: datetime | None = None  # the source change that selected it (for the watermark)
     link: RecordLink | None = None  # a link to save together with this outcome
     link_is_new: bool = False
+    # Fields to write back to the source record once the destination write is done; the
+    # outcome is recorded after that write-back (see ZuoraToNetSuiteSync._write_back_batch).
+    writeback: dict[str, Any] | None = None
 
 
 ProgressFn = Callable[[int, int], None]

@@ -41,6 +41,7 @@ from syncadmin.selectors import (
     ignored_source_ids,
     open_failure_source_ids,
     strong_unreviewed_matches,
+    writeback_pending_source_ids,
 )
 from syncadmin.services.engine import RunSummary, SyncEngine
 from syncadmin.services.recording import AccountOutcome, now
@@ -59,8 +60,11 @@ DB_CHUNK = 500
 FIRST_BATCH = 99
 # Accounts handed to the workers but not finished: bounds memory, keeps the workers fed.
 MAX_QUEUED = 2000
-# Zuora write-backs at once (Zuora's default tenant limit is 40; leave room for others).
+# Zuora write-back calls at once (Zuora's default tenant limit is 40; leave room for others).
 ZUORA_WRITES_AT_ONCE = 20
+# Write-backs per Zuora call (the Actions API's update takes up to 50 objects): half of a
+# run's calls were write-backs, one per account, and each costs our CPU as much as a write.
+WRITEBACK_BATCH = 50
 # Seconds between our last write-back answering and reading it back: writes by others that
 # were in flight by then have committed (and a second-resolution stamp has moved on).
 SETTLE_SECONDS = 1.0
@@ -167,12 +171,12 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._pool: ThreadPoolExecutor | None = None
         # The streaming pipeline's state: ids and short texts only, never whole accounts
         # (except children waiting for a parent later in the stream, and what is in flight).
-        self._futures: dict[Future[AccountOutcome], SelectedAccount] = {}
+        self._futures: dict[Future[Any], SelectedAccount | None] = {}  # None: a write-back
+        # Outcomes whose write-back to Zuora waits for a full batch.
+        self._writebacks: list[AccountOutcome] = []
         # Finished futures, and (zuora id, netsuite id) of parents created in NetSuite whose
         # write-back to Zuora is still running.
-        self._done: queue.SimpleQueue[Future[AccountOutcome] | tuple[str, str]] = (
-            queue.SimpleQueue()
-        )
+        self._done: queue.SimpleQueue[Future[Any] | tuple[str, str]] = queue.SimpleQueue()
         self._in_flight: set[str] = set()
         self._destinations: dict[str, str] = {}  # zuora id -> netsuite id, usable as parent
         self._failed: dict[str, str] = {}  # zuora id -> description, failed in this run
@@ -241,7 +245,12 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 seen.add(account["id"])
                 yield SelectedAccount(account, contact_changes[account["id"]])
         if self.watermark is not None:
-            retry = open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE, seen=seen) - seen
+            # Failures, and cross-references that could not be written back, are looked at
+            # again even if nothing changed since.
+            retry = (
+                open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE, seen=seen)
+                | writeback_pending_source_ids(direction=Direction.ZUORA_TO_NETSUITE)
+            ) - seen
             for account in self.zuora.iter_accounts_by_ids(sorted(retry)):
                 if account["id"] not in seen:
                     seen.add(account["id"])
@@ -296,8 +305,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 f"SELECT id, entityid, externalid, {ns_fields.ZUORA_ID} FROM customer "
                 f"WHERE {where} ORDER BY id"
             )
-            with self.limiter:
-                rows = list(self.netsuite.suiteql(query))
+            rows = list(self.netsuite.suiteql(query))
             for row in rows:
                 zuora_id = row.get("externalid") or row.get(ns_fields.ZUORA_ID)
                 if zuora_id not in wanted:
@@ -311,8 +319,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         account needs a payload (a run with nothing to write never asks)."""
         with self._lookups_lock:
             if self._lookups is None:
-                with self.limiter:
-                    self._lookups = netsuite_lookups_one_query(self.netsuite)
+                self._lookups = netsuite_lookups_one_query(self.netsuite)
             return self._lookups
 
     # -- the run --------------------------------------------------------------------------------
@@ -450,7 +457,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
             return
         # A queue fed by done-callbacks: concurrent.futures.wait() would walk every pending
         # future on each call, which at thousands in flight costs more CPU than the sync.
-        done: list[Future[AccountOutcome] | tuple[str, str]] = []
+        done: list[Future[Any] | tuple[str, str]] = []
         try:
             done.append(self._done.get(block=block))
             while True:
@@ -464,9 +471,18 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 self._release_children(zuora_id, internal_id)
                 continue
             item = self._futures.pop(future)
+            if item is None:
+                for written in future.result():
+                    self._record(written)
+                continue
             self._in_flight.discard(item.id)
             outcome = future.result()
-            self._record(outcome)
+            if outcome.writeback:
+                self._writebacks.append(outcome)
+                if len(self._writebacks) >= WRITEBACK_BATCH:
+                    self._flush_writebacks()
+            else:
+                self._record(outcome)
             if outcome.outcome == Outcome.FAILED:
                 self._failed[item.id] = _describe(item.account)
                 self._cascade(item.id)
@@ -474,6 +490,13 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 if outcome.destination_id:
                     self._destinations[item.id] = outcome.destination_id
                 self._release_children(item.id, outcome.destination_id or None)
+
+    def _flush_writebacks(self) -> None:
+        batch, self._writebacks = self._writebacks, []
+        if batch:
+            future = self._pool.submit(self._write_back_batch, batch)
+            self._futures[future] = None
+            future.add_done_callback(self._done.put)
 
     def _release_children(self, parent: str, destination: str | None) -> None:
         for child in self._waiting.pop(parent, []):
@@ -511,7 +534,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
     def _finish_stream(self) -> None:
         """After the last account: wait for every write, then fail the children whose parent
         never came (not linked, not changed) or that sit in a hierarchy cycle."""
-        while self._futures or self._waiting:
+        while self._futures or self._waiting or self._writebacks:
+            if self._writebacks and not self._in_flight:
+                self._flush_writebacks()  # nothing more will join this batch
             if self._futures:
                 self._collect(block=True)
                 continue
@@ -672,8 +697,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
         except ApiError as exc:
             code = exc.code or f"HTTP_{exc.status}"
             failure = self._failure(item, str(code), str(exc), exc.retryable)
-        if link is None and existing is None and not failure.retryable and not self.dry_run:
-            self._write_error_status(account)
+        # Marked once: writing the status again would re-select the account on every run.
+        marked = account.get(z_fields.INTEGRATION_STATUS) == z_fields.STATUS_ERROR_CREATING
+        new_record = link is None and existing is None
+        if new_record and not failure.retryable and not self.dry_run and not marked:
+            failure.writeback = {z_fields.INTEGRATION_STATUS: z_fields.STATUS_ERROR_CREATING}
         return failure
 
     def _create(self, item: SelectedAccount, payload: dict[str, Any]) -> AccountOutcome:
@@ -683,8 +711,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
             return self._outcome(item, Outcome.CREATED, changes=changes)
         # Upsert by external id (the Zuora account id): if this run dies after the write, the
         # next run writes to the same customer instead of creating a second one.
-        with self.limiter:
-            internal_id = self.netsuite.upsert_customer(account["id"], payload)
+        internal_id = self.netsuite.upsert_customer(account["id"], payload)
         self._fault("after_netsuite_write", {"account": account, "internal_id": internal_id})
         # Children need the parent's NetSuite id, not its Zuora write-back: let them go now.
         self._done.put((account["id"], internal_id))
@@ -731,8 +758,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
             # We do not know what the customer holds: send every mapped field once.
             changes = changed_fields(None, payload, ignore=VOLATILE_FIELDS)
             if not self.dry_run:
-                with self.limiter:
-                    self.netsuite.update_customer(internal_id, payload, replace_address_book=True)
+                self.netsuite.update_customer(internal_id, payload, replace_address_book=True)
                 self._remember(link, payload)
             outcome = self._outcome(
                 item,
@@ -775,10 +801,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
             if volatile in payload:
                 patch[volatile] = payload[volatile]
         if not self.dry_run:
-            with self.limiter:
-                self.netsuite.update_customer(
-                    destination, patch, replace_address_book="addressBook" in patch
-                )
+            self.netsuite.update_customer(
+                destination, patch, replace_address_book="addressBook" in patch
+            )
             self._remember(link, payload)
             link.zuora_account_number = account.get("accountNumber", link.zuora_account_number)
             if "entityId" in patch:
@@ -807,45 +832,49 @@ class ZuoraToNetSuiteSync(SyncEngine):
     def _write_back(
         self, account: dict[str, Any], link: RecordLink, outcome: AccountOutcome
     ) -> None:
-        """Cross-reference on the Zuora account. A failure here keeps the NetSuite work and is
-        retried on the next run (writeback_pending), never re-creating anything."""
-        update = {
+        """Ask for the cross-reference on the Zuora account; it is written in a batch, and the
+        outcome recorded, after this account's NetSuite work (see _write_back_batch)."""
+        outcome.writeback = {
             z_fields.INTEGRATION_ID: link.netsuite_internal_id,
             z_fields.INTEGRATION_STATUS: z_fields.STATUS_SYNC_COMPLETE,
             z_fields.SYNC_DATE: now().strftime("%Y-%m-%d"),
         }
-        try:
-            self._zuora_write(account["id"], update)
-        except ApiError as exc:
-            link.writeback_pending = True
-            outcome.warnings.append(
-                f"NetSuite is up to date, but writing the cross-reference back to Zuora failed "
-                f"({exc}); it will be retried on the next run."
-            )
-        else:
-            link.writeback_pending = False
 
-    def _zuora_write(self, account_id: str, update: dict[str, Any]) -> None:
+    def _write_back_batch(self, batch: list[AccountOutcome]) -> list[AccountOutcome]:
+        """One Zuora call for up to WRITEBACK_BATCH write-backs. A failed cross-reference keeps
+        the NetSuite work and is retried on the next run (writeback_pending), never
+        re-creating anything; a failed error status is only logged."""
         started = now()
         try:
             with self._zuora_slots:
-                self.zuora.update_account(account_id, update)
+                errors: list[ApiError | None] = list(
+                    self.zuora.update_accounts([(o.source_id, o.writeback or {}) for o in batch])
+                )
+        except ApiError as exc:
+            errors = [exc] * len(batch)
         finally:
             # Even a failed call may have landed: settle() compares it like any other.
             with self._zuora_lock:
-                self._zuora_writes.add(account_id)
-                self._zuora_write_times.append(started)
+                self._zuora_writes.update(o.source_id for o in batch)
+                self._zuora_write_times.extend([started] * len(batch))
                 self._last_zuora_write = monotonic()
-
-    def _write_error_status(self, account: dict[str, Any]) -> None:
-        if account.get(z_fields.INTEGRATION_STATUS) == z_fields.STATUS_ERROR_CREATING:
-            return  # already marked; writing again would re-select it on every run
-        try:
-            self._zuora_write(
-                account["id"], {z_fields.INTEGRATION_STATUS: z_fields.STATUS_ERROR_CREATING}
-            )
-        except ApiError as exc:
-            logger.warning("Could not mark Zuora account %s as failed: %s", account["id"], exc)
+        for outcome, error in zip(batch, errors, strict=True):
+            outcome.writeback = None
+            link = outcome.link
+            if link is None:
+                if error is not None:
+                    logger.warning(
+                        "Could not mark Zuora account %s as failed: %s", outcome.source_id, error
+                    )
+            elif error is None:
+                link.writeback_pending = False
+            else:
+                link.writeback_pending = True
+                outcome.warnings.append(
+                    f"NetSuite is up to date, but writing the cross-reference back to Zuora "
+                    f"failed ({error}); it will be retried on the next run."
+                )
+        return batch
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _outcome(self, item: SelectedAccount, outcome: str, **values: Any) -> AccountOutcome:
