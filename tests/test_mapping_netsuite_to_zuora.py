@@ -16,7 +16,7 @@ from syncadmin.mapping import (
     NumberMode,
     ZuoraLookups,
     account_payload,
-    split_account_update,
+    account_update,
 )
 
 MISSING = object()  # expected: the key is not in the payload at all
@@ -567,44 +567,48 @@ def test_validation_error(kwargs, code, field, message):
 
 PREVIOUS, _ = build()
 
-# (id, change to apply to a copy of PREVIOUS, expected (account, bill-to, sold-to))
-SPLITS = [
-    ("nothing-changed", {}, ({}, None, None)),
-    ("account-field-only", {"notes": "New note"}, ({"notes": "New note"}, None, None)),
+# (id, change to apply to a copy of PREVIOUS, expected body of the one update call)
+UPDATES = [
+    ("nothing-changed", {}, {}),
+    ("account-field-only", {"notes": "New note"}, {"notes": "New note"}),
     (
         "bill-to-only",
         {"billToContact": {**PREVIOUS["billToContact"], "city": "Shelbyville"}},
-        ({}, {"city": "Shelbyville"}, None),
+        {"billToContact": {"city": "Shelbyville"}},
     ),
     (
         "sold-to-only",
         {"soldToContact": {**PREVIOUS["soldToContact"], "workPhone": "+44 1"}},
-        ({}, None, {"workPhone": "+44 1"}),
+        {"soldToContact": {"workPhone": "+44 1"}},
+    ),
+    (
+        "account-and-contact-in-one-body",
+        {"notes": "New", "billToContact": {**PREVIOUS["billToContact"], "city": "Ogdenville"}},
+        {"notes": "New", "billToContact": {"city": "Ogdenville"}},
     ),
     (
         "removed-value-is-not-a-change",
         {"notes": None},
-        ({}, None, None),
+        {},
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("change", "expected"), [s[1:] for s in SPLITS], ids=[s[0] for s in SPLITS]
+    ("change", "expected"), [s[1:] for s in UPDATES], ids=[s[0] for s in UPDATES]
 )
-def test_split_account_update(change, expected):
+def test_account_update(change, expected):
     current = copy.deepcopy(PREVIOUS)
     for key, value in change.items():
         if value is None:
             current.pop(key)
         else:
             current[key] = value
-    assert split_account_update(PREVIOUS, current) == expected
+    assert account_update(PREVIOUS, current) == expected
 
 
-def test_split_account_update_without_previous_is_everything():
-    account, bill_to, sold_to = split_account_update(None, PREVIOUS)
-    assert account["name"] == "Acme Corp"
-    assert "billToContact" not in account
-    assert bill_to == PREVIOUS["billToContact"]
-    assert sold_to == PREVIOUS["soldToContact"]
+def test_account_update_without_previous_is_everything():
+    body = account_update(None, PREVIOUS)
+    assert body["name"] == "Acme Corp"
+    assert body["billToContact"] == PREVIOUS["billToContact"]
+    assert body["soldToContact"] == PREVIOUS["soldToContact"]

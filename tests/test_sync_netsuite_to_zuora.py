@@ -321,7 +321,8 @@ def test_customer_without_currency_gets_the_zuora_default_currency(ns_master, ru
 
     run_sync()
 
-    assert account_for(ns_master, customer_id)["currency"] == "CHF"
+    created = AccountResult.objects.filter(source_id=customer_id, outcome="created")
+    assert [r.changes["currency"] for r in created] == [[None, "CHF"]]
 
 
 def test_billing_settings_come_from_the_customer_or_the_preference_defaults(ns_master, run_sync):
@@ -454,6 +455,39 @@ def test_rerun_without_changes_writes_nothing_on_either_side(ns_master, run_sync
     assert report.counts.get("created", 0) == report.counts.get("updated", 0) == 0
 
 
+def test_first_run_settles_its_own_write_backs_so_the_rerun_reads_almost_nothing(
+    ns_master, run_sync
+):
+    run_sync()
+    assert SyncCursor.objects.get(direction="netsuite_to_zuora").settled_through is not None
+    reset_calls(ns_master)
+
+    report = run_sync()
+
+    # The changed-customer query (its address lines ride along) and the address-change query;
+    # no lookup, no Zuora call, no write.
+    assert report.api_calls.get("zuora", {}) == {}
+    assert sum(report.api_calls["netsuite"].values()) <= 3, report.api_calls
+    assert netsuite_writes(ns_master) == zuora_writes(ns_master) == 0
+
+
+def test_an_edit_made_during_the_run_is_synced_by_that_run(ns_master, run_sync):
+    customer_id = roots(ns_master)[0]
+    edited: list[str] = []
+
+    def edit_after_first_create(point: str, context: dict[str, Any]) -> None:
+        if point == "after_zuora_write" and not edited:
+            edited.append(customer_id)
+            set_customer(ns_master, customer_id, comments="Edited while the run ran")
+
+    run_sync(fault_hook=edit_after_first_create)
+
+    assert account_for(ns_master, customer_id)["notes"] == "Edited while the run ran"
+    reset_calls(ns_master)
+    run_sync()
+    assert zuora_writes(ns_master) == 0
+
+
 def test_address_only_edit_in_netsuite_updates_only_the_bill_to_contact(ns_master, run_sync):
     run_sync()
     run_sync()  # settles the write-backs' own change
@@ -477,8 +511,9 @@ def test_address_only_edit_in_netsuite_updates_only_the_bill_to_contact(ns_maste
     assert report.counts["updated"] == 1
     bill = contact(ns_master, account_for(ns_master, customer_id), "bill")
     assert (bill["address1"], bill["city"]) == ("9 New Road", "Portland")
-    assert ns_master.zuora.calls_to("v1.contact.update") == 1
-    assert ns_master.zuora.calls_to("v1.account.update") == 0
+    # One write, the contact nested in the account update.
+    assert ns_master.zuora.calls_to("v1.account.update") == 1
+    assert ns_master.zuora.calls_to("v1.contact.update") == 0
     assert "billToContact.address1" in result(customer_id).changes
 
 

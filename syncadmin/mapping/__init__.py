@@ -11,7 +11,7 @@ Where each rule lives:
 from syncadmin.mapping.countries import to_code as country_code
 from syncadmin.mapping.countries import to_name as country_name
 from syncadmin.mapping.diff import changed_fields, payload_hash, update_payload
-from syncadmin.mapping.netsuite_to_zuora import account_payload, split_account_update
+from syncadmin.mapping.netsuite_to_zuora import account_payload, account_update
 from syncadmin.mapping.types import (
     MappingError,
     MappingOptions,
@@ -34,6 +34,6 @@ __all__ = [
     "country_name",
     "customer_payload",
     "payload_hash",
-    "split_account_update",
+    "account_update",
     "update_payload",
 ]

@@ -92,24 +92,23 @@ def account_payload(
     return payload, warnings
 
 
-def split_account_update(
+def account_update(
     previous: Mapping[str, Any] | None, current: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
-    """Split a Zuora update into (account fields, bill-to fields, sold-to fields) that changed.
-
-    Zuora updates contacts through their own endpoint, so each part is sent separately; a
-    contact part is None when nothing in it changed. Keys absent from `current` never count.
-    """
+) -> dict[str, Any]:
+    """The body of one PUT /v1/accounts/{id}: the account fields that changed, and a
+    billToContact / soldToContact object with only the contact fields that changed (absent when
+    none did). One call per changed account, contacts included. Keys absent from `current` never
+    count."""
     previous = previous or {}
-    account = {
+    body = {
         key: after
         for key, (_, after) in changed_fields(previous, current, ignore=CONTACT_KEYS).items()
     }
-    contacts = []
     for key in CONTACT_KEYS:
         changes = changed_fields(previous.get(key), current.get(key) or {})
-        contacts.append({field: after for field, (_, after) in changes.items()} or None)
-    return account, contacts[0], contacts[1]
+        if changes:
+            body[key] = {field: after for field, (_, after) in changes.items()}
+    return body
 
 
 # --- identity and names -------------------------------------------------------------------

@@ -10,11 +10,16 @@ rules live in syncadmin/mapping/netsuite_to_zuora.py. The structure mirrors zuor
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import queue
+import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time
+from time import monotonic, sleep
 from typing import Any
 
 from connectors.http import ApiError
@@ -26,12 +31,12 @@ from syncadmin.mapping import (
     NetSuiteLookups,
     ZuoraLookups,
     account_payload,
+    account_update,
     changed_fields,
     payload_hash,
-    split_account_update,
 )
 from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS
-from syncadmin.models import Direction, Outcome, RecordLink
+from syncadmin.models import Direction, Outcome, RecordLink, SyncCursor
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
@@ -45,7 +50,9 @@ from syncadmin.services.recording import AccountOutcome, now
 from syncadmin.services.zuora_to_netsuite import (
     EPOCH,
     OVERLAP,
-    netsuite_lookups,
+    SETTLE_ROUNDS,
+    SETTLE_SECONDS,
+    netsuite_lookups_one_query,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,9 +60,11 @@ logger = logging.getLogger(__name__)
 DB_CHUNK = 500
 IDS_PER_SUITEQL = 500  # ids spliced into one SuiteQL IN list
 IDS_PER_ZUORA_QUERY = 50  # keeps Object Query filter URLs well under gateway limits
-# Zuora writes at once: well under the tenant's default concurrency limit of 40, which other
+# Zuora writes at once: half the tenant's default concurrency limit of 40, which other
 # integrations share; 429s shrink it further (see AdaptiveLimiter).
-ZUORA_WRITE_CONCURRENCY = 10
+ZUORA_WRITE_CONCURRENCY = 20
+# Customers handed to the workers but not finished: bounds memory, keeps the workers fed.
+MAX_QUEUED = 2000
 
 # Customers that sync, plus customers that were in Zuora before (they carry its id) so that one
 # that became inactive or lost its "Send to Zuora" tick shows up as skipped with a reason
@@ -68,6 +77,14 @@ SELECTION_WHERE = (
 # this direction last sent to Zuora lives under this key, so switching the master back and forth
 # keeps both and neither direction mistakes the other's payload for its own.
 PAYLOAD_KEY = Direction.NETSUITE_TO_ZUORA.value
+# The digest of the customer (and of the mapping options) this direction last synced: a customer
+# read again with the same digest is unchanged without mapping it (nor reading any lookup).
+SOURCE_KEY = f"{PAYLOAD_KEY}_source"
+# Written by the sync itself (the Zuora write-back) or by NetSuite on every save: they say
+# nothing about what the customer holds.
+WRITEBACK_FIELDS = frozenset(
+    {"lastModifiedDate", ns_fields.ZUORA_ID, ns_fields.ZUORA_ACCOUNT_NUMBER}
+)
 ACCOUNT_KEYS = (
     "name",
     "accountNumber",
@@ -104,6 +121,13 @@ class SelectedCustomer:
     @property
     def id(self) -> str:
         return str(self.customer["id"])
+
+
+def fingerprint(customer: dict[str, Any]) -> bytes:
+    """A digest of what a customer holds, ignoring what our own write-back changes."""
+    content = {k: v for k, v in customer.items() if k not in WRITEBACK_FIELDS}
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -177,10 +201,34 @@ class NetSuiteToZuoraSync(SyncEngine):
             # A Zuora 429 must slow the Zuora writers, not NetSuite's (the run wires both
             # clients to the NetSuite limiter).
             transport.on_throttle = self.zuora_limiter.throttled
+        self._settled_through: datetime | None = None
+        if self.watermark is not None and self.account_ids is None:
+            self._settled_through = (
+                SyncCursor.objects.filter(direction=Direction.NETSUITE_TO_ZUORA)
+                .values_list("settled_through", flat=True)
+                .first()
+            )
+        self._run_started = now()
+        self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
+        self._options_digest = hashlib.blake2b(
+            json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
+        ).hexdigest()
+        self._fingerprints: dict[str, bytes] = {}
+        # NetSuite write-backs of this run, for settle().
+        self._netsuite_lock = threading.Lock()
+        self._netsuite_writes: set[str] = set()
+        self._last_netsuite_write = 0.0
+        self._settled_at: datetime | None = None
 
     # -- selection ------------------------------------------------------------------------------
     def since(self) -> datetime:
-        return self.watermark - OVERLAP if self.watermark else EPOCH
+        if self.watermark is None:
+            return EPOCH
+        if self._settled_through is not None and self._settled_through == self.watermark:
+            # The run that set this watermark re-read everything after its own write-backs
+            # (see settle()), so its overlap window is already covered.
+            return self.watermark
+        return self.watermark - OVERLAP
 
     def customers_by_ids(self, ids: Iterable[str], where: str) -> Iterator[dict[str, Any]]:
         """Customers by internal id, a few SuiteQL calls per 500 (never one call each)."""
@@ -312,11 +360,16 @@ class NetSuiteToZuoraSync(SyncEngine):
         return messages
 
     # -- the run --------------------------------------------------------------------------------
+    def lookups(self) -> tuple[ZuoraLookups, NetSuiteLookups]:
+        """Zuora's currencies and terms and NetSuite's reference records, read once per run and
+        only when a customer needs a payload (a run with nothing to map never asks)."""
+        if self._lookups is None:
+            self._lookups = (zuora_lookups(self.zuora), netsuite_lookups_one_query(self.netsuite))
+        return self._lookups
+
     def run(self) -> RunSummary:
-        lookups = (zuora_lookups(self.zuora), netsuite_lookups(self.netsuite))
+        self._run_started = now()
         selected = self.select()
-        self.summary.selected = len(selected)
-        self.recorder.set_total(len(selected))
         if self.account_ids is not None:
             for missing in dict.fromkeys(self.account_ids):
                 if missing not in selected:
@@ -328,7 +381,35 @@ class NetSuiteToZuoraSync(SyncEngine):
                             "prospects do not sync)",
                         )
                     )
+        self.sync_selected(selected)
+        self.settle()
+        self.recorder.set_total(self.summary.selected)
+        self.recorder.flush()
+        self.summary.watermark_after = self.next_watermark()
+        self.summary.settled = (
+            self._settled_at is not None
+            and self._oldest_retryable is None
+            and self.summary.watermark_after == self._settled_at
+        )
+        self.summary.throttles = self.limiter.throttles + self.zuora_limiter.throttles
+        return self.summary
 
+    def _unchanged_since_last_sync(self, customer_id: str, links: dict[str, RecordLink]) -> bool:
+        link = links.get(customer_id)
+        if link is None or link.writeback_pending or self.new_only:
+            return False
+        stored = link.last_payload or {}
+        return PAYLOAD_KEY in stored and stored.get(SOURCE_KEY) == self._source_digest(customer_id)
+
+    def _source_digest(self, customer_id: str) -> str:
+        return f"{self._fingerprints[customer_id].hex()}-{self._options_digest}"
+
+    def sync_selected(self, selected: dict[str, SelectedCustomer]) -> None:
+        """Skip, look up and write the selected customers, parents before children."""
+        self.summary.selected += len(selected)
+        self.recorder.set_total(self.summary.selected)
+        for item in selected.values():
+            self._fingerprints[item.id] = fingerprint(item.customer)
         eligible: dict[str, SelectedCustomer] = {}
         ignored = ignored_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
         for item in selected.values():
@@ -339,6 +420,13 @@ class NetSuiteToZuoraSync(SyncEngine):
                 eligible[item.id] = item
 
         links = self.load_links(list(eligible))
+        for customer_id in [i for i in eligible if self._unchanged_since_last_sync(i, links)]:
+            item = eligible.pop(customer_id)
+            self._record(
+                self._outcome(
+                    item, Outcome.UNCHANGED, destination_id=links[customer_id].zuora_account_id
+                )
+            )
         unlinked = [eligible[i].customer for i in eligible if i not in links]
         existing = self.find_existing_accounts(unlinked) if unlinked else {}
         # Never create a record a person has not yet confirmed is new (see Match suggestions).
@@ -356,6 +444,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             states = self.read_linked_accounts(stale) if stale else {}
 
         levels, orphans = self.levels(eligible, selected)
+        lookups = self.lookups() if levels else None
         for item, message in orphans:
             self._record(self._failure(item, "PARENT_NOT_SYNCED", message))
 
@@ -367,11 +456,25 @@ class NetSuiteToZuoraSync(SyncEngine):
         for nid, link in self.load_links(sorted(self._outside_parents(eligible))).items():
             destination_ids[nid] = link.zuora_account_id
 
-        with ThreadPoolExecutor(
-            max_workers=ZUORA_WRITE_CONCURRENCY, thread_name_prefix="sync"
-        ) as pool:
+        def finished(future: Future[AccountOutcome]) -> None:
+            item = futures.pop(future)
+            outcome = future.result()
+            if outcome.outcome == Outcome.FAILED:
+                failed_ids.add(item.id)
+                if outcome.retryable:
+                    retry_ids.add(item.id)
+            elif outcome.destination_id:
+                destination_ids[item.id] = outcome.destination_id
+            self._record(outcome)
+
+        # A queue fed by done-callbacks, and a bounded number queued: concurrent.futures.wait()
+        # walks every pending future on each call, which at 100,000 customers costs more CPU
+        # than the sync itself.
+        futures: dict[Future[AccountOutcome], SelectedCustomer] = {}
+        done: queue.SimpleQueue[Future[AccountOutcome]] = queue.SimpleQueue()
+        workers = ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
             for level in levels:
-                futures: dict[Future[AccountOutcome], SelectedCustomer] = {}
                 for item in level:
                     parent = self._parent_id(item.customer)
                     if parent and parent in failed_ids:
@@ -392,34 +495,70 @@ class NetSuiteToZuoraSync(SyncEngine):
                             retry_ids.add(item.id)
                         continue
                     link = links.get(item.id)
-                    futures[
-                        pool.submit(
-                            self.sync_customer,
-                            item,
-                            link,
-                            existing.get(item.id),
-                            states.get(link.zuora_account_id) if link else None,
-                            destination_ids.get(parent) if parent else None,
-                            lookups,
-                        )
-                    ] = item
-                pending = set(futures)
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        item = futures[future]
-                        outcome = future.result()
-                        if outcome.outcome == Outcome.FAILED:
-                            failed_ids.add(item.id)
-                            if outcome.retryable:
-                                retry_ids.add(item.id)
-                        elif outcome.destination_id:
-                            destination_ids[item.id] = outcome.destination_id
-                        self._record(outcome)
-        self.recorder.flush()
-        self.summary.watermark_after = self.next_watermark()
-        self.summary.throttles = self.limiter.throttles + self.zuora_limiter.throttles
-        return self.summary
+                    future = pool.submit(
+                        self.sync_customer,
+                        item,
+                        link,
+                        existing.get(item.id),
+                        states.get(link.zuora_account_id) if link else None,
+                        destination_ids.get(parent) if parent else None,
+                        lookups,
+                    )
+                    futures[future] = item
+                    future.add_done_callback(done.put)
+                    while len(futures) >= MAX_QUEUED:
+                        finished(done.get())
+                while futures:  # a level ends before the next one (its children) starts
+                    finished(done.get())
+
+    # -- after the writes: our own write-backs ----------------------------------------------------
+    def settle(self) -> None:
+        """Re-read what changed in NetSuite since this run started, so the watermark can move
+        past the run's own write-backs (each one bumps the customer's lastmodifieddate).
+
+        A customer whose content (minus lastmodifieddate and the Zuora cross-reference fields)
+        is what this run synced is ours; any other is someone's edit made during the run, and it
+        is synced now. Afterwards the watermark is the newest of our own write-back stamps. The
+        same design as ZuoraToNetSuiteSync.settle().
+        """
+        if self.dry_run or self.account_ids is not None:
+            return
+        for _ in range(SETTLE_ROUNDS):
+            with self._netsuite_lock:
+                if not self._netsuite_writes:
+                    return
+                written, self._netsuite_writes = self._netsuite_writes, set()
+                last_write, self._last_netsuite_write = self._last_netsuite_write, 0.0
+            self.recorder.flush()  # links of this run must be visible to the lookups below
+            pause = last_write + SETTLE_SECONDS - monotonic()
+            if pause > 0:
+                sleep(pause)
+            since = max(self.since(), self._run_started - OVERLAP)
+            changed: dict[str, SelectedCustomer] = {}
+            own: datetime | None = None
+            for customer in self.netsuite.iter_customers_changed_since(
+                since, extra_where=SELECTION_WHERE
+            ):
+                customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
+                if self._fingerprints.get(customer_id) == fingerprint(customer):
+                    if customer_id in written and (own is None or at > own):
+                        own = at
+                    continue
+                changed[customer_id] = SelectedCustomer(customer, at)
+            # Address edits during the run do not show on the customer: compare those too.
+            addressed = dict(self.netsuite.iter_address_change_times_since(since))
+            unread = [i for i in addressed if i not in changed]
+            for customer in self.customers_by_ids(unread, SELECTION_WHERE):
+                customer_id = str(customer["id"])
+                if self._fingerprints.get(customer_id) != fingerprint(customer):
+                    changed[customer_id] = SelectedCustomer(customer, addressed[customer_id])
+            if own is not None:
+                self._settled_at = max(own, self._settled_at) if self._settled_at else own
+            if changed:
+                self.sync_selected(changed)
+        with self._netsuite_lock:
+            if self._netsuite_writes:  # someone kept editing customers: keep the overlap
+                self._settled_at = None
 
     def _parent_id(self, customer: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:
@@ -697,31 +836,19 @@ class NetSuiteToZuoraSync(SyncEngine):
     def _send_update(
         self, link: RecordLink, previous: dict[str, Any], payload: dict[str, Any]
     ) -> None:
-        """Account fields, then each contact through its own endpoint: only what changed."""
-        account, bill_to, sold_to = split_account_update(previous, payload)
-        if account:
+        """One call: the account fields and contact fields that changed, contacts nested."""
+        body = account_update(previous, payload)
+        if body:
             with self.zuora_limiter:
-                self.zuora.update_account(link.zuora_account_id, account)
-        for contact_id, changes, role in (
-            (link.zuora_bill_to_id, bill_to, "Bill To"),
-            (link.zuora_sold_to_id, sold_to, "Sold To"),
-        ):
-            if not changes:
-                continue
-            if not contact_id:
-                raise MappingError(
-                    "CONTACT_UNKNOWN",
-                    f"The {role} contact of Zuora account {link.zuora_account_id} is not known; "
-                    "the account has no such contact in Zuora.",
-                )
-            with self.zuora_limiter:
-                self.zuora.update_contact(contact_id, changes)
-        if account.get("accountNumber"):
-            link.zuora_account_number = account["accountNumber"]
+                self.zuora.update_account(link.zuora_account_id, body)
+        if body.get("accountNumber"):
+            link.zuora_account_number = body["accountNumber"]
 
     def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
         stored = dict(link.last_payload or {})
         stored[PAYLOAD_KEY] = {**(stored.get(PAYLOAD_KEY) or {}), **payload}
+        if link.netsuite_internal_id in self._fingerprints:
+            stored[SOURCE_KEY] = self._source_digest(link.netsuite_internal_id)
         link.last_payload = stored
         link.last_payload_hash = payload_hash(stored[PAYLOAD_KEY])
         link.last_synced_at = now()
@@ -741,7 +868,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             link.writeback_pending = False
             return
         try:
-            self.netsuite.update_customer(str(customer["id"]), update)
+            self._netsuite_write(str(customer["id"]), update)
         except ApiError as exc:
             link.writeback_pending = True
             outcome.warnings.append(
@@ -750,6 +877,15 @@ class NetSuiteToZuoraSync(SyncEngine):
             )
         else:
             link.writeback_pending = False
+
+    def _netsuite_write(self, customer_id: str, update: dict[str, Any]) -> None:
+        try:
+            self.netsuite.update_customer(customer_id, update)
+        finally:
+            # Even a failed call may have landed: settle() compares it like any other.
+            with self._netsuite_lock:
+                self._netsuite_writes.add(customer_id)
+                self._last_netsuite_write = monotonic()
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _outcome(self, item: SelectedCustomer, outcome: str, **values: Any) -> AccountOutcome:
@@ -767,4 +903,10 @@ class NetSuiteToZuoraSync(SyncEngine):
         return item.customer
 
     def next_watermark(self) -> datetime | None:
+        """The newest change seen, but never past a retryable failure, so it is read again;
+        after settle(), the newest of our own write-backs it read back."""
+        if self._oldest_retryable is None and self._settled_at is not None:
+            if self.watermark is not None and self._settled_at < self.watermark:
+                return self.watermark
+            return self._settled_at
         return self._watermark_from_changes()
