@@ -60,6 +60,10 @@ logger = logging.getLogger(__name__)
 DB_CHUNK = 500
 IDS_PER_SUITEQL = 500  # ids spliced into one SuiteQL IN list
 IDS_PER_ZUORA_QUERY = 50  # keeps Object Query filter URLs well under gateway limits
+# NetSuite internal ids are short digits: 200 of them still make a URL of under 2 KB.
+NETSUITE_IDS_PER_ZUORA_QUERY = 200
+# Object Query reads at once (Zuora allows 80 per tenant for Object Query).
+ZUORA_READS_AT_ONCE = 8
 # Zuora writes at once: half the tenant's default concurrency limit of 40, which other
 # integrations share; 429s shrink it further (see AdaptiveLimiter).
 ZUORA_WRITE_CONCURRENCY = 20
@@ -307,13 +311,19 @@ class NetSuiteToZuoraSync(SyncEngine):
         """Zuora accounts that already carry one of these customers' NetSuite ids
         (IntegrationId__NS), or that a customer's Zuora ID field names: a create that died
         before its link was stored, or accounts made by the incumbent. Bulk Object Query reads,
-        50 ids a call."""
+        a few at once."""
         found: dict[str, dict[str, Any]] = {}
-        ids = [str(c["id"]) for c in customers]
-        for chunk in _chunks(ids, IDS_PER_ZUORA_QUERY):
+        ids = _digits(str(c["id"]) for c in customers)
+        chunks = list(_chunks(ids, NETSUITE_IDS_PER_ZUORA_QUERY))
+        for chunk, accounts in zip(
+            chunks,
+            self._read_in_parallel(
+                [[f"{z_fields.INTEGRATION_ID.lower()}.IN:[{','.join(c)}]"] for c in chunks]
+            ),
+            strict=True,
+        ):
             wanted = set(chunk)
-            filters = [f"{z_fields.INTEGRATION_ID.lower()}.IN:[{','.join(chunk)}]"]
-            for account in self.zuora_accounts(filters):
+            for account in accounts:
                 netsuite_id = str(account.get(z_fields.INTEGRATION_ID) or "")
                 if netsuite_id in wanted and netsuite_id not in found:
                     found[netsuite_id] = account
@@ -322,23 +332,29 @@ class NetSuiteToZuoraSync(SyncEngine):
             for c in customers
             if c.get(ns_fields.ZUORA_ID) and str(c["id"]) not in found
         }
-        for chunk in _chunks(list(by_zuora_id), IDS_PER_ZUORA_QUERY):
-            for account in self.zuora_accounts([f"id.IN:[{','.join(chunk)}]"]):
+        chunks = list(_chunks(list(by_zuora_id), IDS_PER_ZUORA_QUERY))
+        for accounts in self._read_in_parallel([[f"id.IN:[{','.join(c)}]"] for c in chunks]):
+            for account in accounts:
                 netsuite_id = by_zuora_id.get(account["id"])
                 if netsuite_id and netsuite_id not in found:
                     found[netsuite_id] = account
         return found
 
+    def _read_in_parallel(self, queries: list[list[str]]) -> list[list[dict[str, Any]]]:
+        """The accounts each filter list selects, in order, ZUORA_READS_AT_ONCE queries at once:
+        at 100,000 new customers the existence checks are 500 calls."""
+        if len(queries) <= 1:
+            return [list(self.zuora_accounts(q)) for q in queries]
+        with ThreadPoolExecutor(max_workers=ZUORA_READS_AT_ONCE, thread_name_prefix="read") as pool:
+            return list(pool.map(lambda q: list(self.zuora_accounts(q)), queries))
+
     def read_linked_accounts(self, links: list[RecordLink]) -> dict[str, dict[str, Any]]:
         """The Zuora accounts of links this direction has not written yet (made by the other
         direction, or by hand): their state is the baseline for "only what changed", and
-        they name the contacts to update. Bulk reads, 50 ids a call."""
-        accounts: dict[str, dict[str, Any]] = {}
+        they name the contacts to update. Bulk reads, 50 ids a call, a few at once."""
         ids = [link.zuora_account_id for link in links]
-        for chunk in _chunks(ids, IDS_PER_ZUORA_QUERY):
-            for account in self.zuora_accounts([f"id.IN:[{','.join(chunk)}]"]):
-                accounts[account["id"]] = account
-        return accounts
+        queries = [[f"id.IN:[{','.join(c)}]"] for c in _chunks(ids, IDS_PER_ZUORA_QUERY)]
+        return {a["id"]: a for accounts in self._read_in_parallel(queries) for a in accounts}
 
     @staticmethod
     def _needs_state(link: RecordLink) -> bool:
