@@ -336,3 +336,14 @@ def test_runs_standalone_as_a_module(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_account_numbers_stay_unique_and_findable_through_renumbering(api, zuora_sandbox):
+    created = _create(api, accountNumber="NEW-2").json()
+    assert _reason(_create(api, accountNumber="NEW-2"))["code"] % 100 == 30  # in use
+    renumbered = api("PUT", "/v1/accounts/NEW-2", json={"accountNumber": "NEW-3"}).json()
+    assert renumbered["success"]
+
+    assert api("GET", "/v1/accounts/NEW-3").json()["basicInfo"]["id"] == created["accountId"]
+    assert _reason(api("GET", "/v1/accounts/NEW-2"))["code"] % 100 == 40
+    assert _create(api, accountNumber="NEW-2").json()["success"]  # free again

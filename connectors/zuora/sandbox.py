@@ -248,6 +248,7 @@ class ZuoraSandbox(SandboxServer):
         self.token_count = 0
         self.idempotency: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._snapshots: dict[str, tuple[float, list[str]]] = {}
+        self._number_index: dict[str, str] = {}  # accountNumber -> id, see _account_by_number
         self.requests_seen: list[dict[str, Any]] = []  # headers of API calls, for tests
         self._seed = 42
         self._id_counter = 0
@@ -372,6 +373,7 @@ class ZuoraSandbox(SandboxServer):
         generated = generate_accounts(count, seed=seed)
         with self.state_lock:
             self.accounts.clear()
+            self._number_index = {}
             self.contacts.clear()
             self.idempotency.clear()
             self._seed = seed
@@ -466,6 +468,7 @@ class ZuoraSandbox(SandboxServer):
             self._number_counter = data.get("number_counter", 0)
             self._last_stamp = datetime.fromisoformat(data["last_stamp"])
             self.accounts = {a["id"]: dec(a) for a in data.get("accounts", [])}
+            self._number_index = {}
             self.contacts = {c["id"]: dec(c) for c in data.get("contacts", [])}
 
     def revoke_tokens(self) -> None:
@@ -816,13 +819,24 @@ class ZuoraSandbox(SandboxServer):
             set(),
         )
 
+    def _account_by_number(self, number: str) -> dict[str, Any] | None:
+        """The account with this number, through an index: a scan per create made creating
+        100,000 accounts quadratic. The index is rebuilt whenever it and the accounts differ in
+        size (a seed, a load, a renumbered account)."""
+        with self.state_lock:
+            if len(self._number_index) != len(self.accounts):
+                self._number_index = {a["accountNumber"]: a["id"] for a in self.accounts.values()}
+            account = self.accounts.get(self._number_index.get(number, ""))
+            return account if account is not None and account["accountNumber"] == number else None
+
+    def _index_number(self, account: dict[str, Any]) -> None:
+        self._number_index[account["accountNumber"]] = account["id"]
+
     def _find_account(self, key: str, status: int = 404) -> dict[str, Any]:
         with self.state_lock:
             account = self.accounts.get(key)
             if account is None:
-                account = next(
-                    (a for a in self.accounts.values() if a["accountNumber"] == key), None
-                )
+                account = self._account_by_number(key)
         if account is None:
             raise ApiFailure(status, OBJ_ACCOUNT, 40, f"Cannot find entity by key: '{key}'")
         return account
@@ -930,9 +944,7 @@ class ZuoraSandbox(SandboxServer):
             elif name == "accountNumber":
                 if not isinstance(value, str) or not value or len(value) > 50:
                     raise self._fail(obj, 20, "Invalid value for field accountNumber")
-                clash = next(
-                    (a for a in self.accounts.values() if a["accountNumber"] == value), None
-                )
+                clash = self._account_by_number(value)
                 if clash is not None and (current is None or clash["id"] != current["id"]):
                     raise self._fail(
                         obj, 30, f"The account number {value} is invalid or already in use"
@@ -1051,9 +1063,7 @@ class ZuoraSandbox(SandboxServer):
             account_id = self._new_id("account")
             if "accountNumber" not in changes:
                 number = None
-                while number is None or any(
-                    a["accountNumber"] == number for a in self.accounts.values()
-                ):
+                while number is None or self._account_by_number(number) is not None:
                     self._number_counter += 1
                     number = f"A{self._number_counter:08d}"
                 changes["accountNumber"] = number
@@ -1079,6 +1089,7 @@ class ZuoraSandbox(SandboxServer):
                 "updatedDate": now,
             }
             self.accounts[account_id] = record
+            self._index_number(record)
             return Response(
                 200,
                 {
@@ -1107,6 +1118,7 @@ class ZuoraSandbox(SandboxServer):
                     contact["updatedDate"] = now
             account.update(changes)
             account["updatedDate"] = now
+            self._index_number(account)
             return Response(200, {"success": True})
 
     def _action_update(self, request: Request) -> Response:
@@ -1152,6 +1164,7 @@ class ZuoraSandbox(SandboxServer):
         changes, _, _ = self._account_changes(fields, creating=False, current=account)
         account.update(changes)
         account["updatedDate"] = self._now()
+        self._index_number(account)
         return key
 
     def _update_contact(self, request: Request) -> Response:
