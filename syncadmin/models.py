@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from syncadmin import crypto
@@ -459,6 +462,53 @@ class Outcome(models.TextChoices):
     NEEDS_REVIEW = "review", "Needs review"
 
 
+def name_search_key(name: str) -> str:
+    """A name as the results search compares it: Unicode-normalized, case-folded, with runs of
+    whitespace made one space. Folding in Python rather than with the database's LOWER() keeps
+    the search the same on every database (SQLite's LOWER() folds ASCII letters only)."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+class NameKeyField(models.CharField):
+    """The search key (name_search_key) of another text field of the model. pre_save runs for
+    save(), create() and bulk_create() alike, so every ORM writer of the row fills it; raw SQL
+    inserts must call name_search_key themselves."""
+
+    def __init__(self, *args: Any, source: str = "", **kwargs: Any) -> None:
+        self.source = source
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        key = name_search_key(getattr(model_instance, self.source) or "")[: self.max_length]
+        setattr(model_instance, self.attname, key)
+        return key
+
+
+@NameKeyField.register_lookup
+class NameKeyStartsWith(models.lookups.StartsWith):
+    """`startswith` that an ordinary index serves on SQLite too. SQLite's LIKE ignores ASCII case,
+    so it only uses an index built with NOCASE; keys are already case-folded, and in SQLite's
+    binary order the range [prefix, prefix + U+10FFFF) holds the keys that start with the prefix
+    (all but those with the noncharacter U+10FFFF right after it). PostgreSQL keeps
+    LIKE 'prefix%', served by a varchar_pattern_ops index."""
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, list[Any]]:
+        if not (self.rhs_is_direct_value() and isinstance(self.rhs, str)):
+            return self.as_sql(compiler, connection)
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        params = [*lhs_params, self.rhs, *lhs_params, self.rhs + "\U0010ffff"]
+        return f"({lhs} >= %s AND {lhs} < %s)", params
+
+
 class AccountResult(models.Model):
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="results")
     link = models.ForeignKey(
@@ -467,6 +517,8 @@ class AccountResult(models.Model):
     source_id = models.CharField(max_length=64)
     source_number = models.CharField(max_length=100, blank=True)
     source_name = models.CharField(max_length=255, blank=True)
+    # What the results search matches names against: an index serves "starts with" on it.
+    name_key = NameKeyField(max_length=255, source="source_name")
     destination_id = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=255, blank=True, help_text="Why it was skipped.")
@@ -496,6 +548,11 @@ class AccountResult(models.Model):
             models.Index(fields=["run", "-id"], name="result_run_id"),
             models.Index(fields=["outcome", "error_code"], name="result_outcome_code"),
             models.Index(fields=["destination_id"], name="result_destination"),
+            # The pattern opclass lets PostgreSQL serve LIKE 'prefix%' whatever the database's
+            # collation; other databases ignore opclasses.
+            models.Index(
+                fields=["name_key"], name="result_name_key", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self) -> str:

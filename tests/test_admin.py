@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from syncadmin.models import AccountResult, SyncPreferences, SyncRun
+from syncadmin.models import AccountResult, Direction, SyncPreferences, SyncRun
 from syncadmin.services.connections import zuora_connection_update
 from tests.conftest import FAST_CLIENTS
 
@@ -60,6 +60,84 @@ def test_results_search_by_number_or_either_id(admin_client, synced, field):
 
     assert result.source_number in html
     assert other.source_number not in html
+
+
+NAMES = {
+    "N1": "ACME Corp",
+    "N2": "Acme  Holdings",
+    "N3": "Big Acme Ltd",
+    "N4": "Ärztekammer Nord",
+    "N5": "Straße Bau GmbH",
+    "N6": "100% Juice_Co",
+}
+
+
+@pytest.fixture
+def named_results(db):
+    run = SyncRun.objects.create(trigger="schedule", direction=Direction.ZUORA_TO_NETSUITE)
+    AccountResult.objects.bulk_create(
+        AccountResult(
+            run=run,
+            source_id=f"z-{number}",
+            source_number=number,
+            source_name=name,
+            outcome="created",
+        )
+        for number, name in NAMES.items()
+    )
+
+
+def listed(admin_client, q):
+    html = admin_client.get(
+        reverse("admin:syncadmin_accountresult_changelist"), {"q": q}
+    ).content.decode()
+    return {number for number in NAMES if f">{number}</a>" in html}
+
+
+@pytest.mark.parametrize(
+    "q, numbers",
+    [
+        ("acme", {"N1", "N2"}),
+        ("ACME CORP", {"N1"}),
+        ("  acme   holdings ", {"N2"}),  # spaces typed or stored twice count once
+        ('"acme corp"', {"N1"}),
+        ("big acme", {"N3"}),
+        ("corp", set()),  # inside the name, not its start
+        ("ärzte", {"N4"}),
+        ("ÄRZTEKAMMER", {"N4"}),
+        ("strasse", {"N5"}),
+        ("100% j", {"N6"}),
+        ("100_", set()),  # % and _ are letters to the search, not wildcards
+    ],
+)
+def test_results_search_by_the_start_of_the_name_in_any_case(
+    admin_client, named_results, q, numbers
+):
+    assert listed(admin_client, q) == numbers
+
+
+def test_results_search_by_number_finds_only_that_account(admin_client, named_results):
+    assert listed(admin_client, "N2") == {"N2"}
+
+
+def test_results_search_help_says_what_it_matches(admin_client, named_results):
+    html = admin_client.get(reverse("admin:syncadmin_accountresult_changelist")).content.decode()
+
+    assert "starts with what you type" in html
+
+
+def test_results_recorded_by_a_sync_are_found_by_the_start_of_their_name(admin_client, synced):
+    result = AccountResult.objects.filter(outcome="created").exclude(source_name="").first()
+    others = AccountResult.objects.exclude(source_name__istartswith=result.source_name[:6])
+
+    html = admin_client.get(
+        reverse("admin:syncadmin_accountresult_changelist"),
+        {"q": result.source_name[:6].swapcase()},
+    ).content.decode()
+
+    assert f">{result.source_number}</a>" in html
+    assert others.exists()
+    assert not any(f">{o.source_number}</a>" in html for o in others if o.source_number)
 
 
 def test_result_detail_shows_changed_fields_before_and_after(admin_client, synced):

@@ -34,6 +34,7 @@ def fill(rows: int) -> None:
             link=links[i],
             source_id=f"z{i}",
             source_number=f"A{i}",
+            source_name=f"Customer {i}",
             outcome="failed" if i % 3 else "created",
             error_code=f"CODE_{i % 4}" if i % 3 else "",
         )
@@ -70,6 +71,8 @@ PAGES = [
     ("admin:syncadmin_syncrun_changelist", {}),
     ("admin:syncadmin_syncrun_dashboard", {}),
     ("admin:syncadmin_syncrun_progress", {}),
+    ("admin:syncadmin_accountresult_changelist", {"q": "customer 1"}),
+    ("admin:syncadmin_accountresult_changelist", {"q": "A1"}),
 ]
 
 
@@ -116,3 +119,46 @@ def test_every_list_filter_has_an_index(db):
         for item in admin_class.list_filter:
             name = item if isinstance(item, str) else item.parameter_name
             assert name in leading, f"{model.__name__}.{name} has no index"
+
+
+def test_name_search_never_matches_inside_names(admin_client, db):
+    # A pattern with a leading wildcard ('%...') reads every row: the search must not send one.
+    fill(20)
+
+    sql = queries(admin_client, "admin:syncadmin_accountresult_changelist", {"q": "Customer 1"})
+
+    searched = [q for q in sql if "accountresult" in q and "name_key" in q]
+    assert searched, sql
+    assert not any("'%" in q for q in searched), searched
+
+
+def test_name_search_is_served_by_the_name_index(db):
+    fill(50)
+    if connection.vendor == "postgresql":
+        # A table this small is cheaper to read whole; forbid that to see whether the index
+        # can serve the lookup at all (LIKE 'prefix%' needs the pattern opclass).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+
+    plan = AccountResult.objects.filter(name_key__startswith="customer 1").order_by().explain()
+
+    assert "result_name_key" in plan, plan
+
+
+def test_results_recorded_before_the_name_key_get_one_from_the_migration(db):
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    fill(3)
+    AccountResult.objects.update(name_key="")
+
+    migration = import_module("syncadmin.migrations.0006_result_name_key")
+    migration.fill_name_keys(apps, SimpleNamespace(connection=connection))
+
+    assert sorted(AccountResult.objects.values_list("name_key", flat=True)) == [
+        "customer 0",
+        "customer 1",
+        "customer 2",
+    ]

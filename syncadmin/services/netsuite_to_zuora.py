@@ -115,16 +115,42 @@ CONTACT_FIELDS = (
 )
 
 
+# What a run keeps of each selected customer until its turn comes: enough to skip it, place it
+# in the hierarchy, name it and write its cross-reference back. The whole record (address book
+# included) is read again, FULL_RECORDS_PER_READ at a time, just before it syncs: at 100,000
+# customers, holding every record would take several hundred MB.
+SUMMARY_KEYS = (
+    "id",
+    "entityId",
+    "companyName",
+    "firstName",
+    "lastName",
+    "isInactive",
+    "parent",
+    "dateCreated",
+    "lastModifiedDate",
+    ns_fields.SEND_TO_ZUORA,
+    ns_fields.ZUORA_ID,
+    ns_fields.ZUORA_ACCOUNT_NUMBER,
+)
+FULL_RECORDS_PER_READ = 500
+
+
 @dataclass
 class SelectedCustomer:
-    customer: dict[str, Any]
+    customer: dict[str, Any]  # the summary (SUMMARY_KEYS)
     # The newest change that selected it; None when it is only here to retry a write-back, so
     # that it never moves the watermark.
     selected_at: datetime | None
+    record: dict[str, Any] | None = None  # the whole record, only while it syncs
 
     @property
     def id(self) -> str:
         return str(self.customer["id"])
+
+
+def summary_of(customer: dict[str, Any]) -> dict[str, Any]:
+    return {key: customer[key] for key in SUMMARY_KEYS if key in customer}
 
 
 def fingerprint(customer: dict[str, Any]) -> bytes:
@@ -247,7 +273,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         def keep(customer: dict[str, Any], at: datetime | None) -> None:
             known = selected.get(str(customer["id"]))
             if known is None:
-                selected[str(customer["id"])] = SelectedCustomer(customer, at)
+                selected[str(customer["id"])] = self._selected(customer, at)
             elif at is not None and (known.selected_at is None or at > known.selected_at):
                 known.selected_at = at
 
@@ -279,6 +305,27 @@ class NetSuiteToZuoraSync(SyncEngine):
         for customer in self.customers_by_ids(sorted(pending - set(selected)), SELECTION_WHERE):
             keep(customer, None)
         return selected
+
+    def _selected(self, customer: dict[str, Any], at: datetime | None) -> SelectedCustomer:
+        """Remember the digest of the whole record, keep its summary."""
+        self._fingerprints[str(customer["id"])] = fingerprint(customer)
+        return SelectedCustomer(summary_of(customer), at)
+
+    def _read_records(self, items: list[SelectedCustomer]) -> list[SelectedCustomer]:
+        """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ); the ones
+        NetSuite no longer has are recorded as skipped and left out."""
+        wanted = {item.id: item for item in items if item.record is None}
+        for customer in self.customers_by_ids(list(wanted), ""):
+            item = wanted.pop(str(customer["id"]), None)
+            if item is not None:
+                item.record = customer
+        for item in wanted.values():
+            self._record(
+                self._outcome(
+                    item, Outcome.SKIPPED, reason="No longer found in NetSuite during the run"
+                )
+            )
+        return [item for item in items if item.record is not None]
 
     def skip_reason(self, customer: dict[str, Any]) -> str | None:
         if customer.get("isInactive"):
@@ -424,8 +471,6 @@ class NetSuiteToZuoraSync(SyncEngine):
         """Skip, look up and write the selected customers, parents before children."""
         self.summary.selected += len(selected)
         self.recorder.set_total(self.summary.selected)
-        for item in selected.values():
-            self._fingerprints[item.id] = fingerprint(item.customer)
         eligible: dict[str, SelectedCustomer] = {}
         ignored = ignored_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
         for item in selected.values():
@@ -474,6 +519,7 @@ class NetSuiteToZuoraSync(SyncEngine):
 
         def finished(future: Future[AccountOutcome]) -> None:
             item = futures.pop(future)
+            item.record = None  # back to the summary: memory stays bounded
             outcome = future.result()
             if outcome.outcome == Outcome.FAILED:
                 failed_ids.add(item.id)
@@ -491,41 +537,57 @@ class NetSuiteToZuoraSync(SyncEngine):
         workers = ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
             for level in levels:
-                for item in level:
-                    parent = self._parent_id(item.customer)
-                    if parent and parent in failed_ids:
-                        parent_item = selected.get(parent)
-                        name = _describe(parent_item.customer) if parent_item else parent
-                        self._record(
-                            self._failure(
-                                item,
-                                "PARENT_FAILED",
-                                f"Parent customer {name} did not sync in this run, so this "
-                                "customer cannot be attached to it in Zuora. Fix the parent's "
-                                "error first.",
-                                retryable=parent in retry_ids,
-                            )
+                for start in range(0, len(level), FULL_RECORDS_PER_READ):
+                    chunk = [
+                        item
+                        for item in level[start : start + FULL_RECORDS_PER_READ]
+                        if not self._parent_failed(item, selected, failed_ids, retry_ids)
+                    ]
+                    for item in self._read_records(chunk):
+                        parent = self._parent_id(item.customer)
+                        link = links.get(item.id)
+                        future = pool.submit(
+                            self.sync_customer,
+                            item,
+                            link,
+                            existing.get(item.id),
+                            states.get(link.zuora_account_id) if link else None,
+                            destination_ids.get(parent) if parent else None,
+                            lookups,
                         )
-                        failed_ids.add(item.id)
-                        if parent in retry_ids:
-                            retry_ids.add(item.id)
-                        continue
-                    link = links.get(item.id)
-                    future = pool.submit(
-                        self.sync_customer,
-                        item,
-                        link,
-                        existing.get(item.id),
-                        states.get(link.zuora_account_id) if link else None,
-                        destination_ids.get(parent) if parent else None,
-                        lookups,
-                    )
-                    futures[future] = item
-                    future.add_done_callback(done.put)
-                    while len(futures) >= MAX_QUEUED:
-                        finished(done.get())
+                        futures[future] = item
+                        future.add_done_callback(done.put)
+                        while len(futures) >= MAX_QUEUED:
+                            finished(done.get())
                 while futures:  # a level ends before the next one (its children) starts
                     finished(done.get())
+
+    def _parent_failed(
+        self,
+        item: SelectedCustomer,
+        selected: dict[str, SelectedCustomer],
+        failed_ids: set[str],
+        retry_ids: set[str],
+    ) -> bool:
+        """Record the failure of a customer whose parent failed in this run, and say so."""
+        parent = self._parent_id(item.customer)
+        if not parent or parent not in failed_ids:
+            return False
+        parent_item = selected.get(parent)
+        name = _describe(parent_item.customer) if parent_item else parent
+        self._record(
+            self._failure(
+                item,
+                "PARENT_FAILED",
+                f"Parent customer {name} did not sync in this run, so this customer cannot be "
+                "attached to it in Zuora. Fix the parent's error first.",
+                retryable=parent in retry_ids,
+            )
+        )
+        failed_ids.add(item.id)
+        if parent in retry_ids:
+            retry_ids.add(item.id)
+        return True
 
     # -- after the writes: our own write-backs ----------------------------------------------------
     def settle(self) -> None:
@@ -560,14 +622,14 @@ class NetSuiteToZuoraSync(SyncEngine):
                     if customer_id in written and (own is None or at > own):
                         own = at
                     continue
-                changed[customer_id] = SelectedCustomer(customer, at)
+                changed[customer_id] = self._selected(customer, at)
             # Address edits during the run do not show on the customer: compare those too.
             addressed = dict(self.netsuite.iter_address_change_times_since(since))
             unread = [i for i in addressed if i not in changed]
             for customer in self.customers_by_ids(unread, SELECTION_WHERE):
                 customer_id = str(customer["id"])
                 if self._fingerprints.get(customer_id) != fingerprint(customer):
-                    changed[customer_id] = SelectedCustomer(customer, addressed[customer_id])
+                    changed[customer_id] = self._selected(customer, addressed[customer_id])
             if own is not None:
                 self._settled_at = max(own, self._settled_at) if self._settled_at else own
             if changed:
@@ -673,7 +735,7 @@ class NetSuiteToZuoraSync(SyncEngine):
     ) -> AccountOutcome:
         try:
             payload, warnings = account_payload(
-                item.customer,
+                item.record or item.customer,
                 options=self.options,
                 lookups=lookups[0],
                 netsuite=lookups[1],
