@@ -24,6 +24,7 @@ from typing import Any
 
 from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
+from connectors.netsuite.client import to_suiteql_date
 from connectors.zuora import fields as z_fields
 from connectors.zuora.client import ZuoraClient, parse_zuora_datetime
 from syncadmin.mapping import (
@@ -52,6 +53,7 @@ from syncadmin.services.zuora_to_netsuite import (
     OVERLAP,
     SETTLE_ROUNDS,
     SETTLE_SECONDS,
+    SETTLE_SLICES,
     netsuite_lookups_one_query,
 )
 
@@ -247,6 +249,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         # NetSuite write-backs of this run, for settle().
         self._netsuite_lock = threading.Lock()
         self._netsuite_writes: set[str] = set()
+        self._netsuite_write_times: list[datetime] = []
         self._last_netsuite_write = 0.0
         self._settled_at: datetime | None = None
 
@@ -312,20 +315,14 @@ class NetSuiteToZuoraSync(SyncEngine):
         return SelectedCustomer(summary_of(customer), at)
 
     def _read_records(self, items: list[SelectedCustomer]) -> list[SelectedCustomer]:
-        """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ); the ones
-        NetSuite no longer has are recorded as skipped and left out."""
+        """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ) into them;
+        the answer is the items NetSuite no longer has. Safe to run in another thread."""
         wanted = {item.id: item for item in items if item.record is None}
         for customer in self.customers_by_ids(list(wanted), ""):
             item = wanted.pop(str(customer["id"]), None)
             if item is not None:
                 item.record = customer
-        for item in wanted.values():
-            self._record(
-                self._outcome(
-                    item, Outcome.SKIPPED, reason="No longer found in NetSuite during the run"
-                )
-            )
-        return [item for item in items if item.record is not None]
+        return list(wanted.values())
 
     def skip_reason(self, customer: dict[str, Any]) -> str | None:
         if customer.get("isInactive"):
@@ -535,32 +532,54 @@ class NetSuiteToZuoraSync(SyncEngine):
         futures: dict[Future[AccountOutcome], SelectedCustomer] = {}
         done: queue.SimpleQueue[Future[AccountOutcome]] = queue.SimpleQueue()
         workers = ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
-            for level in levels:
-                for start in range(0, len(level), FULL_RECORDS_PER_READ):
-                    chunk = [
-                        item
-                        for item in level[start : start + FULL_RECORDS_PER_READ]
-                        if not self._parent_failed(item, selected, failed_ids, retry_ids)
-                    ]
-                    for item in self._read_records(chunk):
-                        parent = self._parent_id(item.customer)
-                        link = links.get(item.id)
-                        future = pool.submit(
-                            self.sync_customer,
-                            item,
-                            link,
-                            existing.get(item.id),
-                            states.get(link.zuora_account_id) if link else None,
-                            destination_ids.get(parent) if parent else None,
-                            lookups,
-                        )
-                        futures[future] = item
-                        future.add_done_callback(done.put)
-                        while len(futures) >= MAX_QUEUED:
-                            finished(done.get())
-                while futures:  # a level ends before the next one (its children) starts
-                    finished(done.get())
+        chunks = [
+            (number, level[start : start + FULL_RECORDS_PER_READ])
+            for number, level in enumerate(levels)
+            for start in range(0, len(level), FULL_RECORDS_PER_READ)
+        ]
+        with (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader,
+        ):
+            # The next chunk's records are read while this one is handed out, so the writers
+            # never wait for a read, not even when a hierarchy level ends.
+            ahead = reader.submit(self._read_records, chunks[0][1]) if chunks else None
+            current_level = 0
+            for index, (number, chunk) in enumerate(chunks):
+                assert ahead is not None
+                vanished = ahead.result()
+                following = chunks[index + 1][1] if index + 1 < len(chunks) else None
+                ahead = reader.submit(self._read_records, following) if following else None
+                if number != current_level:
+                    while futures:  # a level ends before the next one (its children) starts
+                        finished(done.get())
+                    current_level = number
+                for item in vanished:
+                    reason = "No longer found in NetSuite during the run"
+                    self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+                for item in chunk:
+                    if item.record is None or self._parent_failed(
+                        item, selected, failed_ids, retry_ids
+                    ):
+                        item.record = None
+                        continue
+                    parent = self._parent_id(item.customer)
+                    link = links.get(item.id)
+                    future = pool.submit(
+                        self.sync_customer,
+                        item,
+                        link,
+                        existing.get(item.id),
+                        states.get(link.zuora_account_id) if link else None,
+                        destination_ids.get(parent) if parent else None,
+                        lookups,
+                    )
+                    futures[future] = item
+                    future.add_done_callback(done.put)
+                    while len(futures) >= MAX_QUEUED:
+                        finished(done.get())
+            while futures:
+                finished(done.get())
 
     def _parent_failed(
         self,
@@ -607,6 +626,7 @@ class NetSuiteToZuoraSync(SyncEngine):
                     return
                 written, self._netsuite_writes = self._netsuite_writes, set()
                 last_write, self._last_netsuite_write = self._last_netsuite_write, 0.0
+                write_times, self._netsuite_write_times = self._netsuite_write_times, []
             self.recorder.flush()  # links of this run must be visible to the lookups below
             pause = last_write + SETTLE_SECONDS - monotonic()
             if pause > 0:
@@ -614,15 +634,11 @@ class NetSuiteToZuoraSync(SyncEngine):
             since = max(self.since(), self._run_started - OVERLAP)
             changed: dict[str, SelectedCustomer] = {}
             own: datetime | None = None
-            for customer in self.netsuite.iter_customers_changed_since(
-                since, extra_where=SELECTION_WHERE
-            ):
-                customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
-                if self._fingerprints.get(customer_id) == fingerprint(customer):
-                    if customer_id in written and (own is None or at > own):
-                        own = at
-                    continue
-                changed[customer_id] = self._selected(customer, at)
+            for found, newest_own in self._settle_read(since, write_times, written):
+                for customer, at in found:
+                    changed[str(customer["id"])] = self._selected(customer, at)
+                if newest_own is not None and (own is None or newest_own > own):
+                    own = newest_own
             # Address edits during the run do not show on the customer: compare those too.
             addressed = dict(self.netsuite.iter_address_change_times_since(since))
             unread = [i for i in addressed if i not in changed]
@@ -637,6 +653,37 @@ class NetSuiteToZuoraSync(SyncEngine):
         with self._netsuite_lock:
             if self._netsuite_writes:  # someone kept editing customers: keep the overlap
                 self._settled_at = None
+
+    def _settle_read(
+        self, since: datetime, write_times: list[datetime], written: set[str]
+    ) -> list[tuple[list[tuple[dict[str, Any], datetime]], datetime | None]]:
+        """Customers changed since `since` that are not what this run synced, and the newest
+        stamp of our own write-backs, read in time slices at once (the NetSuite slots are free
+        by now: at 100,000 customers the read-back is 300 calls)."""
+        write_times.sort()
+        slices = max(1, min(SETTLE_SLICES, len(write_times) // 400))
+        bounds = [since] + [write_times[len(write_times) * i // slices] for i in range(1, slices)]
+        ends: list[datetime | None] = [*bounds[1:], None]
+
+        def read(
+            start: datetime, end: datetime | None
+        ) -> tuple[list[tuple[dict[str, Any], datetime]], datetime | None]:
+            where = SELECTION_WHERE
+            if end is not None:
+                where = f"({SELECTION_WHERE}) AND lastmodifieddate < {to_suiteql_date(end)}"
+            found: list[tuple[dict[str, Any], datetime]] = []
+            own: datetime | None = None
+            for customer in self.netsuite.iter_customers_changed_since(start, extra_where=where):
+                customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
+                if self._fingerprints.get(customer_id) == fingerprint(customer):
+                    if customer_id in written and (own is None or at > own):
+                        own = at
+                    continue
+                found.append((customer, at))
+            return found, own
+
+        with ThreadPoolExecutor(max_workers=slices, thread_name_prefix="settle") as pool:
+            return list(pool.map(read, bounds, ends))
 
     def _parent_id(self, customer: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:
@@ -957,12 +1004,14 @@ class NetSuiteToZuoraSync(SyncEngine):
             link.writeback_pending = False
 
     def _netsuite_write(self, customer_id: str, update: dict[str, Any]) -> None:
+        started = now()
         try:
             self.netsuite.update_customer(customer_id, update)
         finally:
             # Even a failed call may have landed: settle() compares it like any other.
             with self._netsuite_lock:
                 self._netsuite_writes.add(customer_id)
+                self._netsuite_write_times.append(started)
                 self._last_netsuite_write = monotonic()
 
     # -- outcomes ---------------------------------------------------------------------------------
