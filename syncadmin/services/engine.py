@@ -6,9 +6,11 @@ A direction subclasses SyncEngine and says how to read its source records (`sour
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from time import monotonic
 from typing import Any
 
 from connectors.netsuite.client import NetSuiteClient
@@ -29,6 +31,60 @@ class RunSummary:
     throttles: int = 0
     # The watermark is past this run's own write-backs and needs no overlap next time.
     settled: bool = False
+
+
+# Time slices the settle pass reads at once, and the fewest writes that make a slice worth it.
+SETTLE_SLICES = 8
+WRITES_PER_SETTLE_SLICE = 400
+
+
+@dataclass
+class WrittenBack:
+    """One settle round's share of the run's own writes to its source system."""
+
+    ids: set[str]
+    started: list[datetime]  # when each write was sent (source clock order, roughly)
+    last_answered: float  # monotonic
+
+    def slices(self, since: datetime) -> list[tuple[datetime, datetime | None]]:
+        """[start, end) windows from `since`, the last one open, each holding about as many of
+        our writes, so that reading them back can run in parallel."""
+        times = sorted(self.started)
+        count = max(1, min(SETTLE_SLICES, len(times) // WRITES_PER_SETTLE_SLICE))
+        bounds = [since] + [times[len(times) * i // count] for i in range(1, count)]
+        return list(zip(bounds, [*bounds[1:], None], strict=True))
+
+
+class OwnWrites:
+    """The cross-references a run wrote back to its source system. Each one moves the source
+    record's last-modified time, so the settle pass must tell them from users' edits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[str] = set()
+        self._started: list[datetime] = []
+        self._last_answered = 0.0
+
+    def add(self, ids: Iterable[str], started: datetime) -> None:
+        """Call when a write answered, or failed: even a failed call may have landed."""
+        with self._lock:
+            for record_id in ids:
+                self._ids.add(record_id)
+                self._started.append(started)
+            self._last_answered = monotonic()
+
+    def take(self) -> WrittenBack | None:
+        """The writes since the last take, or None when there were none."""
+        with self._lock:
+            if not self._ids:
+                return None
+            taken = WrittenBack(self._ids, self._started, self._last_answered)
+            self._ids, self._started, self._last_answered = set(), [], 0.0
+            return taken
+
+    def pending(self) -> bool:
+        with self._lock:
+            return bool(self._ids)
 
 
 def mapping_options(preferences: SyncPreferences) -> MappingOptions:

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import queue
-import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -46,14 +45,13 @@ from syncadmin.selectors import (
     writeback_pending_source_ids,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
-from syncadmin.services.engine import RunSummary, SyncEngine
+from syncadmin.services.engine import OwnWrites, RunSummary, SyncEngine, WrittenBack
 from syncadmin.services.recording import AccountOutcome, now
 from syncadmin.services.zuora_to_netsuite import (
     EPOCH,
     OVERLAP,
     SETTLE_ROUNDS,
     SETTLE_SECONDS,
-    SETTLE_SLICES,
     netsuite_lookups_one_query,
 )
 
@@ -247,10 +245,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         ).hexdigest()
         self._fingerprints: dict[str, bytes] = {}
         # NetSuite write-backs of this run, for settle().
-        self._netsuite_lock = threading.Lock()
-        self._netsuite_writes: set[str] = set()
-        self._netsuite_write_times: list[datetime] = []
-        self._last_netsuite_write = 0.0
+        self._own_writes = OwnWrites()
         self._settled_at: datetime | None = None
 
     # -- selection ------------------------------------------------------------------------------
@@ -621,20 +616,17 @@ class NetSuiteToZuoraSync(SyncEngine):
         if self.dry_run or self.account_ids is not None:
             return
         for _ in range(SETTLE_ROUNDS):
-            with self._netsuite_lock:
-                if not self._netsuite_writes:
-                    return
-                written, self._netsuite_writes = self._netsuite_writes, set()
-                last_write, self._last_netsuite_write = self._last_netsuite_write, 0.0
-                write_times, self._netsuite_write_times = self._netsuite_write_times, []
+            written = self._own_writes.take()
+            if written is None:
+                return
             self.recorder.flush()  # links of this run must be visible to the lookups below
-            pause = last_write + SETTLE_SECONDS - monotonic()
+            pause = written.last_answered + SETTLE_SECONDS - monotonic()
             if pause > 0:
                 sleep(pause)
             since = max(self.since(), self._run_started - OVERLAP)
             changed: dict[str, SelectedCustomer] = {}
             own: datetime | None = None
-            for found, newest_own in self._settle_read(since, write_times, written):
+            for found, newest_own in self._settle_read(since, written):
                 for customer, at in found:
                     changed[str(customer["id"])] = self._selected(customer, at)
                 if newest_own is not None and (own is None or newest_own > own):
@@ -650,20 +642,16 @@ class NetSuiteToZuoraSync(SyncEngine):
                 self._settled_at = max(own, self._settled_at) if self._settled_at else own
             if changed:
                 self.sync_selected(changed)
-        with self._netsuite_lock:
-            if self._netsuite_writes:  # someone kept editing customers: keep the overlap
-                self._settled_at = None
+        if self._own_writes.pending():  # someone kept editing customers: keep the overlap
+            self._settled_at = None
 
     def _settle_read(
-        self, since: datetime, write_times: list[datetime], written: set[str]
+        self, since: datetime, written: WrittenBack
     ) -> list[tuple[list[tuple[dict[str, Any], datetime]], datetime | None]]:
         """Customers changed since `since` that are not what this run synced, and the newest
         stamp of our own write-backs, read in time slices at once (the NetSuite slots are free
         by now: at 100,000 customers the read-back is 300 calls)."""
-        write_times.sort()
-        slices = max(1, min(SETTLE_SLICES, len(write_times) // 400))
-        bounds = [since] + [write_times[len(write_times) * i // slices] for i in range(1, slices)]
-        ends: list[datetime | None] = [*bounds[1:], None]
+        slices = written.slices(since)
 
         def read(
             start: datetime, end: datetime | None
@@ -676,14 +664,14 @@ class NetSuiteToZuoraSync(SyncEngine):
             for customer in self.netsuite.iter_customers_changed_since(start, extra_where=where):
                 customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
                 if self._fingerprints.get(customer_id) == fingerprint(customer):
-                    if customer_id in written and (own is None or at > own):
+                    if customer_id in written.ids and (own is None or at > own):
                         own = at
                     continue
                 found.append((customer, at))
             return found, own
 
-        with ThreadPoolExecutor(max_workers=slices, thread_name_prefix="settle") as pool:
-            return list(pool.map(read, bounds, ends))
+        with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="settle") as pool:
+            return list(pool.map(read, *zip(*slices, strict=True)))
 
     def _parent_id(self, customer: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:
@@ -1008,11 +996,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         try:
             self.netsuite.update_customer(customer_id, update)
         finally:
-            # Even a failed call may have landed: settle() compares it like any other.
-            with self._netsuite_lock:
-                self._netsuite_writes.add(customer_id)
-                self._netsuite_write_times.append(started)
-                self._last_netsuite_write = monotonic()
+            self._own_writes.add([customer_id], started)
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _outcome(self, item: SelectedCustomer, outcome: str, **values: Any) -> AccountOutcome:

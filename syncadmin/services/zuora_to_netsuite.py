@@ -43,7 +43,7 @@ from syncadmin.selectors import (
     strong_unreviewed_matches,
     writeback_pending_source_ids,
 )
-from syncadmin.services.engine import RunSummary, SyncEngine
+from syncadmin.services.engine import OwnWrites, RunSummary, SyncEngine, WrittenBack
 from syncadmin.services.recording import AccountOutcome, now
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ WRITEBACK_BATCH = 50
 # Seconds between our last write-back answering and reading it back: writes by others that
 # were in flight by then have committed (and a second-resolution stamp has moved on).
 SETTLE_SECONDS = 1.0
-SETTLE_SLICES = 8
 SETTLE_ROUNDS = 2
 # Written by the sync itself: they change on every write-back and say nothing about the
 # account's content.
@@ -186,11 +185,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._waiting_ids: dict[str, str] = {}  # child id -> parent id
         self._fingerprints: dict[str, bytes] = {}
         # Zuora writes of this run (write-backs, error statuses), for settle().
-        self._zuora_lock = threading.Lock()
         self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
-        self._zuora_writes: set[str] = set()
-        self._zuora_write_times: list[datetime] = []
-        self._last_zuora_write = 0.0
+        self._own_writes = OwnWrites()
         self._settled_at: datetime | None = None
 
     # -- selection ------------------------------------------------------------------------------
@@ -598,33 +594,20 @@ class ZuoraToNetSuiteSync(SyncEngine):
         if self.dry_run or self.account_ids is not None:
             return
         for _ in range(SETTLE_ROUNDS):
-            with self._zuora_lock:
-                if not self._zuora_writes:
-                    return
-                written, self._zuora_writes = self._zuora_writes, set()
-                last_write, self._last_zuora_write = self._last_zuora_write, 0.0
-                write_times, self._zuora_write_times = self._zuora_write_times, []
+            written = self._own_writes.take()
+            if written is None:
+                return
             self.recorder.flush()  # links of this run must be visible to the lookups below
             since = max(self.since(), self._run_started - OVERLAP)
-            changed = self._settle_read(since, write_times, last_write, written)
+            changed = self._settle_read(since, written)
             if changed:
                 self._admit_batch(changed)
                 self._finish_stream()
-        with self._zuora_lock:
-            if self._zuora_writes:  # someone kept creating accounts: keep the overlap
-                self._settled_at = None
+        if self._own_writes.pending():  # someone kept creating accounts: keep the overlap
+            self._settled_at = None
 
-    def _settle_read(
-        self,
-        since: datetime,
-        write_times: list[datetime],
-        last_write: float,
-        written: set[str],
-    ) -> list[SelectedAccount]:
-        write_times.sort()
-        slices = max(1, min(SETTLE_SLICES, len(write_times) // 400))
-        bounds = [since] + [write_times[len(write_times) * i // slices] for i in range(1, slices)]
-        ends: list[datetime | None] = [*bounds[1:], None]
+    def _settle_read(self, since: datetime, written: WrittenBack) -> list[SelectedAccount]:
+        slices = written.slices(since)
         changed: dict[str, SelectedAccount] = {}
         newest_own: list[datetime] = []
         lock = threading.Lock()
@@ -633,7 +616,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
             if end is None:
                 # The newest slice holds our last write-backs: give writes still in flight
                 # when they answered the time to commit before we read.
-                pause = last_write + SETTLE_SECONDS - monotonic()
+                pause = written.last_answered + SETTLE_SECONDS - monotonic()
                 if pause > 0:
                     sleep(pause)
             filters = [f"updateddate.GE:{format_filter_datetime(start)}"]
@@ -643,7 +626,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
             for account in self.zuora.iter_accounts(filters):
                 at = parse_zuora_datetime(account["updatedDate"])
                 if self._fingerprints.get(account["id"]) == fingerprint(account):
-                    if account["id"] in written and (own is None or at > own):
+                    if account["id"] in written.ids and (own is None or at > own):
                         own = at
                     continue
                 with lock:
@@ -652,8 +635,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 if own is not None:
                     newest_own.append(own)
 
-        with ThreadPoolExecutor(max_workers=slices, thread_name_prefix="settle") as pool:
-            list(pool.map(read, bounds, ends))
+        with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="settle") as pool:
+            list(pool.map(read, *zip(*slices, strict=True)))
         # Contact edits during the run do not show on the account: compare those accounts too.
         contact_accounts = {
             c["accountId"]
@@ -853,11 +836,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         except ApiError as exc:
             errors = [exc] * len(batch)
         finally:
-            # Even a failed call may have landed: settle() compares it like any other.
-            with self._zuora_lock:
-                self._zuora_writes.update(o.source_id for o in batch)
-                self._zuora_write_times.extend([started] * len(batch))
-                self._last_zuora_write = monotonic()
+            self._own_writes.add((o.source_id for o in batch), started)
         for outcome, error in zip(batch, errors, strict=True):
             outcome.writeback = None
             link = outcome.link
