@@ -136,6 +136,8 @@ class SyncEngine:
         self.summary = RunSummary()
         self._newest_seen: datetime | None = None
         self._oldest_retryable: datetime | None = None
+        # The newest stamp of our own write-backs that the settle pass read back.
+        self._settled_at: datetime | None = None
 
     # -- per direction ------------------------------------------------------------------------
     def _parent_id(self, record: dict[str, Any]) -> str | None:
@@ -175,6 +177,29 @@ class SyncEngine:
             if outcome.retryable:
                 self._hold_watermark(at)
         self.recorder.add(outcome)
+
+    def next_watermark(self) -> datetime | None:
+        """The newest change seen, but never past a retryable failure, so it is read again;
+        after settle(), the newest of our own write-backs it read back."""
+        if self._oldest_retryable is None and self._settled_at is not None:
+            if self.watermark is not None and self._settled_at < self.watermark:
+                return self.watermark
+            return self._settled_at
+        return self._watermark_from_changes()
+
+    def _conclude(self, *, throttles: int) -> RunSummary:
+        """Flush what is left and sum the run up: the next watermark, and whether it is settled
+        (past every write-back of ours, so the next run needs no overlap window)."""
+        self.recorder.set_total(self.summary.selected)
+        self.recorder.flush()
+        self.summary.watermark_after = self.next_watermark()
+        self.summary.settled = (
+            self._settled_at is not None
+            and self._oldest_retryable is None
+            and self.summary.watermark_after == self._settled_at
+        )
+        self.summary.throttles = throttles
+        return self.summary
 
     def _hold_watermark(self, at: datetime) -> None:
         """Keep the next watermark at or before `at`, so that change is read again."""

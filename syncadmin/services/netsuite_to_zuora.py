@@ -246,7 +246,6 @@ class NetSuiteToZuoraSync(SyncEngine):
         self._fingerprints: dict[str, bytes] = {}
         # NetSuite write-backs of this run, for settle().
         self._own_writes = OwnWrites()
-        self._settled_at: datetime | None = None
 
     # -- selection ------------------------------------------------------------------------------
     def since(self) -> datetime:
@@ -438,16 +437,7 @@ class NetSuiteToZuoraSync(SyncEngine):
                     )
         self.sync_selected(selected)
         self.settle()
-        self.recorder.set_total(self.summary.selected)
-        self.recorder.flush()
-        self.summary.watermark_after = self.next_watermark()
-        self.summary.settled = (
-            self._settled_at is not None
-            and self._oldest_retryable is None
-            and self.summary.watermark_after == self._settled_at
-        )
-        self.summary.throttles = self.limiter.throttles + self.zuora_limiter.throttles
-        return self.summary
+        return self._conclude(throttles=self.limiter.throttles + self.zuora_limiter.throttles)
 
     def _unchanged_since_last_sync(self, customer_id: str, links: dict[str, RecordLink]) -> bool:
         link = links.get(customer_id)
@@ -1012,12 +1002,3 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def _source(self, item: SelectedCustomer) -> dict[str, Any]:
         return item.customer
-
-    def next_watermark(self) -> datetime | None:
-        """The newest change seen, but never past a retryable failure, so it is read again;
-        after settle(), the newest of our own write-backs it read back."""
-        if self._oldest_retryable is None and self._settled_at is not None:
-            if self.watermark is not None and self._settled_at < self.watermark:
-                return self.watermark
-            return self._settled_at
-        return self._watermark_from_changes()

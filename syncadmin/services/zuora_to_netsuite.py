@@ -187,7 +187,6 @@ class ZuoraToNetSuiteSync(SyncEngine):
         # Zuora writes of this run (write-backs, error statuses), for settle().
         self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
         self._own_writes = OwnWrites()
-        self._settled_at: datetime | None = None
 
     # -- selection ------------------------------------------------------------------------------
     def since(self) -> datetime:
@@ -340,16 +339,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
             self.settle()
         finally:
             self._pool.shutdown(wait=True)
-        self.recorder.set_total(self.summary.selected)
-        self.recorder.flush()
-        self.summary.watermark_after = self.next_watermark()
-        self.summary.settled = (
-            self._settled_at is not None
-            and self._oldest_retryable is None
-            and self.summary.watermark_after == self._settled_at
-        )
-        self.summary.throttles = self.limiter.throttles
-        return self.summary
+        return self._conclude(throttles=self.limiter.throttles)
 
     def _parent_id(self, account: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:
@@ -869,12 +859,3 @@ class ZuoraToNetSuiteSync(SyncEngine):
 
     def _source(self, item: SelectedAccount) -> dict[str, Any]:
         return item.account
-
-    def next_watermark(self) -> datetime | None:
-        """The newest change seen, but never past a retryable failure, so it is read again;
-        after settle(), the newest of our own write-backs it read back."""
-        if self._oldest_retryable is None and self._settled_at is not None:
-            if self.watermark is not None and self._settled_at < self.watermark:
-                return self.watermark
-            return self._settled_at
-        return self._watermark_from_changes()
