@@ -370,6 +370,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 message = f"Parent account {_describe(item.account)} is not in NetSuite: {reason}."
                 self._not_syncable[item.id] = message
                 self._cascade(item.id)
+        if eligible and self._lookups is None:
+            # Read NetSuite's reference lists while the existence checks run: both stand
+            # between the first read and the first write. A failure here is raised again by
+            # the lookups() call that needs them.
+            self._pool.submit(self.lookups)
         unlinked = [item.account for item in eligible if item.id not in links]
         existing = self.find_existing_customers(unlinked) if unlinked else {}
         # Never create a record a person has not yet confirmed is new (see Match suggestions).
