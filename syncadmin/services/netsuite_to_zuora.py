@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import queue
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -25,7 +26,7 @@ from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import to_suiteql_date
 from connectors.zuora import fields as z_fields
-from connectors.zuora.client import ZuoraClient, parse_zuora_datetime
+from connectors.zuora.client import parse_zuora_datetime
 from syncadmin.mapping import (
     MappingError,
     NetSuiteLookups,
@@ -213,13 +214,6 @@ def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dic
     return changes
 
 
-def zuora_lookups(zuora: ZuoraClient) -> ZuoraLookups:
-    return ZuoraLookups(
-        currencies=frozenset(c.upper() for c in zuora.list_currencies()),
-        payment_terms=frozenset(zuora.list_payment_terms()),
-    )
-
-
 class NetSuiteToZuoraSync(SyncEngine):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -240,6 +234,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             )
         self._run_started = now()
         self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
+        self._lookups_lock = threading.Lock()
         self._options_digest = hashlib.blake2b(
             json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
         ).hexdigest()
@@ -417,8 +412,24 @@ class NetSuiteToZuoraSync(SyncEngine):
     def lookups(self) -> tuple[ZuoraLookups, NetSuiteLookups]:
         """Zuora's currencies and terms and NetSuite's reference records, read once per run and
         only when a customer needs a payload (a run with nothing to map never asks)."""
+        with self._lookups_lock:
+            return self._read_lookups()
+
+    def _read_lookups(self) -> tuple[ZuoraLookups, NetSuiteLookups]:
         if self._lookups is None:
-            self._lookups = (zuora_lookups(self.zuora), netsuite_lookups_one_query(self.netsuite))
+            # Three independent reads at once: at a second of latency each, in a row they would
+            # hold the first write back by three seconds.
+            with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lookups") as pool:
+                currencies = pool.submit(self.zuora.list_currencies)
+                terms = pool.submit(self.zuora.list_payment_terms)
+                netsuite = pool.submit(netsuite_lookups_one_query, self.netsuite)
+                self._lookups = (
+                    ZuoraLookups(
+                        currencies=frozenset(c.upper() for c in currencies.result()),
+                        payment_terms=frozenset(terms.result()),
+                    ),
+                    netsuite.result(),
+                )
         return self._lookups
 
     def run(self) -> RunSummary:
@@ -470,6 +481,12 @@ class NetSuiteToZuoraSync(SyncEngine):
                     item, Outcome.UNCHANGED, destination_id=links[customer_id].zuora_account_id
                 )
             )
+        # The lookups are read while the existence checks run (a failure is raised again by the
+        # lookups() call below).
+        early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookups-ahead")
+        if eligible and self._lookups is None:
+            early.submit(self.lookups)
+        early.shutdown(wait=False)
         unlinked = [eligible[i].customer for i in eligible if i not in links]
         existing = self.find_existing_accounts(unlinked) if unlinked else {}
         # Never create a record a person has not yet confirmed is new (see Match suggestions).
