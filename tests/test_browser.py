@@ -77,15 +77,25 @@ def open_page(driver, name, *args, query=""):
 
 
 def wait_for_text(driver, text, css="body"):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
+
+    def shows_text(d):
+        try:
+            return text in d.find_element("css selector", css).text
+        except WebDriverException as exc:
+            # Chromium's way of saying "stale" while the page is being replaced.
+            if "does not belong to the document" in str(exc):
+                return False
+            raise
 
     WebDriverWait(
         driver, WAIT, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
-    ).until(
-        lambda d: text in d.find_element("css selector", css).text,
-        message=f"{text!r} never appeared in {css}",
-    )
+    ).until(shows_text, message=f"{text!r} never appeared in {css}")
 
 
 def click(driver, css):
