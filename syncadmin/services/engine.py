@@ -6,17 +6,19 @@ A direction subclasses SyncEngine and says how to read its source records (`sour
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from time import monotonic
 from typing import Any
 
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
 from syncadmin.mapping import MappingOptions, NumberMode
-from syncadmin.models import Outcome, SyncPreferences
+from syncadmin.models import Outcome, SyncCursor, SyncPreferences
 from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.recording import AccountOutcome, Recorder
 
@@ -31,6 +33,21 @@ class RunSummary:
     throttles: int = 0
     # The watermark is past this run's own write-backs and needs no overlap next time.
     settled: bool = False
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Last-modified stamps have one-second resolution and commits are not instantaneous: re-reading
+# a window before the watermark (and de-duplicating by id) never loses a record changed in the
+# same second as the watermark, or committed just after the last read.
+OVERLAP = timedelta(minutes=5)
+
+
+def content_digest(record: dict[str, Any], ignore: frozenset[str]) -> bytes:
+    """A digest of what a record holds, leaving out `ignore` (what our own write-back and the
+    system's save stamp change)."""
+    content = {k: v for k, v in record.items() if k not in ignore}
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 # Time slices the settle pass reads at once, and the fewest writes that make a slice worth it.
@@ -106,6 +123,8 @@ def mapping_options(preferences: SyncPreferences) -> MappingOptions:
 
 
 class SyncEngine:
+    direction: str  # a Direction value, set by each subclass
+
     def __init__(
         self,
         *,
@@ -138,6 +157,26 @@ class SyncEngine:
         self._oldest_retryable: datetime | None = None
         # The newest stamp of our own write-backs that the settle pass read back.
         self._settled_at: datetime | None = None
+        self._own_writes = OwnWrites()
+        # The digest of each record as this run selected it, for the settle pass.
+        self._fingerprints: dict[str, bytes] = {}
+        self._settled_through: datetime | None = None
+        if self.watermark is not None and self.account_ids is None:
+            self._settled_through = (
+                SyncCursor.objects.filter(direction=self.direction)
+                .values_list("settled_through", flat=True)
+                .first()
+            )
+
+    def since(self) -> datetime:
+        """Where this run's selection starts: the watermark less the overlap window."""
+        if self.watermark is None:
+            return EPOCH
+        if self._settled_through is not None and self._settled_through == self.watermark:
+            # The run that set this watermark re-read everything after its own write-backs
+            # (see settle()), so its overlap window is already covered.
+            return self.watermark
+        return self.watermark - OVERLAP
 
     # -- per direction ------------------------------------------------------------------------
     def _parent_id(self, record: dict[str, Any]) -> str | None:

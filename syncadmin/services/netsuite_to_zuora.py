@@ -38,7 +38,7 @@ from syncadmin.mapping import (
     payload_hash,
 )
 from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS
-from syncadmin.models import Direction, Outcome, RecordLink, SyncCursor
+from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
@@ -47,11 +47,16 @@ from syncadmin.selectors import (
     writeback_pending_source_ids,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
-from syncadmin.services.engine import OwnWrites, RunSummary, SyncEngine, WrittenBack
-from syncadmin.services.recording import AccountOutcome, now
-from syncadmin.services.zuora_to_netsuite import (
+from syncadmin.services.engine import (
     EPOCH,
     OVERLAP,
+    RunSummary,
+    SyncEngine,
+    WrittenBack,
+    content_digest,
+)
+from syncadmin.services.recording import AccountOutcome, now
+from syncadmin.services.zuora_to_netsuite import (
     SETTLE_ROUNDS,
     SETTLE_SECONDS,
     netsuite_lookups_one_query,
@@ -157,9 +162,7 @@ def summary_of(customer: dict[str, Any]) -> dict[str, Any]:
 
 def fingerprint(customer: dict[str, Any]) -> bytes:
     """A digest of what a customer holds, ignoring what our own write-back changes."""
-    content = {k: v for k, v in customer.items() if k not in WRITEBACK_FIELDS}
-    text = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    return content_digest(customer, WRITEBACK_FIELDS)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -216,6 +219,8 @@ def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dic
 
 
 class NetSuiteToZuoraSync(SyncEngine):
+    direction = Direction.NETSUITE_TO_ZUORA
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         zuora = self.zuora
@@ -226,33 +231,14 @@ class NetSuiteToZuoraSync(SyncEngine):
             # A Zuora 429 must slow the Zuora writers, not NetSuite's (the run wires both
             # clients to the NetSuite limiter).
             transport.on_throttle = self.zuora_limiter.throttled
-        self._settled_through: datetime | None = None
-        if self.watermark is not None and self.account_ids is None:
-            self._settled_through = (
-                SyncCursor.objects.filter(direction=Direction.NETSUITE_TO_ZUORA)
-                .values_list("settled_through", flat=True)
-                .first()
-            )
         self._run_started = now()
         self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
         self._lookups_lock = threading.Lock()
         self._options_digest = hashlib.blake2b(
             json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
         ).hexdigest()
-        self._fingerprints: dict[str, bytes] = {}
-        # NetSuite write-backs of this run, for settle().
-        self._own_writes = OwnWrites()
 
     # -- selection ------------------------------------------------------------------------------
-    def since(self) -> datetime:
-        if self.watermark is None:
-            return EPOCH
-        if self._settled_through is not None and self._settled_through == self.watermark:
-            # The run that set this watermark re-read everything after its own write-backs
-            # (see settle()), so its overlap window is already covered.
-            return self.watermark
-        return self.watermark - OVERLAP
-
     def customers_by_ids(self, ids: Iterable[str], where: str) -> Iterator[dict[str, Any]]:
         """Customers by internal id, a few SuiteQL calls per 500 (never one call each)."""
         for chunk in _chunks(_digits(dict.fromkeys(ids)), IDS_PER_SUITEQL):

@@ -9,15 +9,13 @@ live in syncadmin/mapping/zuora_to_netsuite.py.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import queue
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from time import monotonic, sleep
 from typing import Any
 
@@ -35,7 +33,7 @@ from syncadmin.mapping import (
     update_payload,
 )
 from syncadmin.mapping.zuora_to_netsuite import VOLATILE_FIELDS
-from syncadmin.models import Direction, Outcome, RecordLink, SyncCursor
+from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
@@ -43,16 +41,18 @@ from syncadmin.selectors import (
     strong_unreviewed_matches,
     writeback_pending_source_ids,
 )
-from syncadmin.services.engine import OwnWrites, RunSummary, SyncEngine, WrittenBack
+from syncadmin.services.engine import (
+    EPOCH,
+    OVERLAP,
+    RunSummary,
+    SyncEngine,
+    WrittenBack,
+    content_digest,
+)
 from syncadmin.services.recording import AccountOutcome, now
 
 logger = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Zuora's updatedDate has one-second resolution and commits are not instantaneous: re-reading a
-# window before the watermark (and de-duplicating by id) never loses a record changed in the
-# same second as the watermark, or committed just after the last read.
-OVERLAP = timedelta(minutes=5)
 # Accounts per existence lookup (one SuiteQL query; Oracle's IN list takes up to 1000 items).
 LOOKUP_CHUNK = 1000
 DB_CHUNK = 500
@@ -92,9 +92,7 @@ class SelectedAccount:
 
 def fingerprint(account: dict[str, Any]) -> bytes:
     """A digest of what an account holds, ignoring what our own write-back changes."""
-    content = {k: v for k, v in account.items() if k not in WRITEBACK_FIELDS}
-    text = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    return content_digest(account, WRITEBACK_FIELDS)
 
 
 def _quote(value: str) -> str:
@@ -155,15 +153,10 @@ def netsuite_lookups_one_query(netsuite: NetSuiteClient) -> NetSuiteLookups:
 
 
 class ZuoraToNetSuiteSync(SyncEngine):
+    direction = Direction.ZUORA_TO_NETSUITE
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._settled_through: datetime | None = None
-        if self.watermark is not None and self.account_ids is None:
-            self._settled_through = (
-                SyncCursor.objects.filter(direction=Direction.ZUORA_TO_NETSUITE)
-                .values_list("settled_through", flat=True)
-                .first()
-            )
         self._lookups: NetSuiteLookups | None = None
         self._lookups_lock = threading.Lock()
         self._run_started = now()
@@ -183,21 +176,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._ignored: set[str] = set()
         self._waiting: dict[str, list[SelectedAccount]] = {}  # parent id -> children
         self._waiting_ids: dict[str, str] = {}  # child id -> parent id
-        self._fingerprints: dict[str, bytes] = {}
-        # Zuora writes of this run (write-backs, error statuses), for settle().
         self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
-        self._own_writes = OwnWrites()
 
     # -- selection ------------------------------------------------------------------------------
-    def since(self) -> datetime:
-        if self.watermark is None:
-            return EPOCH
-        if self._settled_through is not None and self._settled_through == self.watermark:
-            # The run that set this watermark re-read everything after its own write-backs
-            # (see settle()), so its overlap window is already covered.
-            return self.watermark
-        return self.watermark - OVERLAP
-
     def iter_selected(self) -> Iterator[SelectedAccount]:
         """Every account to look at, once, in the source's change order (a stream: never the
         whole selection in memory), each with the newest change that selected it."""
