@@ -1,7 +1,8 @@
-"""What both sync directions share: recording outcomes, the watermark, injected faults.
+"""What both sync directions share: recording outcomes, the watermark and its overlap window,
+the record of our own write-backs for the settle pass, injected faults.
 
-A direction subclasses SyncEngine and says how to read its source records (`source_of`,
-`parent_of`, `describe_outcome`); the run itself stays in the direction's module.
+A direction subclasses SyncEngine, sets `direction` and says how to read its source records
+(`_source`, `_parent_id`, `_outcome`); the run itself stays in the direction's module.
 """
 
 from __future__ import annotations
