@@ -477,10 +477,10 @@ class NetSuiteToZuoraSync(SyncEngine):
             )
         # The lookups are read while the existence checks run (a failure is raised again by the
         # lookups() call below).
-        early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookups-ahead")
         if eligible and self._lookups is None:
+            early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookups-ahead")
             early.submit(self.lookups)
-        early.shutdown(wait=False)
+            early.shutdown(wait=False)
         unlinked = [eligible[i].customer for i in eligible if i not in links]
         existing = self.find_existing_accounts(unlinked) if unlinked else {}
         # Never create a record a person has not yet confirmed is new (see Match suggestions).
