@@ -215,9 +215,9 @@ def test_reads_are_a_few_bulk_calls_never_one_per_customer(ns_master, run_sync):
     assert ns_master.netsuite.calls_to("record.customer.get") == 0
     assert ns_master.zuora.calls_to("query.account") == 0
     assert ns_master.zuora.calls_to("v1.account.get") == 0
-    # NetSuite: the selection (customers and their address lines), the reference lists in one
-    # query, the whole records again per hierarchy level (customers, address lines; the seed has
-    # three levels), and the settle pass (customers, address lines, address changes). Zuora:
+    # NetSuite: the selection (customers' rows), the reference lists in one query, the whole
+    # records per chunk of 500 (customers, address lines), and the settle pass (customers' rows,
+    # address changes, the whole records of customers whose address lines changed). Zuora:
     # currencies, payment terms, one existing-account lookup.
     assert ns_master.netsuite.calls_to("query.suiteql") <= 2 + 1 + 2 * 3 + 3
     assert ns_master.zuora.calls_to("query.accounts") <= 2

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
 
 from connectors.http import TransportError
-from connectors.zuora.client import ZuoraCredentials, parse_zuora_datetime
+from connectors.zuora.client import (
+    ZuoraCredentials,
+    format_zoql_datetime,
+    parse_zuora_datetime,
+    zoql_quote,
+)
 from connectors.zuora.errors import ZuoraAuthError, ZuoraError, check
 from connectors.zuora.sandbox import DEFAULT_CLIENT_SECRET
 from tests.zuora_fixtures import make_zuora_client
@@ -175,6 +180,90 @@ def test_parse_zuora_datetime_compares_as_instants():
     utc = parse_zuora_datetime("2024-01-02T00:00:00Z")
     assert pacific == utc and pacific.tzinfo is not None
     assert parse_zuora_datetime("2024-01-02T00:00:00").tzinfo is not None
+
+
+# -- ZOQL -----------------------------------------------------------------------------------------
+def test_zoql_pages_through_queryMore_and_yields_every_record_once(zuora_sandbox):
+    zuora_sandbox.seed(250, seed=3)
+    client = make_zuora_client(zuora_sandbox)
+    records = list(client.iter_zoql("select Id, AccountNumber from Account", batch_size=100))
+    ids = [r["Id"] for r in records]
+    assert len(ids) == 250 and set(ids) == set(zuora_sandbox.accounts)
+    assert all(set(r) == {"Id", "AccountNumber"} for r in records)
+    assert client.calls_by_kind() == {"token": 1, "query": 3}
+    assert zuora_sandbox.calls_to("v1.action.query") == 1
+    assert zuora_sandbox.calls_to("v1.action.querymore") == 2
+
+
+def test_zoql_reads_thousands_of_records_in_two_calls(zuora_sandbox):
+    zuora_sandbox.seed(2500, seed=6)
+    client = make_zuora_client(zuora_sandbox)
+    records = list(
+        client.iter_zoql("select Id, Name, UpdatedDate, SynctoNetSuite__NS from Account")
+    )
+    assert len({r["Id"] for r in records}) == 2500
+    assert client.calls_by_kind()["query"] == 2
+
+
+def test_zoql_changed_since_with_the_literal_helpers(zuora_client, zuora_sandbox):
+    records = sorted(zuora_sandbox.accounts.values(), key=lambda a: a["updatedDate"])
+    watermark = records[20]["updatedDate"]
+    since = watermark.astimezone(timezone(timedelta(hours=-5)))  # the same instant elsewhere
+    query = (
+        f"select Id, UpdatedDate from Account where UpdatedDate >= {format_zoql_datetime(since)}"
+    )
+    changed = list(zuora_client.iter_zoql(query))
+    assert {r["Id"] for r in changed} == {a["id"] for a in records[20:]}
+    assert all(parse_zuora_datetime(r["UpdatedDate"]) >= watermark for r in changed)
+    name = "D'Arcy \\ Söhne' or Name != '"  # a quote in data must not widen the query
+    created = zuora_client.create_account({**NEW_ACCOUNT, "name": name}, idempotency_key="zoql")
+    found = list(zuora_client.iter_zoql(f"select Id from Account where Name = {zoql_quote(name)}"))
+    assert found == [{"Id": created["accountId"]}]
+
+
+def test_zoql_literal_helpers():
+    assert format_zoql_datetime(datetime(2024, 1, 1, tzinfo=UTC)) == "'2024-01-01T00:00:00+00:00'"
+    pacific = datetime(2024, 1, 1, 16, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-8)))
+    assert format_zoql_datetime(pacific) == "'2024-01-02T00:00:00.123+00:00'"
+    with pytest.raises(ValueError):
+        format_zoql_datetime(datetime(2024, 1, 1))
+    assert zoql_quote("O'Brien \\ Co") == "'O\\'Brien \\\\ Co'"
+
+
+def test_zoql_error_is_a_permanent_zuora_error(zuora_client):
+    with pytest.raises(ZuoraError) as caught:
+        list(zuora_client.iter_zoql("select Id, Colour from Account"))
+    error = caught.value
+    assert error.permanent and error.category == 21 and error.code == "56000021"
+    assert "Account.Colour" in str(error)
+    assert zuora_client.calls_by_kind()["query"] == 1  # not retried
+
+
+def test_zoql_batch_size_over_2000_is_refused_before_calling(zuora_client, zuora_sandbox):
+    for size in (2001, 0):
+        with pytest.raises(ValueError, match="1..2000"):
+            zuora_client.iter_zoql("select Id from Account", batch_size=size)
+    assert zuora_sandbox.calls_to("v1.action.query") == 0
+
+
+def test_zoql_expired_locator_raises_after_the_first_batch(zuora_client, zuora_sandbox):
+    zuora_sandbox.query_locator_ttl = 0
+    records = zuora_client.iter_zoql("select Id from Account", batch_size=10)
+    assert len([next(records) for _ in range(10)]) == 10
+    with pytest.raises(ZuoraError) as caught:
+        next(records)
+    assert caught.value.permanent and "queryLocator" in str(caught.value)
+
+
+def test_zoql_paging_survives_retried_faults(zuora_sandbox):
+    zuora_sandbox.seed(120, seed=2)
+    zuora_sandbox.config.update(
+        {"fault_rate": 0.4, "faults": ["503", "drop"], "fault_paths": "^/v1/action/query"}
+    )
+    client = make_zuora_client(zuora_sandbox, max_attempts=10)
+    ids = [r["Id"] for r in client.iter_zoql("select Id from Account", batch_size=15)]
+    assert len(ids) == 120 and set(ids) == set(zuora_sandbox.accounts)
+    assert client.calls_by_kind()["query"] > 8
 
 
 # -- writing --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, timedelta, timezone
 
 import pytest
 import requests
@@ -347,3 +348,282 @@ def test_account_numbers_stay_unique_and_findable_through_renumbering(api, zuora
     assert api("GET", "/v1/accounts/NEW-3").json()["basicInfo"]["id"] == created["accountId"]
     assert _reason(api("GET", "/v1/accounts/NEW-2"))["code"] % 100 == 40
     assert _create(api, accountNumber="NEW-2").json()["success"]  # free again
+
+
+# -- actions query (ZOQL) -------------------------------------------------------------------------
+ZOQL_ACCOUNT_FIELDS = {
+    "Id": "id",
+    "AccountNumber": "accountNumber",
+    "Name": "name",
+    "Status": "status",
+    "Currency": "currency",
+    "ParentId": "parentId",
+    "BillToId": "billToId",
+    "SoldToId": "soldToId",
+    "CrmId": "crmId",
+    "Batch": "batch",
+    "BillCycleDay": "billCycleDay",
+    "AutoPay": "autoPay",
+    "PaymentTerm": "paymentTerm",
+    "Notes": "notes",
+    "DefaultPaymentMethodId": "defaultPaymentMethodId",
+    "CreatedDate": "createdDate",
+    "UpdatedDate": "updatedDate",
+    "IntegrationId__NS": "IntegrationId__NS",
+    "IntegrationStatus__NS": "IntegrationStatus__NS",
+    "SyncDate__NS": "SyncDate__NS",
+    "SynctoNetSuite__NS": "SynctoNetSuite__NS",
+    "Subsidiary__NS": "Subsidiary__NS",
+    "CustomerType__NS": "CustomerType__NS",
+    "CustomerId__NS": "CustomerId__NS",
+}
+
+
+def _zoql(api, query, batch_size=None):
+    body = {"queryString": query}
+    if batch_size is not None:
+        body["conf"] = {"batchSize": batch_size}
+    response = api("POST", "/v1/action/query", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _zoql_all(api, query, batch_size=None):
+    """Every record of a query, following queryMore; also the answers, to check their shape."""
+    answers = [_zoql(api, query, batch_size)]
+    while not answers[-1]["done"]:
+        more = api(
+            "POST", "/v1/action/queryMore", json={"queryLocator": answers[-1]["queryLocator"]}
+        )
+        assert more.status_code == 200, more.text
+        answers.append(more.json())
+    return [r for a in answers for r in a["records"]], answers
+
+
+def _zoql_ids(api, where, source="Account"):
+    records, _ = _zoql_all(api, f"select Id from {source} where {where}")
+    ids = [r["Id"] for r in records]
+    assert len(ids) == len(set(ids))
+    return set(ids)
+
+
+def _utc(stamp):
+    return stamp.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def test_zoql_pages_every_matching_record_once_with_size_and_done(api, zuora_sandbox):
+    records, answers = _zoql_all(api, "select Id, Name from Account", batch_size=7)
+    assert [len(a["records"]) for a in answers] == [7, 7, 7, 7, 2]
+    assert all(a["size"] == 30 for a in answers)
+    assert [a["done"] for a in answers] == [False] * 4 + [True]
+    assert all("queryLocator" in a for a in answers[:-1]) and "queryLocator" not in answers[-1]
+    assert sorted(r["Id"] for r in records) == sorted(zuora_sandbox.accounts)
+    assert zuora_sandbox.calls_to("v1.action.query") == 1
+    assert zuora_sandbox.calls_to("v1.action.querymore") == 4
+
+
+def test_zoql_default_batch_is_2000_and_an_empty_answer_is_done(api, zuora_sandbox):
+    zuora_sandbox.seed(2100, seed=4)
+    first = _zoql(api, "select Id from Account")
+    assert len(first["records"]) == 2000 and first["size"] == 2100 and not first["done"]
+    empty = _zoql(api, "select Id from Account where Id = 'none'")
+    assert empty == {"records": [], "size": 0, "done": True}
+
+
+def test_zoql_answers_pascal_case_selected_fields_without_nulls(api, zuora_sandbox):
+    records, _ = _zoql_all(api, f"select {', '.join(ZOQL_ACCOUNT_FIELDS)} from Account")
+    assert len(records) == 30
+    for record in records:
+        stored = zuora_sandbox.accounts[record["Id"]]
+        expected = {name: stored.get(key) for name, key in ZOQL_ACCOUNT_FIELDS.items()}
+        for name in ("CreatedDate", "UpdatedDate"):
+            expected[name] = zuora_sandbox._fmt(expected[name])
+        assert record == {k: v for k, v in expected.items() if v is not None}
+    assert any("CrmId" not in r for r in records) and any("CrmId" in r for r in records)
+    narrow, _ = _zoql_all(api, "select Name, UpdatedDate, BillCycleDay, AutoPay from Account")
+    assert all(set(r) == {"Name", "UpdatedDate", "BillCycleDay", "AutoPay"} for r in narrow)
+
+
+def test_zoql_dates_are_formatted_like_object_query(api, zuora_sandbox):
+    record = _zoql(api, "select Id, CreatedDate, UpdatedDate from Account", 1)["records"][0]
+    same = api("GET", f"/object-query/accounts/{record['Id']}").json()
+    assert record["UpdatedDate"] == same["updatedDate"] and record["UpdatedDate"].endswith("-08:00")
+    assert record["CreatedDate"] == same["createdDate"]
+
+
+def test_zoql_keywords_and_field_names_are_case_insensitive(api, zuora_sandbox):
+    records, _ = _zoql_all(
+        api, "SELECT ID, accountnumber, synctonetsuite__ns FROM account WHERE STATUS = 'Active'"
+    )
+    assert records and all(set(r) <= {"Id", "AccountNumber", "SynctoNetSuite__NS"} for r in records)
+    assert {r["Id"] for r in records} == {
+        a["id"] for a in zuora_sandbox.accounts.values() if a["status"] == "Active"
+    }
+
+
+def test_zoql_and_binds_tighter_than_or(api, zuora_sandbox):
+    zuora_sandbox.seed(200, seed=8)
+    accounts = list(zuora_sandbox.accounts.values())
+    found = _zoql_ids(api, "Status = 'Draft' or Status = 'Canceled' and BillCycleDay > 15")
+    expected = {
+        a["id"]
+        for a in accounts
+        if a["status"] == "Draft" or (a["status"] == "Canceled" and a["billCycleDay"] > 15)
+    }
+    grouped_the_other_way = {
+        a["id"] for a in accounts if a["status"] in ("Draft", "Canceled") and a["billCycleDay"] > 15
+    }
+    assert found == expected and expected != grouped_the_other_way
+    assert _zoql_ids(api, "AutoPay = true and BillCycleDay <= 5 or Currency = 'JPY'") == {
+        a["id"]
+        for a in accounts
+        if (a["autoPay"] is True and a["billCycleDay"] <= 5) or a["currency"] == "JPY"
+    }
+
+
+def test_zoql_null_tests_and_nulls_match_no_comparison(api, zuora_sandbox):
+    accounts = list(zuora_sandbox.accounts.values())
+    without = {a["id"] for a in accounts if a["crmId"] is None}
+    assert without and _zoql_ids(api, "CrmId = null") == without
+    assert _zoql_ids(api, "CrmId != null") == set(zuora_sandbox.accounts) - without
+    # As in SQL: a null field is not "different from 'x'"; ask for "or CrmId = null" too.
+    assert _zoql_ids(api, "CrmId != 'x'") == set(zuora_sandbox.accounts) - without
+    assert _zoql_ids(api, "CrmId != 'x' or CrmId = null") == set(zuora_sandbox.accounts)
+
+
+def test_zoql_date_comparisons_compare_instants_across_offsets(api, zuora_sandbox):
+    records = sorted(zuora_sandbox.accounts.values(), key=lambda a: a["updatedDate"])
+    stamp, upper = records[10]["updatedDate"], records[20]["updatedDate"]
+    spellings = [
+        _utc(stamp)[:-6] + "Z",
+        _utc(stamp),
+        _utc(stamp)[:-6] + "-00:00",
+        zuora_sandbox._fmt(stamp),  # the tenant's -08:00
+        stamp.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+    ]
+    for text in spellings:
+        assert _zoql_ids(api, f"UpdatedDate >= '{text}' and UpdatedDate <= '{text}'") == {
+            records[10]["id"]
+        }, text
+    window = _zoql_ids(api, f"UpdatedDate >= '{spellings[4]}' and UpdatedDate < '{_utc(upper)}'")
+    assert window == {a["id"] for a in records[10:20]}
+    assert _zoql_ids(api, f"UpdatedDate > '{spellings[0]}'") == {a["id"] for a in records[11:]}
+
+
+def test_zoql_custom_fields_by_api_name(api, zuora_sandbox):
+    account = next(iter(zuora_sandbox.accounts.values()))
+    update = {"type": "Account", "objects": [{"Id": account["id"], "IntegrationId__NS": "4711"}]}
+    assert api("POST", "/v1/action/update", json=update).json()[0]["Success"]
+    query = "select Id, IntegrationId__NS, CustomerType__NS from Account where IntegrationId__NS = "
+    record = _zoql(api, query + "'4711'")["records"]
+    assert record == [
+        {
+            "Id": account["id"],
+            "IntegrationId__NS": "4711",
+            "CustomerType__NS": account["CustomerType__NS"],
+        }
+    ]
+    unsynced = _zoql_ids(api, "SynctoNetSuite__NS = 'No' or SynctoNetSuite__NS = null")
+    assert unsynced == {
+        a["id"] for a in zuora_sandbox.accounts.values() if a["SynctoNetSuite__NS"] in ("No", None)
+    }
+
+
+def test_zoql_string_literals_escape_quotes_and_backslashes(api, zuora_sandbox):
+    created = _create(api, name="O'Brien \\ Sons").json()
+    assert created["success"]
+    assert _zoql_ids(api, r"Name = 'O\'Brien \\ Sons'") == {created["accountId"]}
+
+
+def test_zoql_queries_contacts(api, zuora_sandbox):
+    records, _ = _zoql_all(
+        api,
+        "select Id, AccountId, FirstName, LastName, WorkEmail, PostalCode, Country, UpdatedDate "
+        "from Contact where Country = 'United States'",
+    )
+    expected = [c for c in zuora_sandbox.contacts.values() if c["country"] == "United States"]
+    assert records and len(records) == len(expected)
+    for record in records:
+        stored = zuora_sandbox.contacts[record["Id"]]
+        assert record["AccountId"] == stored["accountId"]
+        assert record.get("PostalCode") == stored["postalCode"]
+        assert record["LastName"] == stored["lastName"] and record["Country"] == "United States"
+        assert record["UpdatedDate"] == zuora_sandbox._fmt(stored["updatedDate"])
+    account = next(iter(zuora_sandbox.accounts.values()))
+    assert _zoql_ids(api, f"AccountId = '{account['id']}'", source="Contact") == {
+        account["billToId"],
+        account["soldToId"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "category", "words"),
+    [
+        ("select Nope from Account", 21, "Account.Nope"),
+        ("select Id from Account where Colour = 'red'", 21, "Account.Colour"),
+        ("select Id, FirstName from Account", 21, "Account.FirstName"),
+        ("select * from Account", 20, "select *"),
+        ("select Id from Account order by UpdatedDate", 20, "ORDER BY"),
+        ("select Id from Account, Contact", 20, "joins"),
+        ("select Id from Account where (Status = 'Active')", 20, "parentheses"),
+        ("select Id from Account where Name = 'open", 20, "not closed"),
+        ("select Id from Account where Name = 1", 20, "quote the value"),
+        ("select Id from Account where BillCycleDay = '1'", 20, "number"),
+        ("select Id from Account where UpdatedDate >= 'yesterday'", 20, "date-time"),
+        ("select Id from Account where CrmId > null", 20, "null"),
+        ("select Id from Account where Name = Notes", 20, "two fields"),
+        ("select Id from Account where", 20, "ends"),
+        ("select Id from Invoice", 20, "Invoice"),
+        ("select Id Account", 20, "'from'"),
+    ],
+)
+def test_zoql_bad_queries_get_a_readable_error(api, query, category, words):
+    response = api("POST", "/v1/action/query", json={"queryString": query})
+    assert response.status_code == 200  # the v1 status of the sandbox's other invalid requests
+    reason = _reason(response)
+    assert len(str(reason["code"])) == 8 and reason["code"] % 100 == category
+    assert words in reason["message"]
+
+
+@pytest.mark.parametrize("size", [2001, 0, "10", True])
+def test_zoql_batch_size_must_be_1_to_2000(api, size):
+    response = api(
+        "POST",
+        "/v1/action/query",
+        json={"queryString": "select Id from Account", "conf": {"batchSize": size}},
+    )
+    reason = _reason(response)
+    assert reason["code"] % 100 == 20 and "batchSize" in reason["message"]
+
+
+def test_zoql_unknown_or_expired_locator_is_an_error(api, zuora_sandbox):
+    for locator in ("garbage", "0" * 32 + "-7", None):
+        reason = _reason(api("POST", "/v1/action/queryMore", json={"queryLocator": locator}))
+        assert reason["code"] % 100 == 20 and "queryLocator" in reason["message"]
+    first = _zoql(api, "select Id from Account", batch_size=10)
+    zuora_sandbox.query_locator_ttl = 0
+    reason = _reason(
+        api("POST", "/v1/action/queryMore", json={"queryLocator": first["queryLocator"]})
+    )
+    assert "expired" in reason["message"]
+
+
+def test_zoql_pages_a_snapshot_so_updates_neither_repeat_nor_vanish(api, zuora_sandbox):
+    latest = max(a["updatedDate"] for a in zuora_sandbox.accounts.values())
+    query = f"select Id, UpdatedDate from Account where UpdatedDate <= '{_utc(latest)}'"
+    first = _zoql(api, query, batch_size=10)
+    seen = [r["Id"] for r in first["records"]]
+    later = next(i for i in zuora_sandbox.accounts if i not in seen)
+    before = zuora_sandbox._fmt(zuora_sandbox.accounts[later]["updatedDate"])
+    for key in (seen[0], later):  # now newer than the query's bound, and bumped forward
+        assert api("PUT", f"/v1/accounts/{key}", json={"notes": "moved"}).json()["success"]
+    records = first["records"]
+    locator = first["queryLocator"]
+    while locator:
+        answer = api("POST", "/v1/action/queryMore", json={"queryLocator": locator}).json()
+        records += answer["records"]
+        locator = answer.get("queryLocator")
+    ids = [r["Id"] for r in records]
+    assert len(ids) == len(set(ids)) == first["size"] == 30
+    assert next(r for r in records if r["Id"] == later)["UpdatedDate"] == before
+    assert len(_zoql_all(api, query)[0]) == 28  # a new query sees the two updates

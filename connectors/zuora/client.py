@@ -1,8 +1,9 @@
 """A small client for the part of Zuora's REST API the account sync uses.
 
-Reads go through the Object Query API (cursor paging, filters, contacts expanded in one call);
-writes through the v1 API. Every call carries a fresh-enough OAuth bearer token and a
-Zuora-Track-Id so one sync's calls can be found in Zuora's logs.
+Reads go through the Object Query API (cursor paging, filters, contacts expanded in one call)
+or ZOQL, the Actions query (up to 2000 records a call); writes through the v1 API. Every call
+carries a fresh-enough OAuth bearer token and a Zuora-Track-Id so one sync's calls can be found
+in Zuora's logs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ MAX_PAGE_SIZE = 99
 IDS_PER_QUERY = 50  # keeps the IN filter (and the URL) well under gateway limits
 TRACK_ID_PREFIX = "syncadmin-"
 ACTION_MAX_OBJECTS = 50
+ZOQL_MAX_BATCH = 2000  # records per /v1/action/query answer: Zuora's default and its maximum
 # SaveResult error codes of the Actions API that a later attempt can get past.
 RETRYABLE_ACTION_CODES = {"LOCK_COMPETITION", "TEMPORARY_ERROR", "SERVER_UNAVAILABLE"}
 
@@ -56,6 +58,29 @@ def format_filter_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("a naive datetime is ambiguous; pass an aware one")
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def format_zoql_datetime(value: datetime) -> str:
+    """A quoted ZOQL date-time literal in UTC, e.g. '2024-01-01T00:00:00+00:00'.
+
+    The offset is always written out because Zuora reads a literal without one in the tenant's
+    zone. Milliseconds are kept when there are any, so that a bound taken from a Zuora
+    timestamp stays exact; finer digits, which Zuora does not store, are dropped.
+    """
+    if value.tzinfo is None:
+        raise ValueError("a naive datetime is ambiguous; pass an aware one")
+    utc = value.astimezone(UTC)
+    text = utc.isoformat(timespec="milliseconds" if utc.microsecond >= 1000 else "seconds")
+    return f"'{text}'"
+
+
+def zoql_quote(value: str) -> str:
+    """A quoted ZOQL string literal for `value`: a quote or backslash in data (O'Brien) can
+    neither break the query nor change its meaning."""
+    if not isinstance(value, str):
+        raise TypeError(f"zoql_quote takes a str, not {type(value).__name__}")
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
 
 
 class ZuoraClient:
@@ -255,6 +280,44 @@ class ZuoraClient:
     ) -> Iterator[dict]:
         """Contacts matching all `filters` (e.g. "workemail.EQ:a@b.c"), each with accountId."""
         return self._iter_query("/object-query/contacts", list(filters), page_size=page_size)
+
+    # -- ZOQL (the Actions query) --------------------------------------------------------------
+    def iter_zoql(self, query: str, *, batch_size: int = ZOQL_MAX_BATCH) -> Iterator[dict]:
+        """Every record a ZOQL query matches, following queryMore until Zuora says done.
+
+        For bulk reads: up to 2000 records a call where the Object Query API stops at 99.
+        Records come as the Actions API shapes them (PascalCase names, only the selected
+        fields, nulls left out), from a snapshot taken by the first call, in no promised order.
+        Build literals with zoql_quote and format_zoql_datetime so that data cannot break the
+        query. Arguments are checked here, before any call, not on the first next().
+        """
+        if isinstance(batch_size, bool) or not 1 <= batch_size <= ZOQL_MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{ZOQL_MAX_BATCH}")
+        if not query.strip():
+            raise ValueError("a ZOQL query is required")
+        return self._iter_zoql(query, batch_size)
+
+    def _iter_zoql(self, query: str, batch_size: int) -> Iterator[dict]:
+        body = self._call(
+            "POST",
+            "/v1/action/query",
+            kind="query",
+            json={"queryString": query, "conf": {"batchSize": batch_size}},
+        )
+        while True:
+            yield from body.get("records") or []
+            if body.get("done", True) is not False:
+                return
+            locator = body.get("queryLocator")
+            if not locator:
+                raise ZuoraError(
+                    "Zuora answered a ZOQL query with done false but no queryLocator",
+                    retryable=False,
+                    status=200,
+                )
+            body = self._call(
+                "POST", "/v1/action/queryMore", kind="query", json={"queryLocator": locator}
+            )
 
     def get_account(self, key: str) -> dict:
         """One account by id or number, with billTo / soldTo embedded."""

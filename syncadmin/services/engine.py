@@ -51,9 +51,8 @@ def content_digest(record: dict[str, Any], ignore: frozenset[str]) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
-# Time slices the settle pass reads at once, and the fewest writes that make a slice worth it.
+# Time slices the settle pass reads at once.
 SETTLE_SLICES = 8
-WRITES_PER_SETTLE_SLICE = 400
 
 
 @dataclass
@@ -64,11 +63,12 @@ class WrittenBack:
     started: list[datetime]  # when each write was sent (source clock order, roughly)
     last_answered: float  # monotonic
 
-    def slices(self, since: datetime) -> list[tuple[datetime, datetime | None]]:
+    def slices(self, since: datetime, *, per_slice: int) -> list[tuple[datetime, datetime | None]]:
         """[start, end) windows from `since`, the last one open, each holding about as many of
-        our writes, so that reading them back can run in parallel."""
+        our writes (at least `per_slice`: about what one read call returns), so that reading
+        them back can run in parallel."""
         times = sorted(self.started)
-        count = max(1, min(SETTLE_SLICES, len(times) // WRITES_PER_SETTLE_SLICE))
+        count = max(1, min(SETTLE_SLICES, len(times) // per_slice))
         bounds = [since] + [times[len(times) * i // count] for i in range(1, count)]
         return list(zip(bounds, [*bounds[1:], None], strict=True))
 

@@ -18,7 +18,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time
 from time import monotonic, sleep
 from typing import Any
@@ -91,6 +91,9 @@ PAYLOAD_KEY = Direction.NETSUITE_TO_ZUORA.value
 # The digest of the customer (and of the mapping options) this direction last synced: a customer
 # read again with the same digest is unchanged without mapping it (nor reading any lookup).
 SOURCE_KEY = f"{PAYLOAD_KEY}_source"
+# The same for the customer's row alone: a customer re-read with the same row, and no address
+# change since the last run, is unchanged without reading its address book.
+SOURCE_ROW_KEY = f"{PAYLOAD_KEY}_row"
 # Written by the sync itself (the Zuora write-back) or by NetSuite on every save: they say
 # nothing about what the customer holds.
 WRITEBACK_FIELDS = frozenset(
@@ -141,6 +144,8 @@ SUMMARY_KEYS = (
     ns_fields.ZUORA_ACCOUNT_NUMBER,
 )
 FULL_RECORDS_PER_READ = 500
+# Our write-backs read back per settle slice (a SuiteQL page holds 1,000 rows).
+WRITES_PER_SETTLE_SLICE = 1000
 
 
 @dataclass
@@ -161,8 +166,46 @@ def summary_of(customer: dict[str, Any]) -> dict[str, Any]:
 
 
 def fingerprint(customer: dict[str, Any]) -> bytes:
-    """A digest of what a customer holds, ignoring what our own write-back changes."""
+    """A digest of what a customer holds, address book included, ignoring what our own
+    write-back changes: a customer whose digest is the one last synced is unchanged."""
     return content_digest(customer, WRITEBACK_FIELDS)
+
+
+def row_digest(customer: dict[str, Any]) -> bytes:
+    """The digest of a customer's own fields (what the selection and the settle pass read,
+    without the address book: address edits are found by their own query)."""
+    return content_digest(customer, WRITEBACK_FIELDS | {"addressBook"})
+
+
+@dataclass
+class Placement:
+    """What a customer of this run became in Zuora. Its children wait for it, instead of a
+    whole hierarchy level waiting for the level before."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    account_id: str | None = None
+    # For children when the customer did not reach Zuora: (code, message, retryable).
+    blocked: tuple[str, str, bool] | None = None
+
+    def place(self, account_id: str | None) -> None:
+        if not self.ready.is_set():
+            self.account_id = account_id
+            self.ready.set()
+
+    def block(self, code: str, message: str, retryable: bool = False) -> None:
+        if not self.ready.is_set():
+            self.blocked = (code, message, retryable)
+            self.ready.set()
+
+
+@dataclass
+class PreparedChunk:
+    """What the reader thread gathers for a chunk of customers before they sync."""
+
+    vanished: set[str]
+    unchanged: set[str]
+    existing: dict[str, dict[str, Any]]
+    states: dict[str, dict[str, Any]]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -234,16 +277,25 @@ class NetSuiteToZuoraSync(SyncEngine):
         self._run_started = now()
         self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
         self._lookups_lock = threading.Lock()
+        self._lookups_ahead = False
+        # The digest of each whole record (address book included) as this run read it.
+        self._record_digests: dict[str, bytes] = {}
+        # Customers whose address lines changed within the selection window.
+        self._address_changed: set[str] = set()
         self._options_digest = hashlib.blake2b(
             json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
         ).hexdigest()
 
     # -- selection ------------------------------------------------------------------------------
-    def customers_by_ids(self, ids: Iterable[str], where: str) -> Iterator[dict[str, Any]]:
+    def customers_by_ids(
+        self, ids: Iterable[str], where: str, *, address_books: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """Customers by internal id, a few SuiteQL calls per 500 (never one call each)."""
         for chunk in _chunks(_digits(dict.fromkeys(ids)), IDS_PER_SUITEQL):
             extra = f"id IN ({', '.join(chunk)})" + (f" AND {where}" if where else "")
-            yield from self.netsuite.iter_customers_changed_since(EPOCH, extra_where=extra)
+            yield from self.netsuite.iter_customers_changed_since(
+                EPOCH, extra_where=extra, address_books=address_books
+            )
 
     def select(self) -> dict[str, SelectedCustomer]:
         """Every customer to look at, by internal id, each with the newest change selecting it."""
@@ -264,12 +316,13 @@ class NetSuiteToZuoraSync(SyncEngine):
 
         since = self.since()
         for customer in self.netsuite.iter_customers_changed_since(
-            since, extra_where=SELECTION_WHERE
+            since, extra_where=SELECTION_WHERE, address_books=False
         ):
             keep(customer, _stamp(customer.get("lastModifiedDate")))
         if self.watermark is not None:
             # An address subrecord edit does not move the customer's lastmodifieddate.
             address_changes = dict(self.netsuite.iter_address_change_times_since(since))
+            self._address_changed.update(address_changes)
             missing = [i for i in address_changes if i not in selected]
             for customer in self.customers_by_ids(missing, SELECTION_WHERE):
                 keep(customer, address_changes[str(customer["id"])])
@@ -286,19 +339,61 @@ class NetSuiteToZuoraSync(SyncEngine):
         return selected
 
     def _selected(self, customer: dict[str, Any], at: datetime | None) -> SelectedCustomer:
-        """Remember the digest of the whole record, keep its summary."""
-        self._fingerprints[str(customer["id"])] = fingerprint(customer)
+        """Remember the digest of the customer's row (for the settle pass), keep its summary.
+        The first customer not yet in Zuora starts the reading of the lookups: it will need a
+        payload, and the reads then run while the rest is selected and checked."""
+        self._fingerprints[str(customer["id"])] = row_digest(customer)
+        if (
+            self._lookups is None
+            and not customer.get(ns_fields.ZUORA_ID)
+            and self.skip_reason(customer) is None
+        ):
+            self._read_lookups_ahead()
         return SelectedCustomer(summary_of(customer), at)
 
-    def _read_records(self, items: list[SelectedCustomer]) -> list[SelectedCustomer]:
-        """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ) into them;
-        the answer is the items NetSuite no longer has. Safe to run in another thread."""
+    def _read_lookups_ahead(self) -> None:
+        """Read the lookups in the background (a failure is raised again by lookups())."""
+        if not self._lookups_ahead:
+            self._lookups_ahead = True
+            early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookups-ahead")
+            early.submit(self.lookups)
+            early.shutdown(wait=False)
+
+    def _read_records(self, items: list[SelectedCustomer]) -> set[str]:
+        """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ) into them
+        and remember their digests; the answer is the ids NetSuite no longer has. Safe to run
+        in another thread."""
         wanted = {item.id: item for item in items if item.record is None}
-        for customer in self.customers_by_ids(list(wanted), ""):
+        for customer in self.customers_by_ids(list(wanted), "", address_books=True):
             item = wanted.pop(str(customer["id"]), None)
             if item is not None:
                 item.record = customer
-        return list(wanted.values())
+                self._record_digests[item.id] = fingerprint(customer)
+        return set(wanted)
+
+    def _prepare(
+        self, chunk: list[SelectedCustomer], links: dict[str, RecordLink]
+    ) -> PreparedChunk:
+        """In the reader thread, while the previous chunk syncs: the whole records, which
+        linked customers are unchanged since their last sync, the Zuora accounts that already
+        carry an unlinked customer's id, and the accounts of links this direction never wrote.
+        No database access here (the main thread owns the connection)."""
+        vanished = self._read_records(chunk)
+        present = [item for item in chunk if item.id not in vanished]
+        unchanged = {item.id for item in present if self._unchanged_since_last_sync(item.id, links)}
+        unlinked = [item.customer for item in present if item.id not in links]
+        existing = self.find_existing_accounts(unlinked) if unlinked else {}
+        states: dict[str, dict[str, Any]] = {}
+        if not self.new_only:
+            stale = [
+                links[item.id]
+                for item in present
+                if item.id in links
+                and item.id not in unchanged
+                and self._needs_state(links[item.id])
+            ]
+            states = self.read_linked_accounts(stale) if stale else {}
+        return PreparedChunk(vanished, unchanged, existing, states)
 
     def skip_reason(self, customer: dict[str, Any]) -> str | None:
         if customer.get("isInactive"):
@@ -387,7 +482,7 @@ class NetSuiteToZuoraSync(SyncEngine):
     def describe_outside_parents(self, parent_ids: list[str]) -> dict[str, str]:
         """Why each unlinked parent outside this run is not in Zuora, naming it."""
         messages: dict[str, str] = {}
-        for customer in self.customers_by_ids(parent_ids, ""):
+        for customer in self.customers_by_ids(parent_ids, "", address_books=False):
             reason = self.skip_reason(customer) or "it has not synced yet (not linked)"
             messages[str(customer["id"])] = (
                 f"Parent customer {_describe(customer)} is not in Zuora: {reason}. "
@@ -451,11 +546,29 @@ class NetSuiteToZuoraSync(SyncEngine):
         stored = link.last_payload or {}
         return PAYLOAD_KEY in stored and stored.get(SOURCE_KEY) == self._source_digest(customer_id)
 
-    def _source_digest(self, customer_id: str) -> str:
+    def _row_unchanged(self, customer_id: str, links: dict[str, RecordLink]) -> bool:
+        """Unchanged by its row alone: the row is the one last synced and no address line
+        changed (a re-read of our own write-back, at the watermark's second, for example)."""
+        link = links.get(customer_id)
+        if link is None or link.writeback_pending or self.new_only:
+            return False
+        if customer_id in self._address_changed or self.watermark is None:
+            return False  # without a watermark, address changes were not looked for
+        stored = link.last_payload or {}
+        return PAYLOAD_KEY in stored and stored.get(SOURCE_ROW_KEY) == self._row_source_digest(
+            customer_id
+        )
+
+    def _row_source_digest(self, customer_id: str) -> str:
         return f"{self._fingerprints[customer_id].hex()}-{self._options_digest}"
 
+    def _source_digest(self, customer_id: str) -> str:
+        return f"{self._record_digests[customer_id].hex()}-{self._options_digest}"
+
     def sync_selected(self, selected: dict[str, SelectedCustomer]) -> None:
-        """Skip, look up and write the selected customers, parents before children."""
+        """Skip, look up and write the selected customers, parents before children: a chunk's
+        whole records, existence checks and link states are read while the chunk before it
+        syncs, and a child waits only for its own parent, never for a whole level."""
         self.summary.selected += len(selected)
         self.recorder.set_total(self.summary.selected)
         eligible: dict[str, SelectedCustomer] = {}
@@ -466,61 +579,33 @@ class NetSuiteToZuoraSync(SyncEngine):
                 self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
             else:
                 eligible[item.id] = item
-
+        if not eligible:
+            return
         links = self.load_links(list(eligible))
-        for customer_id in [i for i in eligible if self._unchanged_since_last_sync(i, links)]:
+        for customer_id in [i for i in eligible if self._row_unchanged(i, links)]:
             item = eligible.pop(customer_id)
             self._record(
                 self._outcome(
                     item, Outcome.UNCHANGED, destination_id=links[customer_id].zuora_account_id
                 )
             )
-        # The lookups are read while the existence checks run (a failure is raised again by the
-        # lookups() call below).
-        if eligible and self._lookups is None:
-            early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookups-ahead")
-            early.submit(self.lookups)
-            early.shutdown(wait=False)
-        unlinked = [eligible[i].customer for i in eligible if i not in links]
-        existing = self.find_existing_accounts(unlinked) if unlinked else {}
-        # Never create a record a person has not yet confirmed is new (see Match suggestions).
-        to_create = [c["id"] for c in unlinked if c["id"] not in existing]
-        review = strong_unreviewed_matches(
-            direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
-        )
-        for customer_id, reason in review.items():
-            self._record(
-                self._outcome(eligible.pop(customer_id), Outcome.NEEDS_REVIEW, reason=reason)
-            )
-        states: dict[str, dict[str, Any]] = {}
-        if not self.new_only:
-            stale = [link for link in links.values() if self._needs_state(link)]
-            states = self.read_linked_accounts(stale) if stale else {}
-
         levels, orphans = self.levels(eligible, selected)
-        lookups = self.lookups() if levels else None
         for item, message in orphans:
             self._record(self._failure(item, "PARENT_NOT_SYNCED", message))
-
-        failed_ids: set[str] = {item.id for item, _ in orphans}
-        # A child of a parent that failed for a passing reason fails the same way, so that the
-        # watermark stays before it too and both are read again.
-        retry_ids: set[str] = set()
-        destination_ids = {nid: link.zuora_account_id for nid, link in links.items()}
+        destinations = {nid: link.zuora_account_id for nid, link in links.items()}
         for nid, link in self.load_links(sorted(self._outside_parents(eligible))).items():
-            destination_ids[nid] = link.zuora_account_id
+            destinations[nid] = link.zuora_account_id
+        placements: dict[str, Placement] = {}
+        ordered = [item for level in levels for item in level]
+        chunks = [
+            ordered[start : start + FULL_RECORDS_PER_READ]
+            for start in range(0, len(ordered), FULL_RECORDS_PER_READ)
+        ]
 
         def finished(future: Future[AccountOutcome]) -> None:
             item = futures.pop(future)
             item.record = None  # back to the summary: memory stays bounded
-            outcome = future.result()
-            if outcome.outcome == Outcome.FAILED:
-                failed_ids.add(item.id)
-                if outcome.retryable:
-                    retry_ids.add(item.id)
-            elif outcome.destination_id:
-                destination_ids[item.id] = outcome.destination_id
-            self._record(outcome)
+            self._record(future.result())
 
         # A queue fed by done-callbacks, and a bounded number queued: concurrent.futures.wait()
         # walks every pending future on each call, which at 100,000 customers costs more CPU
@@ -528,81 +613,113 @@ class NetSuiteToZuoraSync(SyncEngine):
         futures: dict[Future[AccountOutcome], SelectedCustomer] = {}
         done: queue.SimpleQueue[Future[AccountOutcome]] = queue.SimpleQueue()
         workers = ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
-        chunks = [
-            (number, level[start : start + FULL_RECORDS_PER_READ])
-            for number, level in enumerate(levels)
-            for start in range(0, len(level), FULL_RECORDS_PER_READ)
-        ]
         with (
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader,
         ):
-            # The next chunk's records are read while this one is handed out, so the writers
-            # never wait for a read, not even when a hierarchy level ends.
-            ahead = reader.submit(self._read_records, chunks[0][1]) if chunks else None
-            current_level = 0
-            for index, (number, chunk) in enumerate(chunks):
+            ahead = reader.submit(self._prepare, chunks[0], links) if chunks else None
+            for index, chunk in enumerate(chunks):
                 assert ahead is not None
-                vanished = ahead.result()
-                following = chunks[index + 1][1] if index + 1 < len(chunks) else None
-                ahead = reader.submit(self._read_records, following) if following else None
-                if number != current_level:
-                    while futures:  # a level ends before the next one (its children) starts
-                        finished(done.get())
-                    current_level = number
-                for item in vanished:
-                    reason = "No longer found in NetSuite during the run"
-                    self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+                prepared = ahead.result()
+                if index + 1 < len(chunks):
+                    ahead = reader.submit(self._prepare, chunks[index + 1], links)
+                to_create = [
+                    item.id
+                    for item in chunk
+                    if item.id not in links
+                    and item.id not in prepared.existing
+                    and item.id not in prepared.vanished
+                ]
+                # Never create a record a person has not yet confirmed is new.
+                review = strong_unreviewed_matches(
+                    direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
+                )
+                settled = prepared.vanished | prepared.unchanged | set(review)
+                lookups = self.lookups() if any(i.id not in settled for i in chunk) else None
                 for item in chunk:
-                    if item.record is None or self._parent_failed(
-                        item, selected, failed_ids, retry_ids
-                    ):
+                    placement = placements[item.id] = Placement()
+                    if item.id in prepared.vanished:
+                        reason = "No longer found in NetSuite during the run"
+                        self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+                        placement.place(None)
+                    elif item.id in prepared.unchanged:
                         item.record = None
-                        continue
-                    parent = self._parent_id(item.customer)
-                    link = links.get(item.id)
-                    future = pool.submit(
-                        self.sync_customer,
-                        item,
-                        link,
-                        existing.get(item.id),
-                        states.get(link.zuora_account_id) if link else None,
-                        destination_ids.get(parent) if parent else None,
-                        lookups,
-                    )
-                    futures[future] = item
-                    future.add_done_callback(done.put)
-                    while len(futures) >= MAX_QUEUED:
-                        finished(done.get())
+                        self._record(
+                            self._outcome(
+                                item, Outcome.UNCHANGED, destination_id=destinations[item.id]
+                            )
+                        )
+                        placement.place(destinations[item.id])
+                    elif item.id in review:
+                        item.record = None
+                        self._record(
+                            self._outcome(item, Outcome.NEEDS_REVIEW, reason=review[item.id])
+                        )
+                        placement.block(
+                            "PARENT_NOT_SYNCED",
+                            f"Parent customer {_describe(item.customer)} is not in Zuora: it "
+                            "waits for a match to be reviewed.",
+                        )
+                    else:
+                        parent = self._parent_id(item.customer)
+                        link = links.get(item.id)
+                        assert lookups is not None
+                        future = pool.submit(
+                            self._sync_placed,
+                            item,
+                            placement,
+                            placements.get(parent) if parent else None,
+                            link,
+                            prepared.existing.get(item.id),
+                            prepared.states.get(link.zuora_account_id) if link else None,
+                            destinations.get(parent) if parent else None,
+                            lookups,
+                        )
+                        futures[future] = item
+                        future.add_done_callback(done.put)
+                        while len(futures) >= MAX_QUEUED:
+                            finished(done.get())
             while futures:
                 finished(done.get())
 
-    def _parent_failed(
+    def _sync_placed(
         self,
         item: SelectedCustomer,
-        selected: dict[str, SelectedCustomer],
-        failed_ids: set[str],
-        retry_ids: set[str],
-    ) -> bool:
-        """Record the failure of a customer whose parent failed in this run, and say so."""
-        parent = self._parent_id(item.customer)
-        if not parent or parent not in failed_ids:
-            return False
-        parent_item = selected.get(parent)
-        name = _describe(parent_item.customer) if parent_item else parent
-        self._record(
-            self._failure(
-                item,
-                "PARENT_FAILED",
-                f"Parent customer {name} did not sync in this run, so this customer cannot be "
-                "attached to it in Zuora. Fix the parent's error first.",
-                retryable=parent in retry_ids,
-            )
-        )
-        failed_ids.add(item.id)
-        if parent in retry_ids:
-            retry_ids.add(item.id)
-        return True
+        placement: Placement,
+        parent_placement: Placement | None,
+        link: RecordLink | None,
+        existing: dict[str, Any] | None,
+        state: dict[str, Any] | None,
+        parent_account_id: str | None,
+        lookups: tuple[ZuoraLookups, NetSuiteLookups],
+    ) -> AccountOutcome:
+        """One customer in a worker: wait for its parent (sent before it, so already running
+        or done), then sync it and tell its own children where it went."""
+        outcome: AccountOutcome | None = None
+        try:
+            if parent_placement is not None:
+                parent_placement.ready.wait()
+                if parent_placement.blocked is not None:
+                    code, message, retryable = parent_placement.blocked
+                    outcome = self._failure(item, code, message, retryable)
+                else:
+                    parent_account_id = parent_placement.account_id or parent_account_id
+            if outcome is None:
+                outcome = self.sync_customer(
+                    item, link, existing, state, parent_account_id, lookups, placement
+                )
+            return outcome
+        finally:
+            if outcome is None or outcome.outcome == Outcome.FAILED:
+                placement.block(
+                    "PARENT_FAILED",
+                    f"Parent customer {_describe(item.customer)} did not sync in this run, so "
+                    "this customer cannot be attached to it in Zuora. Fix the parent's error "
+                    "first.",
+                    outcome.retryable if outcome is not None else True,
+                )
+            else:
+                placement.place(outcome.destination_id)
 
     # -- after the writes: our own write-backs ----------------------------------------------------
     def settle(self) -> None:
@@ -627,17 +744,21 @@ class NetSuiteToZuoraSync(SyncEngine):
             since = max(self.since(), self._run_started - OVERLAP)
             changed: dict[str, SelectedCustomer] = {}
             own: datetime | None = None
-            for found, newest_own in self._settle_read(since, written):
-                for customer, at in found:
-                    changed[str(customer["id"])] = self._selected(customer, at)
-                if newest_own is not None and (own is None or newest_own > own):
-                    own = newest_own
-            # Address edits during the run do not show on the customer: compare those too.
-            addressed = dict(self.netsuite.iter_address_change_times_since(since))
+            # Address edits during the run do not show on the customer: they are read at the
+            # same time as the customers, and those customers compared whole.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="settle-addresses") as aside:
+                addresses = aside.submit(self._address_change_times, since)
+                for found, newest_own in self._settle_read(since, written):
+                    for customer, at in found:
+                        changed[str(customer["id"])] = self._selected(customer, at)
+                    if newest_own is not None and (own is None or newest_own > own):
+                        own = newest_own
+                addressed = addresses.result()
             unread = [i for i in addressed if i not in changed]
-            for customer in self.customers_by_ids(unread, SELECTION_WHERE):
-                customer_id = str(customer["id"])
-                if self._fingerprints.get(customer_id) != fingerprint(customer):
+            for customer in self.customers_by_ids(unread, SELECTION_WHERE, address_books=True):
+                if self._changed_since_read(customer):
+                    customer_id = str(customer["id"])
+                    self._address_changed.add(customer_id)
                     changed[customer_id] = self._selected(customer, addressed[customer_id])
             if own is not None:
                 self._settled_at = max(own, self._settled_at) if self._settled_at else own
@@ -646,13 +767,25 @@ class NetSuiteToZuoraSync(SyncEngine):
         if self._own_writes.pending():  # someone kept editing customers: keep the overlap
             self._settled_at = None
 
+    def _address_change_times(self, since: datetime) -> dict[str, datetime]:
+        return dict(self.netsuite.iter_address_change_times_since(since))
+
+    def _changed_since_read(self, customer: dict[str, Any]) -> bool:
+        """Whether a whole record differs from what this run read of it (its row only, for a
+        customer skipped without reading its address book)."""
+        customer_id = str(customer["id"])
+        digest = self._record_digests.get(customer_id)
+        if digest is not None:
+            return fingerprint(customer) != digest
+        return row_digest(customer) != self._fingerprints.get(customer_id)
+
     def _settle_read(
         self, since: datetime, written: WrittenBack
     ) -> list[tuple[list[tuple[dict[str, Any], datetime]], datetime | None]]:
         """Customers changed since `since` that are not what this run synced, and the newest
         stamp of our own write-backs, read in time slices at once (the NetSuite slots are free
         by now: at 100,000 customers the read-back is 300 calls)."""
-        slices = written.slices(since)
+        slices = written.slices(since, per_slice=WRITES_PER_SETTLE_SLICE)
 
         def read(
             start: datetime, end: datetime | None
@@ -662,9 +795,11 @@ class NetSuiteToZuoraSync(SyncEngine):
                 where = f"({SELECTION_WHERE}) AND lastmodifieddate < {to_suiteql_date(end)}"
             found: list[tuple[dict[str, Any], datetime]] = []
             own: datetime | None = None
-            for customer in self.netsuite.iter_customers_changed_since(start, extra_where=where):
+            for customer in self.netsuite.iter_customers_changed_since(
+                start, extra_where=where, address_books=False
+            ):
                 customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
-                if self._fingerprints.get(customer_id) == fingerprint(customer):
+                if self._fingerprints.get(customer_id) == row_digest(customer):
                     if customer_id in written.ids and (own is None or at > own):
                         own = at
                     continue
@@ -768,6 +903,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         state: dict[str, Any] | None,
         parent_account_id: str | None,
         lookups: tuple[ZuoraLookups, NetSuiteLookups],
+        placement: Placement | None = None,
     ) -> AccountOutcome:
         try:
             payload, warnings = account_payload(
@@ -783,7 +919,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             elif existing is not None:
                 outcome = self._link_existing(item, existing, payload)
             else:
-                outcome = self._create(item, payload)
+                outcome = self._create(item, payload, placement)
             outcome.warnings[:0] = warnings
             return outcome
         except MappingError as exc:
@@ -792,7 +928,9 @@ class NetSuiteToZuoraSync(SyncEngine):
             code = exc.code or f"HTTP_{exc.status}"
             return self._failure(item, str(code), str(exc), exc.retryable)
 
-    def _create(self, item: SelectedCustomer, payload: dict[str, Any]) -> AccountOutcome:
+    def _create(
+        self, item: SelectedCustomer, payload: dict[str, Any], placement: Placement | None = None
+    ) -> AccountOutcome:
         customer = item.customer
         changes = change_list(None, payload)
         if self.dry_run:
@@ -809,6 +947,9 @@ class NetSuiteToZuoraSync(SyncEngine):
                 body, idempotency_key=f"syncadmin-netsuite-customer-{item.id}"
             )
         self._fault("after_zuora_write", {"customer": customer, "created": created})
+        if placement is not None:
+            # Children need the new account's id, not the write-back to NetSuite: let them go.
+            placement.place(created["accountId"])
         link = RecordLink(
             zuora_account_id=created["accountId"],
             zuora_account_number=created.get("accountNumber") or "",
@@ -961,8 +1102,10 @@ class NetSuiteToZuoraSync(SyncEngine):
     def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
         stored = dict(link.last_payload or {})
         stored[PAYLOAD_KEY] = {**(stored.get(PAYLOAD_KEY) or {}), **payload}
-        if link.netsuite_internal_id in self._fingerprints:
+        if link.netsuite_internal_id in self._record_digests:
             stored[SOURCE_KEY] = self._source_digest(link.netsuite_internal_id)
+        if link.netsuite_internal_id in self._fingerprints:
+            stored[SOURCE_ROW_KEY] = self._row_source_digest(link.netsuite_internal_id)
         link.last_payload = stored
         link.last_payload_hash = payload_hash(stored[PAYLOAD_KEY])
         link.last_synced_at = now()

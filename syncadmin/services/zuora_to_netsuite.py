@@ -23,7 +23,11 @@ from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora import fields as z_fields
-from connectors.zuora.client import format_filter_datetime, parse_zuora_datetime
+from connectors.zuora.client import (
+    format_filter_datetime,
+    format_zoql_datetime,
+    parse_zuora_datetime,
+)
 from syncadmin.mapping import (
     MappingError,
     NetSuiteLookups,
@@ -74,6 +78,32 @@ SETTLE_ROUNDS = 2
 WRITEBACK_FIELDS = frozenset(
     {"updatedDate", z_fields.INTEGRATION_ID, z_fields.INTEGRATION_STATUS, z_fields.SYNC_DATE}
 )
+# The account's own fields as the settle pass reads them back through ZOQL (2,000 rows a call,
+# where Object Query stops at 99): all that the mapping and the skip rules read, except dates
+# (their text differs between the two APIs) and the cross-reference fields our write-back sets.
+# Contact edits are found by their own query.
+ROW_FIELDS = (
+    "Id",
+    "AccountNumber",
+    "Name",
+    "Status",
+    "Currency",
+    "ParentId",
+    "BillToId",
+    "SoldToId",
+    "CrmId",
+    "Batch",
+    "BillCycleDay",
+    "AutoPay",
+    "PaymentTerm",
+    "Notes",
+    z_fields.SYNC_TO_NETSUITE,
+    z_fields.SUBSIDIARY,
+    z_fields.CUSTOMER_TYPE,
+)
+_ROW_KEYS = tuple(name.lower() for name in ROW_FIELDS)
+# Our write-backs read back per settle slice (one ZOQL call each).
+WRITES_PER_SETTLE_SLICE = 2000
 
 
 @dataclass
@@ -93,6 +123,13 @@ class SelectedAccount:
 def fingerprint(account: dict[str, Any]) -> bytes:
     """A digest of what an account holds, ignoring what our own write-back changes."""
     return content_digest(account, WRITEBACK_FIELDS)
+
+
+def row_digest(account: dict[str, Any]) -> bytes:
+    """The digest of an account's own fields (ROW_FIELDS), from either API's shape: Object
+    Query's camelCase or ZOQL's PascalCase."""
+    lowered = {key.lower(): value for key, value in account.items()}
+    return content_digest({key: lowered.get(key) for key in _ROW_KEYS}, frozenset())
 
 
 def _quote(value: str) -> str:
@@ -177,6 +214,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._waiting: dict[str, list[SelectedAccount]] = {}  # parent id -> children
         self._waiting_ids: dict[str, str] = {}  # child id -> parent id
         self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
+        self._row_digests: dict[str, bytes] = {}
 
     # -- selection ------------------------------------------------------------------------------
     def iter_selected(self) -> Iterator[SelectedAccount]:
@@ -337,6 +375,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         eligible: list[SelectedAccount] = []
         for item in batch:
             self._fingerprints[item.id] = fingerprint(item.account)
+            self._row_digests[item.id] = row_digest(item.account)
             reason = IGNORED_REASON if item.id in self._ignored else self.skip_reason(item.account)
             if reason is None:
                 eligible.append(item)
@@ -583,8 +622,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
             self._settled_at = None
 
     def _settle_read(self, since: datetime, written: WrittenBack) -> list[SelectedAccount]:
-        slices = written.slices(since)
-        changed: dict[str, SelectedAccount] = {}
+        """Accounts changed since `since` that are not what this run synced: their rows read
+        back through ZOQL in time slices at once, the contacts changed since at the same time;
+        then the whole accounts (contacts embedded) of those that differ."""
+        slices = written.slices(since, per_slice=WRITES_PER_SETTLE_SLICE)
+        changed_at: dict[str, datetime] = {}
         newest_own: list[datetime] = []
         lock = threading.Lock()
 
@@ -595,31 +637,40 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 pause = written.last_answered + SETTLE_SECONDS - monotonic()
                 if pause > 0:
                     sleep(pause)
-            filters = [f"updateddate.GE:{format_filter_datetime(start)}"]
+            where = f"UpdatedDate >= {format_zoql_datetime(start)}"
             if end is not None:
-                filters.append(f"updateddate.LT:{format_filter_datetime(end)}")
+                where += f" and UpdatedDate < {format_zoql_datetime(end)}"
+            query = f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where {where}"
             own: datetime | None = None
-            for account in self.zuora.iter_accounts(filters):
-                at = parse_zuora_datetime(account["updatedDate"])
-                if self._fingerprints.get(account["id"]) == fingerprint(account):
-                    if account["id"] in written.ids and (own is None or at > own):
+            for row in self.zuora.iter_zoql(query):
+                at = parse_zuora_datetime(row["UpdatedDate"])
+                if self._row_digests.get(row["Id"]) == row_digest(row):
+                    if row["Id"] in written.ids and (own is None or at > own):
                         own = at
                     continue
                 with lock:
-                    changed[account["id"]] = SelectedAccount(account, at)
+                    changed_at[row["Id"]] = max(at, changed_at.get(row["Id"], at))
             with lock:
                 if own is not None:
                     newest_own.append(own)
 
-        with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="settle") as pool:
+        def contact_accounts() -> set[str]:
+            return {
+                c["accountId"]
+                for c in self.zuora.iter_contacts_changed_since(since)
+                if c.get("accountId")
+            }
+
+        with ThreadPoolExecutor(max_workers=len(slices) + 1, thread_name_prefix="settle") as pool:
+            contacts = pool.submit(contact_accounts)
             list(pool.map(read, *zip(*slices, strict=True)))
-        # Contact edits during the run do not show on the account: compare those accounts too.
-        contact_accounts = {
-            c["accountId"]
-            for c in self.zuora.iter_contacts_changed_since(since)
-            if c.get("accountId") and c["accountId"] not in changed
-        }
-        for account in self.zuora.iter_accounts_by_ids(sorted(contact_accounts)):
+            # Contact edits during the run do not show on the account: compare those whole.
+            edited_contacts = contacts.result() - set(changed_at)
+        changed: dict[str, SelectedAccount] = {}
+        for account in self.zuora.iter_accounts_by_ids(sorted(changed_at)):
+            at = changed_at[account["id"]]
+            changed[account["id"]] = SelectedAccount(account, at)
+        for account in self.zuora.iter_accounts_by_ids(sorted(edited_contacts)):
             if self._fingerprints.get(account["id"]) != fingerprint(account):
                 at = parse_zuora_datetime(account["updatedDate"])
                 changed[account["id"]] = SelectedAccount(account, at)
