@@ -315,13 +315,20 @@ class NetSuiteToZuoraSync(SyncEngine):
             return selected
 
         since = self.since()
-        for customer in self.netsuite.iter_customers_changed_since(
-            since, extra_where=SELECTION_WHERE, address_books=False
-        ):
-            keep(customer, _stamp(customer.get("lastModifiedDate")))
-        if self.watermark is not None:
-            # An address subrecord edit does not move the customer's lastmodifieddate.
-            address_changes = dict(self.netsuite.iter_address_change_times_since(since))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="address-changes") as aside:
+            # An address subrecord edit does not move the customer's lastmodifieddate: those
+            # are read at the same time as the changed customers.
+            addresses = (
+                aside.submit(self._address_change_times, since)
+                if self.watermark is not None
+                else None
+            )
+            for customer in self.netsuite.iter_customers_changed_since(
+                since, extra_where=SELECTION_WHERE, address_books=False
+            ):
+                keep(customer, _stamp(customer.get("lastModifiedDate")))
+        if addresses is not None:
+            address_changes = addresses.result()
             self._address_changed.update(address_changes)
             missing = [i for i in address_changes if i not in selected]
             for customer in self.customers_by_ids(missing, SELECTION_WHERE):
@@ -364,9 +371,16 @@ class NetSuiteToZuoraSync(SyncEngine):
         and remember their digests; the answer is the ids NetSuite no longer has. Safe to run
         in another thread."""
         wanted = {item.id: item for item in items if item.record is None}
-        for customer in self.customers_by_ids(list(wanted), "", address_books=True):
+        ids = list(wanted)
+        # The customers' rows and their address lines are two queries: run them at once.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="address-books") as aside:
+            books = [aside.submit(self.netsuite.address_books, c) for c in _chunks(ids, 1000)]
+            customers = list(self.customers_by_ids(ids, ""))
+            by_customer = {k: v for future in books for k, v in future.result().items()}
+        for customer in customers:
             item = wanted.pop(str(customer["id"]), None)
             if item is not None:
+                customer["addressBook"] = {"items": by_customer.get(str(customer["id"]), [])}
                 item.record = customer
                 self._record_digests[item.id] = fingerprint(customer)
         return set(wanted)
@@ -378,22 +392,32 @@ class NetSuiteToZuoraSync(SyncEngine):
         linked customers are unchanged since their last sync, the Zuora accounts that already
         carry an unlinked customer's id, and the accounts of links this direction never wrote.
         No database access here (the main thread owns the connection)."""
-        vanished = self._read_records(chunk)
-        present = [item for item in chunk if item.id not in vanished]
-        unchanged = {item.id for item in present if self._unchanged_since_last_sync(item.id, links)}
-        unlinked = [item.customer for item in present if item.id not in links]
-        existing = self.find_existing_accounts(unlinked) if unlinked else {}
-        states: dict[str, dict[str, Any]] = {}
-        if not self.new_only:
-            stale = [
+        # Zuora's reads need only the summaries: they run while NetSuite's records are read.
+        unlinked = [item.customer for item in chunk if item.id not in links]
+        stale = (
+            []
+            if self.new_only
+            else [
                 links[item.id]
-                for item in present
-                if item.id in links
-                and item.id not in unchanged
-                and self._needs_state(links[item.id])
+                for item in chunk
+                if item.id in links and self._needs_state(links[item.id])
             ]
-            states = self.read_linked_accounts(stale) if stale else {}
-        return PreparedChunk(vanished, unchanged, existing, states)
+        )
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="zuora-reads") as aside:
+            existing = aside.submit(self.find_existing_accounts, unlinked) if unlinked else None
+            states = aside.submit(self.read_linked_accounts, stale) if stale else None
+            vanished = self._read_records(chunk)
+            unchanged = {
+                item.id
+                for item in chunk
+                if item.id not in vanished and self._unchanged_since_last_sync(item.id, links)
+            }
+            return PreparedChunk(
+                vanished,
+                unchanged,
+                existing.result() if existing else {},
+                states.result() if states else {},
+            )
 
     def skip_reason(self, customer: dict[str, Any]) -> str | None:
         if customer.get("isInactive"):
