@@ -1,11 +1,13 @@
 """The NetSuite → Zuora customer sync (NetSuite is the master).
 
 Order of a run: select changed customers (and customers whose address lines changed) from the
-watermark through SuiteQL, keep the syncable ones, find Zuora accounts that already carry their
-NetSuite id, then write level by level of the hierarchy (parents first): one atomic Zuora create
-with both contacts, or only the changed account fields and contacts, then the Zuora account id
-back on the NetSuite customer. See ../shared/reference/sync-rules.md for the rules; the field
-rules live in syncadmin/mapping/netsuite_to_zuora.py. The structure mirrors zuora_to_netsuite.py.
+watermark through SuiteQL, keep the syncable ones and order them parents first; then, chunk by
+chunk, read their whole records and find Zuora accounts that already carry their NetSuite id
+while the chunk before syncs, and write: one atomic Zuora create with both contacts, or only the
+changed account fields and contacts, then the Zuora account id back on the NetSuite customer. A
+child waits for its own parent's Zuora account, not for the whole level above it. See
+../shared/reference/sync-rules.md for the rules; the field rules live in
+syncadmin/mapping/netsuite_to_zuora.py. The structure mirrors zuora_to_netsuite.py.
 """
 
 from __future__ import annotations
