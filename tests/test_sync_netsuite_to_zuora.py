@@ -445,6 +445,24 @@ def test_child_of_a_parent_that_failed_fails_with_a_message_naming_the_parent(ns
     assert ns_master.netsuite.customer(parent)["entityId"] in failure.error_message
 
 
+def test_grandchild_of_a_parent_that_failed_fails_too_and_nothing_is_created_under_it(
+    ns_master, run_sync
+):
+    parent, child, grandchild = roots(ns_master)[:3]
+    set_customer(ns_master, parent, **{ns_fields.ZUORA_BATCH: "Batch99"})
+    set_customer(ns_master, child, parent=int(parent))
+    set_customer(ns_master, grandchild, parent=int(child))
+
+    run_sync()
+
+    assert result(child).error_code == "PARENT_FAILED"
+    failure = result(grandchild)
+    assert failure.error_code == "PARENT_FAILED"
+    assert ns_master.netsuite.customer(child)["entityId"] in failure.error_message
+    assert not accounts_for_customer(ns_master, child)
+    assert not accounts_for_customer(ns_master, grandchild)
+
+
 # -- reruns and changes ---------------------------------------------------------------------------
 def test_rerun_without_changes_writes_nothing_on_either_side(ns_master, run_sync):
     run_sync()
@@ -770,6 +788,31 @@ def test_a_customer_with_an_unreviewed_strong_match_is_not_created_but_waits_for
     run_sync()  # nothing changed in NetSuite: it comes back because it waited for review
 
     assert len(accounts_for_customer(ns_master, customer_id)) == 1
+
+
+def test_child_of_a_parent_waiting_for_review_fails_naming_the_parent_and_the_review(
+    ns_master, run_sync
+):
+    from syncadmin.models import MatchSuggestion
+
+    parent, child = roots(ns_master)[:2]
+    set_customer(ns_master, child, parent=int(parent))
+    MatchSuggestion.objects.create(
+        zuora_account_id="2c92c0f8existing",
+        netsuite_internal_id=parent,
+        rule=MatchSuggestion.Rule.EMAIL,
+        confidence=85,
+        strong=True,
+        reason="Same email",
+    )
+
+    run_sync()
+
+    failure = result(child)
+    assert failure.error_code == "PARENT_NOT_SYNCED"
+    assert ns_master.netsuite.customer(parent)["entityId"] in failure.error_message
+    assert "waits for a match to be reviewed" in failure.error_message
+    assert not accounts_for_customer(ns_master, child)
 
 
 def test_an_ignored_customer_is_skipped_until_put_back(ns_master, run_sync):

@@ -124,6 +124,67 @@ def test_second_run_without_changes_makes_no_write(systems, run_sync):
     assert report.counts.get("created", 0) == report.counts.get("updated", 0) == 0
 
 
+def test_first_run_settles_its_own_write_backs_so_the_rerun_reads_almost_nothing(systems, run_sync):
+    run_sync()
+    # Our write-backs were read back in one ZOQL call, not page by page through Object Query.
+    assert systems.zuora.calls_to("v1.action.query") == 1
+    assert SyncCursor.objects.get(direction="zuora_to_netsuite").settled_through is not None
+    systems.zuora.reset_calls()
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    assert sum(sum(kinds.values()) for kinds in report.api_calls.values()) <= 5
+    assert ns_writes(systems) == 0
+    assert systems.zuora.calls_to("v1.action.update") == 0
+
+
+def _edit_once_after_the_first_write(edit: Any) -> Any:
+    edited: list[dict[str, Any]] = []
+
+    def hook(point: str, context: dict[str, Any]) -> None:
+        if point == "after_netsuite_write" and not edited:
+            edited.append(context["account"])
+            edit(context["account"])
+
+    hook.edited = edited  # type: ignore[attr-defined]
+    return hook
+
+
+def test_an_account_edited_during_the_run_is_synced_by_that_run(systems, run_sync):
+    hook = _edit_once_after_the_first_write(
+        lambda account: zuora_put(
+            systems, f"/v1/accounts/{account['id']}", {"notes": "Edited while the run ran"}
+        )
+    )
+
+    run_sync(fault_hook=hook)
+
+    account = hook.edited[0]
+    assert customer_for(systems, account["id"])["comments"] == "Edited while the run ran"
+    systems.netsuite.reset_calls()
+    run_sync()
+    assert ns_writes(systems) == 0
+
+
+def test_a_contact_edited_during_the_run_is_synced_by_that_run(systems, run_sync):
+    hook = _edit_once_after_the_first_write(
+        lambda account: zuora_put(
+            systems, f"/v1/contacts/{account['billToId']}", {"address1": "7 Moved Lane"}
+        )
+    )
+
+    run_sync(fault_hook=hook)
+
+    account = hook.edited[0]
+    billing = next(
+        i
+        for i in customer_for(systems, account["id"])["addressBook"]["items"]
+        if i["defaultBilling"]
+    )
+    assert billing["addressBookAddress"]["addr1"] == "7 Moved Lane"
+
+
 def test_address_only_change_in_zuora_reaches_netsuite(systems, run_sync):
     run_sync()
     account = syncable(systems)[3]
