@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from connectors.http import TransportError
 from connectors.netsuite.client import NetSuiteClient
@@ -144,8 +145,10 @@ def test_address_only_ui_edit_found_through_address_table(
     netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
 ) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
-    response = netsuite_client.transport.session.post(
-        f"{netsuite_sandbox.url}/_sandbox/ui/customer/3/address", json={"addr1": "9 New Road"}
+    response = requests.post(
+        f"{netsuite_sandbox.url}/_sandbox/ui/customer/3/address",
+        json={"addr1": "9 New Road"},
+        timeout=5,
     )
     assert response.status_code == 204
     assert list(netsuite_client.iter_customers_changed_since(before)) == []
