@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time
 from time import monotonic, sleep
-from typing import Any, ClassVar
+from typing import Any
 
 from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
@@ -189,8 +189,6 @@ class Placement:
     # For children when the customer did not reach Zuora: (code, message, retryable).
     blocked: tuple[str, str, bool] | None = None
 
-    NOBODY_WAITS: ClassVar[Placement]  # for a customer with no child in the run
-
     def place(self, account_id: str | None) -> None:
         if not self.ready.is_set():
             self.account_id = account_id
@@ -200,9 +198,6 @@ class Placement:
         if not self.ready.is_set():
             self.blocked = (code, message, retryable)
             self.ready.set()
-
-
-Placement.NOBODY_WAITS = Placement()
 
 
 @dataclass
@@ -673,11 +668,12 @@ class NetSuiteToZuoraSync(SyncEngine):
                 settled = prepared.vanished | prepared.unchanged | set(review)
                 lookups = self.lookups() if any(i.id not in settled for i in chunk) else None
                 for item in chunk:
-                    placement = placements.get(item.id) or Placement.NOBODY_WAITS
+                    placement = placements.get(item.id)  # None: no child waits for it
                     if item.id in prepared.vanished:
                         reason = "No longer found in NetSuite during the run"
                         self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
-                        placement.place(None)
+                        if placement is not None:
+                            placement.place(None)
                     elif item.id in prepared.unchanged:
                         item.record = None
                         self._record(
@@ -685,17 +681,19 @@ class NetSuiteToZuoraSync(SyncEngine):
                                 item, Outcome.UNCHANGED, destination_id=destinations[item.id]
                             )
                         )
-                        placement.place(destinations[item.id])
+                        if placement is not None:
+                            placement.place(destinations[item.id])
                     elif item.id in review:
                         item.record = None
                         self._record(
                             self._outcome(item, Outcome.NEEDS_REVIEW, reason=review[item.id])
                         )
-                        placement.block(
-                            "PARENT_NOT_SYNCED",
-                            f"Parent customer {_describe(item.customer)} is not in Zuora: it "
-                            "waits for a match to be reviewed.",
-                        )
+                        if placement is not None:
+                            placement.block(
+                                "PARENT_NOT_SYNCED",
+                                f"Parent customer {_describe(item.customer)} is not in Zuora: it "
+                                "waits for a match to be reviewed.",
+                            )
                     else:
                         parent = self._parent_id(item.customer)
                         link = links.get(item.id)
@@ -721,7 +719,7 @@ class NetSuiteToZuoraSync(SyncEngine):
     def _sync_placed(
         self,
         item: SelectedCustomer,
-        placement: Placement,
+        placement: Placement | None,
         parent_placement: Placement | None,
         link: RecordLink | None,
         existing: dict[str, Any] | None,
@@ -730,7 +728,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         lookups: tuple[ZuoraLookups, NetSuiteLookups],
     ) -> AccountOutcome:
         """One customer in a worker: wait for its parent (sent before it, so already running
-        or done), then sync it and tell its own children where it went."""
+        or done), then sync it and tell its own children, if any, where it went."""
         outcome: AccountOutcome | None = None
         try:
             if parent_placement is not None:
@@ -746,16 +744,22 @@ class NetSuiteToZuoraSync(SyncEngine):
                 )
             return outcome
         finally:
-            if outcome is None or outcome.outcome == Outcome.FAILED:
-                placement.block(
-                    "PARENT_FAILED",
-                    f"Parent customer {_describe(item.customer)} did not sync in this run, so "
-                    "this customer cannot be attached to it in Zuora. Fix the parent's error "
-                    "first.",
-                    outcome.retryable if outcome is not None else True,
-                )
-            else:
-                placement.place(outcome.destination_id)
+            if placement is not None:
+                self._tell_children(item, placement, outcome)
+
+    @staticmethod
+    def _tell_children(
+        item: SelectedCustomer, placement: Placement, outcome: AccountOutcome | None
+    ) -> None:
+        if outcome is None or outcome.outcome == Outcome.FAILED:
+            placement.block(
+                "PARENT_FAILED",
+                f"Parent customer {_describe(item.customer)} did not sync in this run, so this "
+                "customer cannot be attached to it in Zuora. Fix the parent's error first.",
+                outcome.retryable if outcome is not None else True,
+            )
+        else:
+            placement.place(outcome.destination_id)
 
     # -- after the writes: our own write-backs ----------------------------------------------------
     def settle(self) -> None:
