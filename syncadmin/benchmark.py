@@ -14,6 +14,7 @@ import resource
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -396,6 +397,10 @@ def throwaway_database(verbosity: int = 0) -> Iterator[str]:
             yield name
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=verbosity)
+        if connection.vendor == "sqlite":
+            # Django removes the database file; SQLite's write-ahead log and its index stay.
+            for suffix in ("-wal", "-shm"):
+                Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def measure_admin_results(rows: int, out: Callable[[str], None] = print) -> dict[str, Any]:
