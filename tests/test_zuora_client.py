@@ -260,7 +260,8 @@ def test_zoql_paging_survives_retried_faults(zuora_sandbox):
     zuora_sandbox.config.update(
         {"fault_rate": 0.4, "faults": ["503", "drop"], "fault_paths": "^/v1/action/query"}
     )
-    client = make_zuora_client(zuora_sandbox, max_attempts=10)
+    client = make_zuora_client(zuora_sandbox, max_attempts=25)  # 0.4^25: never gives up
+    client.transport.backoff_cap = 0.05
     ids = [r["Id"] for r in client.iter_zoql("select Id from Account", batch_size=15)]
     assert len(ids) == 120 and set(ids) == set(zuora_sandbox.accounts)
     assert client.calls_by_kind()["query"] > 8
@@ -421,7 +422,8 @@ def test_transient_faults_are_retried_until_success(zuora_sandbox):
     zuora_sandbox.config.update(
         {"fault_rate": 0.3, "faults": ["503", "429", "html"], "fault_paths": "^/object-query"}
     )
-    client = make_zuora_client(zuora_sandbox, max_attempts=8)
+    client = make_zuora_client(zuora_sandbox, max_attempts=20)  # 0.3^20: never gives up
+    client.transport.backoff_cap = 0.05
     for _ in range(10):
         assert client.get_account("A00000001")["accountNumber"] == "A00000001"
     failures = sum(v for k, v in zuora_sandbox.statuses.items() if k.split()[-1] != "200")
@@ -465,7 +467,8 @@ def test_hung_call_times_out_and_is_retryable(zuora_sandbox):
 
 def test_dropped_connections_are_retried(zuora_sandbox):
     zuora_sandbox.config.update({"fault_rate": 0.4, "faults": ["drop"], "fault_paths": "^/set"})
-    client = make_zuora_client(zuora_sandbox, max_attempts=8)
+    client = make_zuora_client(zuora_sandbox, max_attempts=25)  # 0.4^25: never gives up
+    client.transport.backoff_cap = 0.05
     for _ in range(8):
         assert client.list_payment_terms()
     assert client.calls_by_kind()["read"] > 8
