@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import resource
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,7 @@ class Phase:
     zuora_concurrency: int = 1  # the Zuora writes the engine runs at once
     sandbox_cpu: dict[str, float] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)
+    routes: dict[str, dict[str, int]] = field(default_factory=dict)  # sandbox -> route -> calls
 
     @property
     def writes(self) -> int:
@@ -179,6 +181,11 @@ class Phase:
             f"  peak RSS of this process {self.rss_peak_mb:.0f} MB (ru_maxrss, sandboxes excluded"
             " when they run in their own processes)",
             f"  sandboxes: {sandbox}",
+            "  served by route: "
+            + "; ".join(
+                f"{name} " + ", ".join(f"{r}={n}" for r, n in sorted(routes.items()))
+                for name, routes in sorted(self.routes.items())
+            ),
         ]
 
 
@@ -242,7 +249,19 @@ def run_phase(
         rss_peak_mb=_rss_peak_mb(),
         sandbox_cpu={s.name: s.cpu_seconds() - cpu_before[s.name] for s in sandboxes},
         served={s.name: summaries[s.name]["total"] for s in sandboxes},
+        routes={s.name: _by_route(summaries[s.name]["by_status"]) for s in sandboxes},
     )
+
+
+def _by_route(by_status: dict[str, int]) -> dict[str, int]:
+    """Calls by route, all statuses together ("v1.account.create 429" counts as the route),
+    without the benchmark's own calls to the sandbox's control routes."""
+    routes: Counter[str] = Counter()
+    for key, n in by_status.items():
+        route = key.rsplit(" ", 1)[0]
+        if not route.startswith("sandbox."):
+            routes[route] += n
+    return dict(routes)
 
 
 def change_zuora_accounts(zuora: SandboxHandle, share: float = 0.01) -> int:

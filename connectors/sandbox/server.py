@@ -70,6 +70,8 @@ class Request:
     body: bytes
     url: str  # as the client addressed it: scheme://host/path?query
     params: dict[str, str] = field(default_factory=dict)  # from the route pattern
+    # When its request line arrived (monotonic): the configured latency counts from here.
+    arrived: float = field(default_factory=time.monotonic)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -298,7 +300,9 @@ class SandboxServer:
     def _serve(
         self, request: Request, matched: tuple[str, Handler, dict[str, str]] | None
     ) -> Response:
-        admitted = time.monotonic()
+        # The configured latency is the whole time the client waits for the answer, so it counts
+        # from the request's arrival: parsing its headers is part of it, not added on top.
+        admitted = request.arrived
         fault = self._pick_fault(request.path)
         delay = self._latency()
         if fault is None and matched is not None:
@@ -311,7 +315,7 @@ class SandboxServer:
                 time.sleep(remaining)
             return response
         if delay:
-            time.sleep(delay)
+            time.sleep(max(0.0, delay - (time.monotonic() - admitted)))
         if fault == "429":
             return self.throttled("injected throttle", self.config.retry_after_seconds)
         if fault == "503":
@@ -383,6 +387,10 @@ def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             logger.debug("%s %s", sandbox.name, format % args)
 
+        def parse_request(self) -> bool:
+            self.arrived = time.monotonic()  # the request line is in; the headers are next
+            return super().parse_request()
+
         def _handle(self) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -398,6 +406,7 @@ def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
                 url=f"http://{host}{self.path}",
+                arrived=self.arrived,
             )
             try:
                 response = sandbox.dispatch(request)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from connectors.http import ApiError
 from syncadmin.models import Direction, SyncCursor, SyncPreferences, SyncRun
 from syncadmin.services import lease
-from syncadmin.services.concurrency import AdaptiveLimiter
+from syncadmin.services.concurrency import AdaptiveLimiter, interpreter_tuned_for_calls
 from syncadmin.services.connections import (
     ConnectionNotConfigured,
     netsuite_client_build,
@@ -158,7 +158,8 @@ def sync_run_execute(
                 fault_hook=fault_hook,
                 limiter=limiter,
             )
-            summary = engine.run()
+            with interpreter_tuned_for_calls():
+                summary = engine.run()
             failed = recorder.counts.get("failed", 0)
             status = SyncRun.Status.PARTLY_FAILED if failed else SyncRun.Status.SUCCEEDED
             if not dry_run and account_ids is None:
