@@ -159,6 +159,7 @@ class Phase:
         calls = "; ".join(
             f"{system} " + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items()))
             for system, kinds in sorted(self.calls.items())
+            if kinds
         )
         sandbox = ", ".join(
             f"{name} served {self.served.get(name, 0)} calls, "

@@ -113,8 +113,9 @@ def test_customers_changed_since_filters_by_date(
     assert found[0]["addressBook"]["items"][0]["addressBookAddress"]["country"]
 
 
+@pytest.mark.parametrize("parallel", [1, 4])
 def test_customers_changed_since_rewindows_past_the_row_cap(
-    netsuite_sandbox: NetSuiteSandbox,
+    netsuite_sandbox: NetSuiteSandbox, parallel: int
 ) -> None:
     netsuite_sandbox.seed(customers=130, seed=5)
     netsuite_sandbox.max_rows = 40
@@ -124,11 +125,27 @@ def test_customers_changed_since_rewindows_past_the_row_cap(
         ids = list(range(block + 1, block + 27))
         netsuite_sandbox.set_last_modified(ids, same_second + timedelta(seconds=offset))
     client = make_client(tba_credentials(netsuite_sandbox), max_rows_per_query=40)
-    found = list(client.iter_customers_changed_since(EPOCH, page_size=10))
-    assert sorted(int(c["id"]) for c in found) == list(range(1, 131))
+    netsuite_sandbox.config.update({"latency_ms": 20})
+    found = list(client.iter_customers_changed_since(EPOCH, page_size=10, parallel=parallel))
+    # Oldest first, pages read at once or not: each block's second, then by id.
+    assert [int(c["id"]) for c in found] == list(range(1, 131))
+    assert (netsuite_sandbox.peak_in_flight > 1) == (parallel > 1)
     assert all(c["addressBook"]["items"] for c in found)
     calls = client.calls_by_kind()["query"]
     assert calls < 60  # one address query per page, not one per customer
+
+
+def test_selection_pages_read_at_once_come_back_whole_and_in_order(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    netsuite_sandbox.seed(customers=95, seed=4)
+    netsuite_sandbox.set_last_modified(list(range(1, 96)), datetime(2024, 3, 1, tzinfo=UTC))
+    client = make_client(tba_credentials(netsuite_sandbox))
+    found = list(
+        client.iter_customers_changed_since(EPOCH, page_size=10, address_books=False, parallel=3)
+    )
+    assert [c["id"] for c in found] == [str(i) for i in range(1, 96)]
+    assert client.calls_by_kind() == {"query": 10}  # 95 rows in pages of 10, each read once
 
 
 def test_suiteql_beyond_row_cap_is_an_error_not_silent_loss(

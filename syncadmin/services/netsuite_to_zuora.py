@@ -326,7 +326,10 @@ class NetSuiteToZuoraSync(SyncEngine):
                 else None
             )
             for customer in self.netsuite.iter_customers_changed_since(
-                since, extra_where=SELECTION_WHERE, address_books=False
+                since,
+                extra_where=SELECTION_WHERE,
+                address_books=False,
+                parallel=self.preferences.netsuite_concurrency,
             ):
                 keep(customer, _stamp(customer.get("lastModifiedDate")))
         if addresses is not None:
