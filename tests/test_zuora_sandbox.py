@@ -161,6 +161,21 @@ def test_contacts_query(api, zuora_sandbox):
 
 
 # -- v1 writes ------------------------------------------------------------------------------------
+def test_integration_id_filter_follows_creates_and_updates(api, zuora_sandbox):
+    def ids(*filters):
+        return {a["id"] for a in _query(api, **{"filter[]": list(filters)})["data"]}
+
+    assert ids("integrationid__ns.IN:[901,902]") == set()  # builds the index
+    created = _create(api, IntegrationId__NS="901").json()["accountId"]
+    other = _create(api, IntegrationId__NS="902").json()["accountId"]
+    assert ids("integrationid__ns.IN:[901,902]") == {created, other}
+    api("PUT", f"/v1/accounts/{created}", json={"IntegrationId__NS": "903"})
+    assert ids("integrationid__ns.EQ:901") == set()  # no longer carries it
+    assert ids("integrationid__ns.IN:[903,904]") == {created}
+    assert ids("integrationid__ns.EQ:902", "status.EQ:Cancelled") == set()
+    assert ids(f"id.IN:[{created},{'0' * 32}]") == {created}
+
+
 def _create(api, **overrides):
     payload = {"name": "Wonka Ltd", "currency": "USD", "billCycleDay": 0, "billToContact": CONTACT}
     payload.update(overrides)

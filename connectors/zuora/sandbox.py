@@ -26,7 +26,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -576,6 +576,9 @@ class ZuoraSandbox(SandboxServer):
         # Seconds a ZOQL queryLocator stays usable; tests set 0 to see one expire.
         self.query_locator_ttl: float = SNAPSHOT_TTL
         self._number_index: dict[str, str] = {}  # accountNumber -> id, see _account_by_number
+        # IntegrationId__NS -> ids of accounts that carried it (None: rebuild on next use), see
+        # _candidates.
+        self._integration_index: dict[Any, set[str]] | None = None
         self.requests_seen: list[dict[str, Any]] = []  # headers of API calls, for tests
         self._seed = 42
         self._id_counter = 0
@@ -705,6 +708,7 @@ class ZuoraSandbox(SandboxServer):
         with self.state_lock:
             self.accounts.clear()
             self._number_index = {}
+            self._integration_index = None
             self.contacts.clear()
             self.idempotency.clear()
             self._seed = seed
@@ -800,6 +804,7 @@ class ZuoraSandbox(SandboxServer):
             self._last_stamp = datetime.fromisoformat(data["last_stamp"])
             self.accounts = {a["id"]: dec(a) for a in data.get("accounts", [])}
             self._number_index = {}
+            self._integration_index = None
             self.contacts = {c["id"]: dec(c) for c in data.get("contacts", [])}
 
     def revoke_tokens(self) -> None:
@@ -971,9 +976,11 @@ class ZuoraSandbox(SandboxServer):
 
     def _compile_filters(
         self, request: Request, names: list[str]
-    ) -> list[Callable[[dict[str, Any]], bool]]:
+    ) -> tuple[list[Callable[[dict[str, Any]], bool]], list[tuple[str, set[Any]]]]:
+        """The filters' tests, and (field, values) of those an index could answer (EQ, IN)."""
         by_lower = {n.lower(): n for n in names}
         tests = []
+        hints: list[tuple[str, set[Any]]] = []
         for text in request.query.get("filter[]", []):
             found = FILTER_RE.match(text)
             if not found:
@@ -984,7 +991,12 @@ class ZuoraSandbox(SandboxServer):
             if field_name is None:
                 raise ApiFailure(400, OBJ_QUERY, 21, f"Unknown field '{raw_field}' in filter")
             tests.append(self._filter_test(field_name, op, raw, text))
-        return tests
+            if op == "IN" and raw.startswith("[") and raw.endswith("]"):
+                items = [i.strip().strip("'\"") for i in raw[1:-1].split(",") if i.strip()]
+                hints.append((field_name, {self._parse_value(field_name, i, text) for i in items}))
+            elif op == "EQ" and raw != "null":
+                hints.append((field_name, {self._parse_value(field_name, raw, text)}))
+        return tests, hints
 
     def _filter_test(
         self, field_name: str, op: str, raw: str, where: str
@@ -1083,7 +1095,7 @@ class ZuoraSandbox(SandboxServer):
         allowed_expand: set[str],
     ) -> Response:
         size = self._page_size(request)
-        tests = self._compile_filters(request, names)
+        tests, hints = self._compile_filters(request, names)
         spec = self._sort_spec(request, names)
         expand = set(request.query.get("expand[]", []))
         unknown = expand - allowed_expand
@@ -1108,7 +1120,8 @@ class ZuoraSandbox(SandboxServer):
                 # The query's order is fixed when its first page is read and later pages walk
                 # that snapshot: paging through 100,000 accounts sorts once, not per page.
                 cmp = functools.cmp_to_key(lambda a, b: self._compare(a, b, spec))
-                matching = [r for r in records.values() if all(t(r) for t in tests)]
+                candidates = self._candidates(records, hints)
+                matching = [r for r in candidates if all(t(r) for t in tests)]
                 matching.sort(key=lambda r: cmp(self._sort_key(r, spec)))
                 ids = [r["id"] for r in matching]
                 position, snapshot = 0, uuid.uuid4().hex
@@ -1160,8 +1173,34 @@ class ZuoraSandbox(SandboxServer):
             account = self.accounts.get(self._number_index.get(number, ""))
             return account if account is not None and account["accountNumber"] == number else None
 
-    def _index_number(self, account: dict[str, Any]) -> None:
+    def _index_account(self, account: dict[str, Any]) -> None:
+        """After every write of an account through the API."""
         self._number_index[account["accountNumber"]] = account["id"]
+        value = account.get(zf.INTEGRATION_ID)
+        if self._integration_index is not None and value is not None:
+            self._integration_index.setdefault(value, set()).add(account["id"])
+
+    def _candidates(
+        self, records: dict[str, dict[str, Any]], hints: list[tuple[str, set[Any]]]
+    ) -> Iterable[dict[str, Any]]:
+        """The records a query's filters can match, as a vendor's indexes find them: by id,
+        or (accounts) by IntegrationId__NS, when a filter asks for those with EQ or IN; every
+        record otherwise. A scan of 100,000 accounts per existence check held the state lock
+        for a tenth of a second each. Candidates are still tested against every filter (an
+        index entry may be stale)."""
+        for field_name, values in hints:
+            if field_name == "id":
+                return [records[v] for v in values if v in records]
+            if field_name == zf.INTEGRATION_ID and records is self.accounts:
+                if self._integration_index is None:
+                    index: dict[Any, set[str]] = {}
+                    for account in self.accounts.values():
+                        if account.get(zf.INTEGRATION_ID) is not None:
+                            index.setdefault(account[zf.INTEGRATION_ID], set()).add(account["id"])
+                    self._integration_index = index
+                ids = {i for v in values for i in self._integration_index.get(v, ())}
+                return [self.accounts[i] for i in ids if i in self.accounts]
+        return records.values()
 
     def _find_account(self, key: str, status: int = 404) -> dict[str, Any]:
         with self.state_lock:
@@ -1420,7 +1459,7 @@ class ZuoraSandbox(SandboxServer):
                 "updatedDate": now,
             }
             self.accounts[account_id] = record
-            self._index_number(record)
+            self._index_account(record)
             return Response(
                 200,
                 {
@@ -1449,7 +1488,7 @@ class ZuoraSandbox(SandboxServer):
                     contact["updatedDate"] = now
             account.update(changes)
             account["updatedDate"] = now
-            self._index_number(account)
+            self._index_account(account)
             return Response(200, {"success": True})
 
     def _action_update(self, request: Request) -> Response:
@@ -1495,7 +1534,7 @@ class ZuoraSandbox(SandboxServer):
         changes, _, _ = self._account_changes(fields, creating=False, current=account)
         account.update(changes)
         account["updatedDate"] = self._now()
-        self._index_number(account)
+        self._index_account(account)
         return key
 
     # -- actions query (ZOQL) ---------------------------------------------------------------------
