@@ -9,6 +9,7 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 
+from connectors.netsuite.client import NetSuiteClient
 from connectors.netsuite.sandbox import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_CONSUMER_KEY,
@@ -106,6 +107,17 @@ def test_suiteql_page_shape(netsuite_sandbox: NetSuiteSandbox) -> None:
     assert body["items"][0]["links"] == []
     rels = {link["rel"]: link["href"] for link in body["links"]}
     assert "offset=6" in rels["next"] and "offset=3" in rels["self"]
+
+
+def test_suiteql_total_follows_writes_between_pages(
+    netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
+) -> None:
+    query = "SELECT id FROM customer ORDER BY id"
+    assert suiteql(netsuite_sandbox, query, limit=3).json()["totalResults"] == 8
+    assert suiteql(netsuite_sandbox, query, limit=3, offset=3).json()["totalResults"] == 8
+    netsuite_client.create_customer({"companyName": "Ninth Co", "subsidiary": {"id": "2"}})
+    page = suiteql(netsuite_sandbox, query, limit=3, offset=6).json()
+    assert (page["totalResults"], page["hasMore"], page["count"]) == (9, False, 3)
 
 
 @pytest.mark.parametrize(
