@@ -191,6 +191,7 @@ class Phase:
             + "; ".join(
                 f"{name} " + ", ".join(f"{r}={n}" for r, n in sorted(routes.items()))
                 for name, routes in sorted(self.routes.items())
+                if routes
             ),
         ]
 

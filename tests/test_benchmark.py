@@ -37,3 +37,5 @@ def test_benchmark_phases_count_calls_and_write_once_per_created_or_changed_acco
     assert changed.writes == changed.counts["updated"] >= 1
     assert AccountResult.objects.filter(outcome="updated").count() == changed.counts["updated"]
     assert any(line.startswith("  wall") for line in lines)
+    # Calls by route name the NetSuite upserts, one per created account.
+    assert f"record.customer.upsert={created}" in "\n".join(lines)
