@@ -324,14 +324,6 @@ def zuora_write_concurrency(direction: str) -> int:
     return ZUORA_WRITE_CONCURRENCY
 
 
-def netsuite_master_available() -> bool:
-    try:
-        from syncadmin.services import netsuite_to_zuora
-    except ImportError:
-        return False
-    return hasattr(netsuite_to_zuora, "NetSuiteToZuoraSync")
-
-
 def run_benchmark(
     *,
     accounts: int,

@@ -46,11 +46,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["accounts"] < 1 or options["concurrency"] < 1:
             raise CommandError("--accounts and --concurrency must be at least 1")
-        if options["direction"] == "netsuite" and not benchmark.netsuite_master_available():
-            raise CommandError(
-                "--direction netsuite is not available yet: syncadmin.services.netsuite_to_zuora "
-                "has no NetSuiteToZuoraSync."
-            )
 
         def out(line: str) -> None:
             self.stdout.write(line)
