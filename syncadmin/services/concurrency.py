@@ -1,4 +1,5 @@
-"""A concurrency limit that shrinks when the destination throttles and grows back slowly."""
+"""A concurrency limit that shrinks when the destination throttles and grows back slowly, and
+the interpreter settings a run keeps its slots busy with."""
 
 from __future__ import annotations
 
