@@ -81,7 +81,9 @@ def _serve_child(kind: str, latency_ms: float, limit: int, accounts: int, conn: 
     # A handler whose latency has passed must not wait 5 ms (the default switch interval)
     # for another handler's SQL to give the interpreter lock back: that wait would be added
     # to every call's latency, a cost of the sandbox, not of the client being measured.
-    sys.setswitchinterval(0.0005)
+    from syncadmin.services.concurrency import RUN_SWITCH_INTERVAL
+
+    sys.setswitchinterval(RUN_SWITCH_INTERVAL)
     server = _build(kind, latency_ms, limit, accounts)
     server.start()
     conn.send(server.url)

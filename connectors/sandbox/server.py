@@ -302,20 +302,16 @@ class SandboxServer:
     ) -> Response:
         # The configured latency is the whole time the client waits for the answer, so it counts
         # from the request's arrival: parsing its headers is part of it, not added on top.
-        admitted = request.arrived
+        answer_at = request.arrived + self._latency()
         fault = self._pick_fault(request.path)
-        delay = self._latency()
         if fault is None and matched is not None:
             # The latency is the call's whole service time: our own handling (SQL, signature
             # checks) happens within it, as a vendor's does, instead of being added on top.
             _, handler, request.params = matched
             response = handler(request)
-            remaining = delay - (time.monotonic() - admitted)
-            if remaining > 0:
-                time.sleep(remaining)
+            _sleep_until(answer_at)
             return response
-        if delay:
-            time.sleep(max(0.0, delay - (time.monotonic() - admitted)))
+        _sleep_until(answer_at)
         if fault == "429":
             return self.throttled("injected throttle", self.config.retry_after_seconds)
         if fault == "503":
@@ -368,6 +364,12 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _sleep_until(moment: float) -> None:
+    remaining = moment - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 class _Server(ThreadingHTTPServer):

@@ -541,6 +541,12 @@ class _ZoqlSnapshot:
     batch_size: int
 
 
+def _index_integration(index: dict[Any, set[str]], account: dict[str, Any]) -> None:
+    value = account.get(zf.INTEGRATION_ID)
+    if value is not None:
+        index.setdefault(value, set()).add(account["id"])
+
+
 class ZuoraSandbox(SandboxServer):
     name = "zuora"
 
@@ -991,12 +997,17 @@ class ZuoraSandbox(SandboxServer):
             if field_name is None:
                 raise ApiFailure(400, OBJ_QUERY, 21, f"Unknown field '{raw_field}' in filter")
             tests.append(self._filter_test(field_name, op, raw, text))
-            if op == "IN" and raw.startswith("[") and raw.endswith("]"):
-                items = [i.strip().strip("'\"") for i in raw[1:-1].split(",") if i.strip()]
-                hints.append((field_name, {self._parse_value(field_name, i, text) for i in items}))
+            if op == "IN":
+                hints.append((field_name, self._in_values(field_name, raw, text)))
             elif op == "EQ" and raw != "null":
                 hints.append((field_name, {self._parse_value(field_name, raw, text)}))
         return tests, hints
+
+    def _in_values(self, field_name: str, raw: str, where: str) -> set[Any]:
+        if not (raw.startswith("[") and raw.endswith("]")):
+            raise ApiFailure(400, OBJ_QUERY, 20, f"IN needs [a,b,...]: {where}")
+        items = [i.strip().strip("'\"") for i in raw[1:-1].split(",") if i.strip()]
+        return {self._parse_value(field_name, i, where) for i in items}
 
     def _filter_test(
         self, field_name: str, op: str, raw: str, where: str
@@ -1007,10 +1018,7 @@ class ZuoraSandbox(SandboxServer):
             want_null = op == "EQ"
             return lambda r: (r.get(field_name) is None) == want_null
         if op == "IN":
-            if not (raw.startswith("[") and raw.endswith("]")):
-                raise ApiFailure(400, OBJ_QUERY, 20, f"IN needs [a,b,...]: {where}")
-            items = [i.strip().strip("'\"") for i in raw[1:-1].split(",") if i.strip()]
-            values = {self._parse_value(field_name, i, where) for i in items}
+            values = self._in_values(field_name, raw, where)
             return lambda r: r.get(field_name) in values
         value = self._parse_value(field_name, raw, where)
         if op == "SW":
@@ -1176,9 +1184,8 @@ class ZuoraSandbox(SandboxServer):
     def _index_account(self, account: dict[str, Any]) -> None:
         """After every write of an account through the API."""
         self._number_index[account["accountNumber"]] = account["id"]
-        value = account.get(zf.INTEGRATION_ID)
-        if self._integration_index is not None and value is not None:
-            self._integration_index.setdefault(value, set()).add(account["id"])
+        if self._integration_index is not None:
+            _index_integration(self._integration_index, account)
 
     def _candidates(
         self, records: dict[str, dict[str, Any]], hints: list[tuple[str, set[Any]]]
@@ -1193,11 +1200,9 @@ class ZuoraSandbox(SandboxServer):
                 return [records[v] for v in values if v in records]
             if field_name == zf.INTEGRATION_ID and records is self.accounts:
                 if self._integration_index is None:
-                    index: dict[Any, set[str]] = {}
+                    self._integration_index = {}
                     for account in self.accounts.values():
-                        if account.get(zf.INTEGRATION_ID) is not None:
-                            index.setdefault(account[zf.INTEGRATION_ID], set()).add(account["id"])
-                    self._integration_index = index
+                        _index_integration(self._integration_index, account)
                 ids = {i for v in values for i in self._integration_index.get(v, ())}
                 return [self.accounts[i] for i in ids if i in self.accounts]
         return records.values()
