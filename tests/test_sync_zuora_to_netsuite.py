@@ -333,6 +333,29 @@ def test_parents_are_created_before_their_children(systems, run_sync):
         assert customer["parent"]["id"] == parent_link.netsuite_internal_id
 
 
+def test_a_selection_admitted_in_several_batches_creates_each_account_once_under_its_parent(
+    systems, run_sync
+):
+    # Slow Zuora pages and fast NetSuite writes: the writers run low while the selection still
+    # pages, so batches go early and hierarchies straddle them.
+    systems.zuora.seed(400, seed=7)
+    systems.zuora.config.update({"latency_ms": 60})
+    systems.netsuite.config.update({"latency_ms": 10})
+
+    run_sync()
+
+    lookups_and_existence_checks = systems.netsuite.calls_to("query.suiteql")
+    assert lookups_and_existence_checks >= 4  # the lookups, then at least three batches
+    expected = syncable(systems)
+    assert RecordLink.objects.count() == len(expected)
+    assert systems.netsuite.customers_count() == len(expected)
+    for account in expected:
+        customer = customer_for(systems, account["id"])
+        if account.get("parentId"):
+            parent_link = RecordLink.objects.get(zuora_account_id=account["parentId"])
+            assert customer["parent"]["id"] == parent_link.netsuite_internal_id
+
+
 def test_child_of_a_draft_parent_fails_with_a_message_naming_the_parent(systems, run_sync):
     accounts = syncable(systems)
     parent, child = accounts[0], accounts[1]

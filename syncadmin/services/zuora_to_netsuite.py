@@ -62,6 +62,10 @@ LOOKUP_CHUNK = 1000
 DB_CHUNK = 500
 # The first batch is one Zuora page, so NetSuite writes start after one read, not ten.
 FIRST_BATCH = 99
+# A batch is admitted early when fewer than this many accounts per NetSuite slot are still
+# queued or on the wire: its existence check (one call, which queues for a slot behind the
+# writes) must answer before they run out.
+LOW_WATER_PER_SLOT = 5
 # Accounts handed to the workers but not finished: bounds memory, keeps the workers fed.
 MAX_QUEUED = 2000
 # Zuora write-back calls at once (Zuora's default tenant limit is 40; leave room for others).
@@ -349,7 +353,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
             size = FIRST_BATCH
             for item in self.iter_selected():
                 batch.append(item)
-                if len(batch) >= size:
+                if len(batch) >= size or (
+                    len(batch) % FIRST_BATCH == 0 and self._running_low(workers)
+                ):
                     self._admit_batch(batch)
                     batch, size = [], LOOKUP_CHUNK
             if batch:
@@ -359,6 +365,13 @@ class ZuoraToNetSuiteSync(SyncEngine):
         finally:
             self._pool.shutdown(wait=True)
         return self._conclude(throttles=self.limiter.throttles)
+
+    def _running_low(self, workers: int) -> bool:
+        """Whether the writers are about to run out of accounts: the batch being gathered
+        then goes now rather than at its full size, so the NetSuite slots never stand idle
+        while the selection is still paging."""
+        self._collect(block=False)
+        return len(self._futures) < workers * LOW_WATER_PER_SLOT
 
     def _parent_id(self, account: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:
