@@ -491,6 +491,28 @@ def test_first_run_settles_its_own_write_backs_so_the_rerun_reads_almost_nothing
     assert netsuite_writes(ns_master) == zuora_writes(ns_master) == 0
 
 
+def test_an_edit_stamped_before_the_watermark_but_committed_after_the_read_back_is_synced_next(
+    ns_master, run_sync
+):
+    # Someone's write that started just before our last write-back and committed after the
+    # settle read: its stamp is below the watermark, yet no run has seen it.
+    run_sync()
+    watermark = SyncCursor.objects.get(direction="netsuite_to_zuora").watermark
+    customer_id = roots(ns_master)[0]
+    late = (watermark - timedelta(milliseconds=300)).astimezone(UTC)
+    ns_master.netsuite.sql(
+        "UPDATE customer SET comments = ?, lastmodifieddate = ? WHERE id = ?",
+        ("Committed late", late.strftime("%Y-%m-%d %H:%M:%S.%f"), int(customer_id)),
+    )
+    reset_calls(ns_master)
+
+    report = run_sync()
+
+    assert report.counts.get("updated") == 1
+    assert account_for(ns_master, customer_id)["notes"] == "Committed late"
+    assert zuora_writes(ns_master) == 1
+
+
 def test_an_edit_made_during_the_run_is_synced_by_that_run(ns_master, run_sync):
     customer_id = roots(ns_master)[0]
     edited: list[str] = []

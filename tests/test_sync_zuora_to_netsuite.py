@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -137,6 +138,27 @@ def test_first_run_settles_its_own_write_backs_so_the_rerun_reads_almost_nothing
     assert sum(sum(kinds.values()) for kinds in report.api_calls.values()) <= 5
     assert ns_writes(systems) == 0
     assert systems.zuora.calls_to("v1.action.update") == 0
+
+
+def test_an_edit_stamped_before_the_watermark_but_committed_after_the_read_back_is_synced_next(
+    systems, run_sync
+):
+    # Someone's write that started just before our last write-back and committed after the
+    # settle read: its stamp is below the watermark, yet no run has seen it.
+    run_sync()
+    watermark = SyncCursor.objects.get(direction="zuora_to_netsuite").watermark
+    account = syncable(systems)[2]
+    with systems.zuora.state_lock:
+        stored = systems.zuora.accounts[account["id"]]
+        stored["notes"] = "Committed late"
+        stored["updatedDate"] = watermark - timedelta(milliseconds=300)
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    assert report.counts.get("updated") == 1
+    assert customer_for(systems, account["id"])["comments"] == "Committed late"
+    assert ns_writes(systems) == 1
 
 
 def _edit_once_after_the_first_write(edit: Any) -> Any:

@@ -687,13 +687,17 @@ class ZuoraSandbox(SandboxServer):
             }
 
     # -- clock and ids ----------------------------------------------------------------------------
-    def _now(self) -> datetime:
-        """Wall clock in ms, but always strictly after every timestamp handed out before."""
+    def _now(self, after: datetime | None = None) -> datetime:
+        """Wall clock in ms, never before a timestamp handed out earlier, and strictly after
+        `after` (the record's own last stamp, so each edit of one record moves it on). Many
+        records written in one millisecond share it, as in one Zuora transaction: a global
+        "strictly after" ran the stamps tens of ms ahead of the wall clock after each bulk
+        write-back."""
         with self.state_lock:
             wall = datetime.now(UTC)
-            now = wall.replace(microsecond=wall.microsecond // 1000 * 1000)
-            floor = self._last_stamp + timedelta(milliseconds=1)
-            stamp = max(now, floor)
+            stamp = max(wall.replace(microsecond=wall.microsecond // 1000 * 1000), self._last_stamp)
+            if after is not None and stamp <= after:
+                stamp = after + timedelta(milliseconds=1)
             self._last_stamp = stamp
             return stamp
 
@@ -1485,12 +1489,17 @@ class ZuoraSandbox(SandboxServer):
         with self.state_lock:
             account = self._find_account(key, status=self.v1_error_status)
             changes, bill, sold = self._account_changes(body, creating=False, current=account)
-            now = self._now()
-            for contact_key, data in (("billToId", bill), ("soldToId", sold)):
-                if data:
-                    contact = self.contacts[account[contact_key]]
-                    contact.update(data)
-                    contact["updatedDate"] = now
+            touched = [
+                (self.contacts[account[key]], data)
+                for key, data in (("billToId", bill), ("soldToId", sold))
+                if data
+            ]
+            now = self._now(
+                after=max([account["updatedDate"], *(c["updatedDate"] for c, _ in touched)])
+            )
+            for contact, data in touched:
+                contact.update(data)
+                contact["updatedDate"] = now
             account.update(changes)
             account["updatedDate"] = now
             self._index_account(account)
@@ -1538,7 +1547,7 @@ class ZuoraSandbox(SandboxServer):
         }
         changes, _, _ = self._account_changes(fields, creating=False, current=account)
         account.update(changes)
-        account["updatedDate"] = self._now()
+        account["updatedDate"] = self._now(after=account["updatedDate"])
         self._index_account(account)
         return key
 
@@ -1639,7 +1648,7 @@ class ZuoraSandbox(SandboxServer):
             changes = self._contact_changes(body, "contact", creating=False)
             contact.update(changes)
             # Only the contact: Zuora leaves the account's updatedDate alone.
-            contact["updatedDate"] = self._now()
+            contact["updatedDate"] = self._now(after=contact["updatedDate"])
             return Response(200, {**self._v1_contact(contact), "success": True})
 
     def _v1_contact(self, contact: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from time import monotonic
 from typing import Any
 
 from connectors.netsuite.client import NetSuiteClient
@@ -34,6 +33,9 @@ class RunSummary:
     throttles: int = 0
     # The watermark is past this run's own write-backs and needs no overlap next time.
     settled: bool = False
+    # When settled: digests of the source rows in the margin before the watermark that this
+    # run synced (its own write-backs, mostly), by id, so the next run can tell them from edits.
+    settled_rows: dict[str, str] = field(default_factory=dict)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,6 +43,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # a window before the watermark (and de-duplicating by id) never loses a record changed in the
 # same second as the watermark, or committed just after the last read.
 OVERLAP = timedelta(minutes=5)
+# Someone else's write stamped just before our last write-back may commit a moment after it (a
+# stamp is taken when the write starts, not when it commits). The settling run reads back at
+# once, without waiting for such writes; the next run re-reads this margin before the
+# watermark, which catches them.
+SETTLE_MARGIN = timedelta(seconds=1)
 
 
 def content_digest(record: dict[str, Any], ignore: frozenset[str]) -> bytes:
@@ -61,7 +68,6 @@ class WrittenBack:
 
     ids: set[str]
     started: list[datetime]  # when each write was sent (source clock order, roughly)
-    last_answered: float  # monotonic
 
     def slices(self, since: datetime, *, per_slice: int) -> list[tuple[datetime, datetime | None]]:
         """[start, end) windows from `since`, the last one open, each holding about as many of
@@ -81,7 +87,6 @@ class OwnWrites:
         self._lock = threading.Lock()
         self._ids: set[str] = set()
         self._started: list[datetime] = []
-        self._last_answered = 0.0
 
     def add(self, ids: Iterable[str], started: datetime) -> None:
         """Call when a write answered, or failed: even a failed call may have landed."""
@@ -89,15 +94,14 @@ class OwnWrites:
             for record_id in ids:
                 self._ids.add(record_id)
                 self._started.append(started)
-            self._last_answered = monotonic()
 
     def take(self) -> WrittenBack | None:
         """The writes since the last take, or None when there were none."""
         with self._lock:
             if not self._ids:
                 return None
-            taken = WrittenBack(self._ids, self._started, self._last_answered)
-            self._ids, self._started, self._last_answered = set(), [], 0.0
+            taken = WrittenBack(self._ids, self._started)
+            self._ids, self._started = set(), []
             return taken
 
     def pending(self) -> bool:
@@ -161,23 +165,31 @@ class SyncEngine:
         self._own_writes = OwnWrites()
         # The digest of each record as this run selected it, for the settle pass.
         self._fingerprints: dict[str, bytes] = {}
+        # Rows this run synced that its settle pass read back: (stamp, digest) by id.
+        self._settled_rows: dict[str, tuple[datetime, str]] = {}
         self._settled_through: datetime | None = None
+        self._rows_at_watermark: dict[str, str] = {}
         if self.watermark is not None and self.account_ids is None:
-            self._settled_through = (
+            cursor = (
                 SyncCursor.objects.filter(direction=self.direction)
-                .values_list("settled_through", flat=True)
+                .values_list("settled_through", "settled_rows")
                 .first()
             )
+            if cursor is not None:
+                self._settled_through, self._rows_at_watermark = cursor[0], cursor[1] or {}
 
     def since(self) -> datetime:
         """Where this run's selection starts: the watermark less the overlap window."""
         if self.watermark is None:
             return EPOCH
-        if self._settled_through is not None and self._settled_through == self.watermark:
+        if self.watermark_settled():
             # The run that set this watermark re-read everything after its own write-backs
-            # (see settle()), so its overlap window is already covered.
-            return self.watermark
+            # (see settle()): only the settle margin is left to cover.
+            return self.watermark - SETTLE_MARGIN
         return self.watermark - OVERLAP
+
+    def watermark_settled(self) -> bool:
+        return self._settled_through is not None and self._settled_through == self.watermark
 
     # -- per direction ------------------------------------------------------------------------
     def _parent_id(self, record: dict[str, Any]) -> str | None:
@@ -238,6 +250,15 @@ class SyncEngine:
             and self._oldest_retryable is None
             and self.summary.watermark_after == self._settled_at
         )
+        if self.summary.settled:
+            assert self._settled_at is not None
+            start = self._settled_at - SETTLE_MARGIN
+            self.summary.settled_rows = {
+                row_id: digest
+                for row_id, (at, digest) in self._settled_rows.items()
+                if start <= at < self._settled_at
+            }
+        self._settled_rows = {}
         self.summary.throttles = throttles
         return self.summary
 

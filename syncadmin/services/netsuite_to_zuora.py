@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time
-from time import monotonic, sleep
 from typing import Any
 
 from connectors.http import ApiError
@@ -60,7 +59,6 @@ from syncadmin.services.engine import (
 from syncadmin.services.recording import AccountOutcome, now
 from syncadmin.services.zuora_to_netsuite import (
     SETTLE_ROUNDS,
-    SETTLE_SECONDS,
     netsuite_lookups_one_query,
 )
 
@@ -772,7 +770,9 @@ class NetSuiteToZuoraSync(SyncEngine):
         A customer whose content (minus lastmodifieddate and the Zuora cross-reference fields)
         is what this run synced is ours; any other is someone's edit made during the run, and it
         is synced now. Afterwards the watermark is the newest of our own write-back stamps. The
-        same design as ZuoraToNetSuiteSync.settle().
+        same design as ZuoraToNetSuiteSync.settle(), except that the next run re-reads the
+        settle margin through its ordinary selection: SuiteQL pages are large, and the row
+        digest stored with each link (see _row_unchanged) tells our write-backs from edits.
         """
         if self.dry_run or self.account_ids is not None:
             return
@@ -781,9 +781,6 @@ class NetSuiteToZuoraSync(SyncEngine):
             if written is None:
                 return
             self.recorder.flush()  # links of this run must be visible to the lookups below
-            pause = written.last_answered + SETTLE_SECONDS - monotonic()
-            if pause > 0:
-                sleep(pause)
             since = max(self.since(), self._run_started - OVERLAP)
             changed: dict[str, SelectedCustomer] = {}
             own: datetime | None = None

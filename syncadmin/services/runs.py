@@ -163,7 +163,7 @@ def sync_run_execute(
             failed = recorder.counts.get("failed", 0)
             status = SyncRun.Status.PARTLY_FAILED if failed else SyncRun.Status.SUCCEEDED
             if not dry_run and account_ids is None:
-                _advance_cursor(cursor, summary.watermark_after, getattr(summary, "settled", False))
+                _advance_cursor(cursor, summary)
     except (ApiError, ConnectionNotConfigured) as exc:
         message = f"The run stopped: {exc}"
         logger.warning("sync run failed: %s", message)
@@ -207,14 +207,20 @@ def _api_calls(engine: Any) -> dict[str, dict[str, int]]:
     }
 
 
-def _advance_cursor(cursor: SyncCursor, watermark: Any, settled: bool = False) -> None:
+def _advance_cursor(cursor: SyncCursor, summary: Any) -> None:
+    watermark = summary.watermark_after
+    settled = getattr(summary, "settled", False)
     settled_through = watermark if settled else cursor.settled_through
+    settled_rows = summary.settled_rows if settled else cursor.settled_rows
     if watermark is not None and (
-        watermark != cursor.watermark or settled_through != cursor.settled_through
+        watermark != cursor.watermark
+        or settled_through != cursor.settled_through
+        or settled_rows != cursor.settled_rows
     ):
         cursor.watermark = watermark
         cursor.settled_through = settled_through
-        cursor.save(update_fields=["watermark", "settled_through", "updated_at"])
+        cursor.settled_rows = settled_rows
+        cursor.save(update_fields=["watermark", "settled_through", "settled_rows", "updated_at"])
 
 
 def _finish(

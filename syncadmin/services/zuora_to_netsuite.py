@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from time import monotonic, sleep
 from typing import Any
 
 from connectors.http import ApiError
@@ -48,6 +47,7 @@ from syncadmin.selectors import (
 from syncadmin.services.engine import (
     EPOCH,
     OVERLAP,
+    SETTLE_MARGIN,
     RunSummary,
     SyncEngine,
     WrittenBack,
@@ -73,9 +73,6 @@ ZUORA_WRITES_AT_ONCE = 20
 # Write-backs per Zuora call (the Actions API's update takes up to 50 objects): half of a
 # run's calls were write-backs, one per account, and each costs our CPU as much as a write.
 WRITEBACK_BATCH = 50
-# Seconds between our last write-back answering and reading it back: writes by others that
-# were in flight by then have committed (and a second-resolution stamp has moved on).
-SETTLE_SECONDS = 1.0
 SETTLE_ROUNDS = 2
 # Written by the sync itself: they change on every write-back and say nothing about the
 # account's content.
@@ -232,20 +229,33 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     yield SelectedAccount(account, parse_zuora_datetime(account["updatedDate"]))
             return
         since = self.since()
-        # A contact edit does not move the account's updatedDate: follow contacts too. Read
-        # first (they are few: changes only) so each account is looked at once, with its
-        # newest change time.
-        contact_changes: dict[str, datetime] = {}
+        listed_from = since
+        # Changes the listing below does not show, read first (they are few) so that each
+        # account is looked at once, with its newest change time: contact edits (they do not
+        # move the account's updatedDate) and, after a settled run, edits in the settle margin.
+        unlisted: dict[str, datetime] = {}
+
+        def note(account_id: str, at: datetime) -> None:
+            if at > unlisted.get(account_id, EPOCH):
+                unlisted[account_id] = at
+
         if self.watermark is not None:
-            for contact in self.zuora.iter_contacts_changed_since(since):
-                at = parse_zuora_datetime(contact["updatedDate"])
-                account_id = contact.get("accountId")
-                if account_id and at > contact_changes.get(account_id, EPOCH):
-                    contact_changes[account_id] = at
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="margin") as aside:
+                margin = None
+                if self.watermark_settled():
+                    # The margin holds the settling run's own write-backs: its rows, through
+                    # ZOQL, against the digests that run kept (not page by page, whole).
+                    listed_from = self.watermark
+                    margin = aside.submit(self._edits_in_margin, since, listed_from)
+                for contact in self.zuora.iter_contacts_changed_since(since):
+                    if contact.get("accountId"):
+                        note(contact["accountId"], parse_zuora_datetime(contact["updatedDate"]))
+                for account_id, at in (margin.result() if margin else {}).items():
+                    note(account_id, at)
         # Bounded by the run's start: our own write-backs move accounts past it, and paging
         # after them would read them twice (settle() reads what changed since).
         window = [
-            f"updateddate.GE:{format_filter_datetime(since)}",
+            f"updateddate.GE:{format_filter_datetime(listed_from)}",
             f"updateddate.LT:{format_filter_datetime(self._run_started)}",
         ]
         for account in self.zuora.iter_accounts(window):
@@ -256,12 +266,12 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 self._hold_watermark(at)
                 continue
             seen.add(account["id"])
-            at = max(at, contact_changes.pop(account["id"], EPOCH))
+            at = max(at, unlisted.pop(account["id"], EPOCH))
             yield SelectedAccount(account, at)
-        for account in self.zuora.iter_accounts_by_ids(list(contact_changes)):
+        for account in self.zuora.iter_accounts_by_ids(list(unlisted)):
             if account["id"] not in seen:
                 seen.add(account["id"])
-                yield SelectedAccount(account, contact_changes[account["id"]])
+                yield SelectedAccount(account, unlisted[account["id"]])
         if self.watermark is not None:
             # Failures, and cross-references that could not be written back, are looked at
             # again even if nothing changed since.
@@ -273,6 +283,20 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 if account["id"] not in seen:
                     seen.add(account["id"])
                     yield SelectedAccount(account, None)
+
+    def _edits_in_margin(self, start: datetime, end: datetime) -> dict[str, datetime]:
+        """Accounts stamped in [start, end) whose row is not one the settling run synced."""
+        query = (
+            f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where "
+            f"UpdatedDate >= {format_zoql_datetime(start)} and "
+            f"UpdatedDate < {format_zoql_datetime(end)}"
+        )
+        edits: dict[str, datetime] = {}
+        for row in self.zuora.iter_zoql(query):
+            if self._rows_at_watermark.get(row["Id"]) != row_digest(row).hex():
+                at = parse_zuora_datetime(row["UpdatedDate"])
+                edits[row["Id"]] = max(at, edits.get(row["Id"], at))
+        return edits
 
     def select(self) -> dict[str, SelectedAccount]:
         """The whole selection by id (for callers that want it at once; run() streams)."""
@@ -616,8 +640,10 @@ class ZuoraToNetSuiteSync(SyncEngine):
         A row whose content (minus updatedDate and the cross-reference fields) is what this run
         synced is ours; any other row is someone's edit made during the run, and it is synced
         now. Afterwards the watermark is the newest of our own write-back stamps, and the next
-        run reads from there without the overlap window: the wait below lets writes that were
-        in flight when our last write-back answered commit before we read.
+        run reads from there without the overlap window, except for the settle margin: a
+        write by someone else stamped just before our last write-back may commit after this
+        read. The digests of the margin's rows go with the watermark, so the next run tells
+        our write-backs there from such writes with one ZOQL call (see _edits_in_margin).
         """
         if self.dry_run or self.account_ids is not None:
             return
@@ -644,28 +670,34 @@ class ZuoraToNetSuiteSync(SyncEngine):
         lock = threading.Lock()
 
         def read(start: datetime, end: datetime | None) -> None:
-            if end is None:
-                # The newest slice holds our last write-backs: give writes still in flight
-                # when they answered the time to commit before we read.
-                pause = written.last_answered + SETTLE_SECONDS - monotonic()
-                if pause > 0:
-                    sleep(pause)
             where = f"UpdatedDate >= {format_zoql_datetime(start)}"
             if end is not None:
                 where += f" and UpdatedDate < {format_zoql_datetime(end)}"
             query = f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where {where}"
             own: datetime | None = None
+            synced: list[tuple[str, datetime, bytes]] = []
+            prune_at = 4096
             for row in self.zuora.iter_zoql(query):
                 at = parse_zuora_datetime(row["UpdatedDate"])
-                if self._row_digests.get(row["Id"]) == row_digest(row):
+                digest = row_digest(row)
+                if self._row_digests.get(row["Id"]) == digest:
                     if row["Id"] in written.ids and (own is None or at > own):
                         own = at
+                    synced.append((row["Id"], at, digest))
+                    if len(synced) >= prune_at and own is not None:  # rows come in no order
+                        synced = [r for r in synced if r[1] >= own - SETTLE_MARGIN]
+                        prune_at = max(prune_at, 2 * len(synced))
                     continue
                 with lock:
                     changed_at[row["Id"]] = max(at, changed_at.get(row["Id"], at))
             with lock:
                 if own is not None:
                     newest_own.append(own)
+                    # Kept for the next run only if they fall in the margin before the
+                    # watermark (see SyncEngine._conclude).
+                    for row_id, at, digest in synced:
+                        if at >= own - SETTLE_MARGIN:
+                            self._settled_rows[row_id] = (at, digest.hex())
 
         def contact_accounts() -> set[str]:
             return {
