@@ -173,7 +173,7 @@ class Phase:
             f"CPU {cpu:.1f} s = {100 * cpu / self.wall if self.wall else 0:.0f}% of one core"
             for name, cpu in self.sandbox_cpu.items()
         )
-        outcomes = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+        outcomes = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())) or "none"
         return [
             f"== {self.name}",
             f"  accounts {self.accounts}; outcomes {outcomes}",

@@ -350,7 +350,7 @@ class SyncCursor(models.Model):
     # Equal to the watermark when the run that set it re-read its own write-backs: the next run
     # then needs no overlap window (see ZuoraToNetSuiteSync.settle).
     settled_through = models.DateTimeField(null=True, blank=True)
-    # Digests of the source rows that run synced in the second before the watermark (its own
+    # Digests of the source rows that run synced in the second up to the watermark (its own
     # write-backs), by id: the next run re-reads that second and skips these unless changed.
     settled_rows = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -33,8 +33,9 @@ class RunSummary:
     throttles: int = 0
     # The watermark is past this run's own write-backs and needs no overlap next time.
     settled: bool = False
-    # When settled: digests of the source rows in the margin before the watermark that this
-    # run synced (its own write-backs, mostly), by id, so the next run can tell them from edits.
+    # When settled: digests of the source rows in the margin before the watermark, and at it,
+    # that this run synced (its own write-backs, mostly), by id, so that the next run can tell
+    # them from edits.
     settled_rows: dict[str, str] = field(default_factory=dict)
 
 
@@ -256,7 +257,7 @@ class SyncEngine:
             self.summary.settled_rows = {
                 row_id: digest
                 for row_id, (at, digest) in self._settled_rows.items()
-                if start <= at < self._settled_at
+                if start <= at <= self._settled_at
             }
         self._settled_rows = {}
         self.summary.throttles = throttles

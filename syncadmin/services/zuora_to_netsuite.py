@@ -260,6 +260,12 @@ class ZuoraToNetSuiteSync(SyncEngine):
         ]
         for account in self.zuora.iter_accounts(window):
             at = parse_zuora_datetime(account["updatedDate"])
+            if (
+                listed_from == self.watermark
+                and account["id"] not in unlisted
+                and self._rows_at_watermark.get(account["id"]) == row_digest(account).hex()
+            ):
+                continue  # the settling run's own write-back at the watermark, unchanged
             if account["id"] in seen:
                 # Changed again while this run pages: hold the watermark before that change
                 # so the next run reads it.
