@@ -60,6 +60,27 @@ def test_one_token_is_shared_by_threads(zuora_client, zuora_sandbox):
     assert zuora_sandbox.token_count == 1
 
 
+def test_a_later_client_of_the_same_credentials_reuses_the_token(zuora_sandbox):
+    # Each sync run builds its own client: only the first run of a process asks for a token.
+    make_zuora_client(zuora_sandbox).list_currencies()
+    later = make_zuora_client(zuora_sandbox)
+    later.list_currencies()
+    assert later.calls_by_kind().get("token", 0) == 0
+    assert zuora_sandbox.token_count == 1
+
+
+def test_a_revoked_token_is_not_handed_to_later_clients(zuora_sandbox):
+    make_zuora_client(zuora_sandbox).list_currencies()
+    zuora_sandbox.revoke_tokens()
+    refused = make_zuora_client(zuora_sandbox)
+    refused.list_currencies()  # 401, a new token, the call again
+    later = make_zuora_client(zuora_sandbox)
+    later.list_currencies()
+    assert refused.calls_by_kind()["token"] == 1
+    assert later.calls_by_kind().get("token", 0) == 0
+    assert zuora_sandbox.statuses["settings.currencies 401"] == 1
+
+
 def test_token_is_refreshed_before_it_expires(zuora_sandbox):
     zuora_sandbox.token_ttl = 1  # the client refreshes half-way through so short a life
     client = make_zuora_client(zuora_sandbox)

@@ -8,6 +8,7 @@ in Zuora's logs.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import secrets
 import threading
@@ -88,8 +89,44 @@ def zoql_quote(value: str) -> str:
     return f"'{escaped}'"
 
 
+class _ProcessTokens:
+    """Bearer tokens kept for the life of the process, by tenant and credentials: each sync
+    run builds a new client, and without this every run would start with a token call (Zuora
+    asks clients to cache tokens; its token endpoint has a rate limit of its own). Kept in
+    memory only, like the client's own token."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, float]] = {}  # key -> (token, monotonic deadline)
+
+    @staticmethod
+    def key(credentials: ZuoraCredentials) -> str:
+        material = "\n".join(
+            (credentials.base_url, credentials.client_id, credentials.client_secret)
+        )
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def get(self, key: str) -> tuple[str, float] | None:
+        with self._lock:
+            kept = self._tokens.get(key)
+        return kept if kept is not None and time.monotonic() < kept[1] else None
+
+    def put(self, key: str, token: str, deadline: float) -> None:
+        with self._lock:
+            self._tokens[key] = (token, deadline)
+
+    def drop(self, key: str, token: str) -> None:
+        with self._lock:
+            if self._tokens.get(key, ("", 0.0))[0] == token:
+                del self._tokens[key]
+
+
+_process_tokens = _ProcessTokens()
+
+
 class ZuoraClient:
-    """Thread-safe: one token and one connection pool are shared by all threads."""
+    """Thread-safe: one token and one connection pool are shared by all threads (and the
+    token by later clients of the same credentials in this process)."""
 
     def __init__(
         self,
@@ -114,6 +151,7 @@ class ZuoraClient:
         self._token_lock = threading.Lock()
         self._token: str | None = None
         self._token_expires_at = 0.0  # time.monotonic() deadline
+        self._token_key = _ProcessTokens.key(credentials)
 
     def __repr__(self) -> str:
         entity = f" entity={self.credentials.entity_id}" if self.credentials.entity_id else ""
@@ -155,12 +193,17 @@ class ZuoraClient:
         with self._token_lock:
             # Held while fetching so that many threads needing a token make one token call.
             if self._token is None or time.monotonic() >= self._token_expires_at:
+                kept = _process_tokens.get(self._token_key)
+                if kept is not None:
+                    self._token, self._token_expires_at = kept
+                    return self._token
                 started = time.monotonic()
                 token, expires_in = self._fetch_token()
                 # Refresh early, but a short-lived token must still be used at least once.
                 margin = min(self.refresh_margin, expires_in / 2)
                 self._token = token
                 self._token_expires_at = started + expires_in - margin
+                _process_tokens.put(self._token_key, token, self._token_expires_at)
             return self._token
 
     def _invalidate(self, token: str | None) -> None:
@@ -168,6 +211,8 @@ class ZuoraClient:
             # Another thread may already have replaced the token that was refused.
             if token is not None and self._token == token:
                 self._token = None
+            if token is not None:
+                _process_tokens.drop(self._token_key, token)
 
     # -- calls ------------------------------------------------------------------------------------
     def _call(
