@@ -139,6 +139,7 @@ def test_first_run_settles_its_own_write_backs_so_the_rerun_reads_almost_nothing
     # Our write-backs in the last second before the watermark, and at it, are known by their
     # rows: none is read whole, so NetSuite is not even asked for its lookups.
     assert report.api_calls["netsuite"] == {}, report.api_calls
+    assert "unchanged" not in report.counts, report.counts
     assert systems.zuora.calls_to("v1.action.query") == 1
     assert systems.zuora.calls_to("v1.action.update") == 0
 

@@ -543,7 +543,7 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def run(self) -> RunSummary:
         self._run_started = now()
-        selected = self.select()
+        selected = self._without_settled_write_backs(self.select())
         if self.account_ids is not None:
             for missing in dict.fromkeys(self.account_ids):
                 if missing not in selected:
@@ -565,6 +565,25 @@ class NetSuiteToZuoraSync(SyncEngine):
         finally:
             gc.unfreeze()
         return self._conclude(throttles=self.limiter.throttles + self.zuora_limiter.throttles)
+
+    def _without_settled_write_backs(
+        self, selected: dict[str, SelectedCustomer]
+    ) -> dict[str, SelectedCustomer]:
+        """The selection less the customers stamped in the settle margin (or at the watermark)
+        whose row is the one last synced: the settling run's own write-backs, read again only
+        to catch someone's late commit. They are not news, so the run does not report them."""
+        if not self.watermark_settled():
+            return selected
+        watermark = self.watermark
+        assert watermark is not None
+        candidates = [
+            customer_id
+            for customer_id, item in selected.items()
+            if item.selected_at is not None and item.selected_at <= watermark
+        ]
+        links = self.load_links(candidates) if candidates else {}
+        quiet = {c for c in candidates if self._row_unchanged(c, links)}
+        return {c: item for c, item in selected.items() if c not in quiet}
 
     def _unchanged_since_last_sync(self, customer_id: str, links: dict[str, RecordLink]) -> bool:
         link = links.get(customer_id)
