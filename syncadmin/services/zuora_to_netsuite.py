@@ -464,6 +464,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
         }
         for zid, link in self.load_links(sorted(unknown)).items():
             self._destinations[zid] = link.netsuite_internal_id
+        # Parents first: their children then join the queue while the rest of the batch is
+        # still in it, instead of making a chain of single writes after the last batch.
+        parents = {p for item in eligible if (p := self._parent_id(item.account))}
+        parents.update(self._waiting)
+        eligible.sort(key=lambda item: item.id not in parents)
         for item in eligible:
             item.link, item.existing = links.get(item.id), existing.get(item.id)
             self._place(item)
