@@ -433,6 +433,31 @@ def test_child_of_an_unticked_parent_fails_with_a_message_naming_the_parent(ns_m
     assert "Send to Zuora" in failure.error_message
 
 
+def test_changed_child_of_an_unchanged_unlinked_parent_fails_naming_the_parent(ns_master, run_sync):
+    # The parent is outside the second run's selection: its name and reason are read for the
+    # message while the run's writes go on.
+    parent, child, other = roots(ns_master)[:3]
+    set_customer(ns_master, parent, **{ns_fields.SEND_TO_ZUORA: "F"})
+    ns_master.netsuite.sql(
+        "UPDATE customer SET lastmodifieddate = '2020-01-01 00:00:00.000000' WHERE id = ?",
+        (int(parent),),
+    )
+    set_customer(ns_master, child, parent=int(parent))
+    entity_id = ns_master.netsuite.customer(parent)["entityId"]
+    run_sync()
+    set_customer(ns_master, child, comments="Edited")
+    set_customer(ns_master, other, comments="Edited too")
+
+    report = run_sync()
+
+    failure = result(child)
+    assert failure.run_id == report.run.id
+    assert failure.error_code == "PARENT_NOT_SYNCED"
+    assert entity_id in failure.error_message
+    assert "Send to Zuora" in failure.error_message
+    assert account_for(ns_master, other)["notes"] == "Edited too"
+
+
 def test_child_of_a_parent_that_failed_fails_with_a_message_naming_the_parent(ns_master, run_sync):
     parent, child = roots(ns_master)[:2]
     set_customer(ns_master, parent, **{ns_fields.ZUORA_BATCH: "Batch99"})

@@ -206,6 +206,11 @@ class ZuoraClient:
                 _process_tokens.put(self._token_key, token, self._token_expires_at)
             return self._token
 
+    def authenticate(self) -> None:
+        """Get a bearer token now, if none is kept: a caller that knows it will call Zuora
+        soon asks while its other reads are on the wire."""
+        self._bearer()
+
     def _invalidate(self, token: str | None) -> None:
         with self._token_lock:
             # Another thread may already have replaced the token that was refused.

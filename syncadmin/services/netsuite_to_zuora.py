@@ -18,7 +18,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time
@@ -365,9 +365,15 @@ class NetSuiteToZuoraSync(SyncEngine):
         """Read the lookups in the background (a failure is raised again by lookups())."""
         if not self._lookups_ahead:
             self._lookups_ahead = True
-            early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookups-ahead")
-            early.submit(self.lookups)
-            early.shutdown(wait=False)
+            self._in_background(self.lookups)
+
+    @staticmethod
+    def _in_background(work: Callable[[], object]) -> None:
+        """Start `work` in its own thread and never wait for it: it only warms what a later
+        call needs, and that call raises any failure again."""
+        early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead")
+        early.submit(work)
+        early.shutdown(wait=False)
 
     def _read_records(self, items: list[SelectedCustomer]) -> set[str]:
         """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ) into them
@@ -543,6 +549,10 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def run(self) -> RunSummary:
         self._run_started = now()
+        if self.account_ids is None:
+            # The token (on a process's first run) is then ready when the first chunk's
+            # Zuora existence checks go out, instead of following the selection's first page.
+            self._in_background(getattr(self.zuora, "authenticate", lambda: None))
         selected = self._without_settled_write_backs(self.select())
         if self.account_ids is not None:
             for missing in dict.fromkeys(self.account_ids):
@@ -636,8 +646,6 @@ class NetSuiteToZuoraSync(SyncEngine):
                 )
             )
         levels, orphans = self.levels(eligible, selected)
-        for item, message in orphans:
-            self._record(self._failure(item, "PARENT_NOT_SYNCED", message))
         destinations = {nid: link.zuora_account_id for nid, link in links.items()}
         for nid, link in self.load_links(sorted(self._outside_parents(eligible))).items():
             destinations[nid] = link.zuora_account_id
@@ -669,6 +677,9 @@ class NetSuiteToZuoraSync(SyncEngine):
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader,
         ):
             ahead = reader.submit(self._prepare, chunks[0], links) if chunks else None
+            # Recorded while the first chunk is read: the reasons may wait for a NetSuite read.
+            for item, message in orphans:
+                self._record(self._failure(item, "PARENT_NOT_SYNCED", message()))
             for index, chunk in enumerate(chunks):
                 assert ahead is not None
                 prepared = ahead.result()
@@ -882,21 +893,35 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def levels(
         self, eligible: dict[str, SelectedCustomer], selected: dict[str, SelectedCustomer]
-    ) -> tuple[list[list[SelectedCustomer]], list[tuple[SelectedCustomer, str]]]:
+    ) -> tuple[list[list[SelectedCustomer]], list[tuple[SelectedCustomer, Callable[[], str]]]]:
         """Customers grouped by depth in the hierarchy (parents in earlier groups), and the
-        ones that cannot sync because of their parent (a cycle, or a parent not in Zuora)."""
+        ones that cannot sync because of their parent (a cycle, or a parent not in Zuora), each
+        with its reason. Reasons that name a parent outside the run wait for a NetSuite read,
+        made in the background: the writes need only the grouping."""
         depth: dict[str, int] = {}
-        orphans: list[tuple[SelectedCustomer, str]] = []
+        orphans: list[tuple[SelectedCustomer, Callable[[], str]]] = []
         orphan_ids: set[str] = set()
         outside = self._outside_parents(eligible)
         linked_outside = set(self.load_links(sorted(outside))) if outside else set()
         unexplained = sorted(p for p in outside - linked_outside if p not in selected)
-        explained = self.describe_outside_parents(unexplained) if unexplained else {}
+        explained: Future[dict[str, str]] | None = None
+        if unexplained:
+            aside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="describe")
+            explained = aside.submit(self.describe_outside_parents, unexplained)
+            aside.shutdown(wait=False)
 
-        def orphan(item: SelectedCustomer, message: str) -> None:
+        def orphan(item: SelectedCustomer, message: str | Callable[[], str]) -> None:
             if item.id not in orphan_ids:
                 orphan_ids.add(item.id)
-                orphans.append((item, message))
+                orphans.append((item, message if callable(message) else lambda: message))
+
+        def outside_reason(parent: str) -> str:
+            found = explained.result() if explained is not None else {}
+            return found.get(
+                parent,
+                f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
+                "as a customer. Sync or link the parent first.",
+            )
 
         def resolve(customer_id: str, trail: list[str]) -> int | None:
             if customer_id in depth:
@@ -933,17 +958,12 @@ class NetSuiteToZuoraSync(SyncEngine):
                 depth[customer_id] = 0
                 return 0
             parent_item = selected.get(parent)
-            if parent_item is not None:
-                why = self.skip_reason(parent_item.customer) or "not syncable"
-                name = _describe(parent_item.customer)
-                message = f"Parent customer {name} is not in Zuora: {why}."
-            else:
-                message = explained.get(
-                    parent,
-                    f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
-                    "as a customer. Sync or link the parent first.",
-                )
-            orphan(item, message)
+            if parent_item is None:
+                orphan(item, lambda: outside_reason(parent))
+                return None
+            why = self.skip_reason(parent_item.customer) or "not syncable"
+            name = _describe(parent_item.customer)
+            orphan(item, f"Parent customer {name} is not in Zuora: {why}.")
             return None
 
         for customer_id in eligible:
