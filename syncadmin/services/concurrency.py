@@ -7,6 +7,7 @@ import contextlib
 import gc
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 # While a run is on: a thread whose answer has arrived waits at most this long for the
@@ -80,6 +81,7 @@ class AdaptiveLimiter:
             # One freed slot wakes one waiter: waking them all, hundreds of times a second,
             # costs the CPU (and the GIL) that the next request is waiting for.
             self._cond.notify(wake)
+        time.sleep(0)  # let the woken writer take the interpreter lock now: its slot is idle
 
     def throttled(self, retry_after: float | None = None) -> None:
         # The transport itself waits Retry-After before its next attempt.
