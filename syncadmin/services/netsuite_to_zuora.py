@@ -810,7 +810,6 @@ class NetSuiteToZuoraSync(SyncEngine):
             written = self._own_writes.take()
             if written is None:
                 return
-            self.recorder.flush()  # links of this run must be visible to the lookups below
             since = max(self.since(), self._run_started - OVERLAP)
             changed: dict[str, SelectedCustomer] = {}
             own: datetime | None = None
@@ -877,7 +876,11 @@ class NetSuiteToZuoraSync(SyncEngine):
             return found, own
 
         with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="settle") as pool:
-            return list(pool.map(read, *zip(*slices, strict=True)))
+            reads = pool.map(read, *zip(*slices, strict=True))
+            # While the reads are on the wire: the links of this run must be visible to the
+            # lookups of the customers they find.
+            self.recorder.flush()
+            return list(reads)
 
     def _parent_id(self, customer: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:

@@ -662,7 +662,6 @@ class ZuoraToNetSuiteSync(SyncEngine):
             written = self._own_writes.take()
             if written is None:
                 return
-            self.recorder.flush()  # links of this run must be visible to the lookups below
             since = max(self.since(), self._run_started - OVERLAP)
             changed = self._settle_read(since, written)
             if changed:
@@ -719,7 +718,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
 
         with ThreadPoolExecutor(max_workers=len(slices) + 1, thread_name_prefix="settle") as pool:
             contacts = pool.submit(contact_accounts)
-            list(pool.map(read, *zip(*slices, strict=True)))
+            reads = pool.map(read, *zip(*slices, strict=True))
+            # While the reads are on the wire: the links of this run must be visible to the
+            # lookups of the accounts they find.
+            self.recorder.flush()
+            list(reads)
             # Contact edits during the run do not show on the account: compare those whole.
             edited_contacts = contacts.result() - set(changed_at)
         changed: dict[str, SelectedAccount] = {}
