@@ -24,6 +24,15 @@ def encryption_key(settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [TEST_KEY]
 
 
+@pytest.fixture(autouse=True)
+def no_kept_zuora_tokens() -> None:
+    """Each test starts without the tokens earlier tests' clients kept: sandboxes listen on
+    free ports, and a later one may reuse an earlier one's address."""
+    from connectors.zuora.client import forget_tokens
+
+    forget_tokens()
+
+
 @dataclass
 class Systems:
     zuora: ZuoraSandbox

@@ -120,8 +120,18 @@ class _ProcessTokens:
             if self._tokens.get(key, ("", 0.0))[0] == token:
                 del self._tokens[key]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
 
 _process_tokens = _ProcessTokens()
+
+
+def forget_tokens() -> None:
+    """Drop every token kept by this process (a test's fresh sandbox may reuse an earlier
+    one's address; a kept token would cost it a refused call and a retry)."""
+    _process_tokens.clear()
 
 
 class ZuoraClient:
