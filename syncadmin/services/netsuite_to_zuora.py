@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.http import ApiError
 from connectors.netsuite import fields as ns_fields
@@ -63,6 +63,7 @@ from syncadmin.services.zuora_to_netsuite import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DB_CHUNK = 500
 IDS_PER_SUITEQL = 500  # ids spliced into one SuiteQL IN list
@@ -368,12 +369,12 @@ class NetSuiteToZuoraSync(SyncEngine):
             self._in_background(self.lookups)
 
     @staticmethod
-    def _in_background(work: Callable[[], object]) -> None:
-        """Start `work` in its own thread and never wait for it: it only warms what a later
-        call needs, and that call raises any failure again."""
+    def _in_background(work: Callable[[], T]) -> Future[T]:
+        """Start `work` in its own thread; nothing waits for it unless it asks the future."""
         early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead")
-        early.submit(work)
+        future = early.submit(work)
         early.shutdown(wait=False)
+        return future
 
     def _read_records(self, items: list[SelectedCustomer]) -> set[str]:
         """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ) into them
@@ -909,9 +910,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         unexplained = sorted(p for p in outside - linked_outside if p not in selected)
         explained: Future[dict[str, str]] | None = None
         if unexplained:
-            aside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="describe")
-            explained = aside.submit(self.describe_outside_parents, unexplained)
-            aside.shutdown(wait=False)
+            explained = self._in_background(lambda: self.describe_outside_parents(unexplained))
 
         def orphan(item: SelectedCustomer, message: str | Callable[[], str]) -> None:
             if item.id not in orphan_ids:

@@ -20,6 +20,7 @@ from syncadmin.services.connections import (
     netsuite_client_build,
     zuora_client_build,
 )
+from syncadmin.services.engine import RunSummary
 from syncadmin.services.recording import (
     AccountOutcome,
     DatabaseRecorder,
@@ -207,11 +208,10 @@ def _api_calls(engine: Any) -> dict[str, dict[str, int]]:
     }
 
 
-def _advance_cursor(cursor: SyncCursor, summary: Any) -> None:
+def _advance_cursor(cursor: SyncCursor, summary: RunSummary) -> None:
     watermark = summary.watermark_after
-    settled = getattr(summary, "settled", False)
-    settled_through = watermark if settled else cursor.settled_through
-    settled_rows = summary.settled_rows if settled else cursor.settled_rows
+    settled_through = watermark if summary.settled else cursor.settled_through
+    settled_rows = summary.settled_rows if summary.settled else cursor.settled_rows
     if watermark is not None and (
         watermark != cursor.watermark
         or settled_through != cursor.settled_through

@@ -137,6 +137,14 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _rows_query(start: datetime, end: datetime | None) -> str:
+    """ZOQL for the rows (ROW_FIELDS) of the accounts stamped in [start, end)."""
+    where = f"UpdatedDate >= {format_zoql_datetime(start)}"
+    if end is not None:
+        where += f" and UpdatedDate < {format_zoql_datetime(end)}"
+    return f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where {where}"
+
+
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -262,8 +270,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
             at = parse_zuora_datetime(account["updatedDate"])
             if (
                 listed_from == self.watermark
+                and account["id"] in self._rows_at_watermark
                 and account["id"] not in unlisted
-                and self._rows_at_watermark.get(account["id"]) == row_digest(account).hex()
+                and self._rows_at_watermark[account["id"]] == row_digest(account).hex()
             ):
                 continue  # the settling run's own write-back at the watermark, unchanged
             if account["id"] in seen:
@@ -292,13 +301,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
 
     def _edits_in_margin(self, start: datetime, end: datetime) -> dict[str, datetime]:
         """Accounts stamped in [start, end) whose row is not one the settling run synced."""
-        query = (
-            f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where "
-            f"UpdatedDate >= {format_zoql_datetime(start)} and "
-            f"UpdatedDate < {format_zoql_datetime(end)}"
-        )
         edits: dict[str, datetime] = {}
-        for row in self.zuora.iter_zoql(query):
+        for row in self.zuora.iter_zoql(_rows_query(start, end)):
             if self._rows_at_watermark.get(row["Id"]) != row_digest(row).hex():
                 at = parse_zuora_datetime(row["UpdatedDate"])
                 edits[row["Id"]] = max(at, edits.get(row["Id"], at))
@@ -680,14 +684,10 @@ class ZuoraToNetSuiteSync(SyncEngine):
         lock = threading.Lock()
 
         def read(start: datetime, end: datetime | None) -> None:
-            where = f"UpdatedDate >= {format_zoql_datetime(start)}"
-            if end is not None:
-                where += f" and UpdatedDate < {format_zoql_datetime(end)}"
-            query = f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where {where}"
             own: datetime | None = None
             synced: list[tuple[str, datetime, bytes]] = []
             prune_at = 4096
-            for row in self.zuora.iter_zoql(query):
+            for row in self.zuora.iter_zoql(_rows_query(start, end)):
                 at = parse_zuora_datetime(row["UpdatedDate"])
                 digest = row_digest(row)
                 if self._row_digests.get(row["Id"]) == digest:
