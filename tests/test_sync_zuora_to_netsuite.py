@@ -363,10 +363,12 @@ def test_a_selection_admitted_in_several_batches_creates_each_account_once_under
     systems, run_sync
 ):
     # Slow Zuora pages and fast NetSuite writes: the writers run low while the selection still
-    # pages, so batches go early and hierarchies straddle them.
+    # pages, so batches go early and hierarchies straddle them. A page of 99 takes the writers
+    # 99 x (latency + our CPU) / concurrency: the page must be slower than that even on a
+    # slow machine.
     systems.zuora.seed(400, seed=7)
-    systems.zuora.config.update({"latency_ms": 60})
-    systems.netsuite.config.update({"latency_ms": 10})
+    systems.zuora.config.update({"latency_ms": 250})
+    systems.netsuite.config.update({"latency_ms": 5})
 
     run_sync()
 

@@ -14,7 +14,6 @@ from typing import Any
 import jwt
 import oauthlib.oauth1
 import requests
-from requests_oauthlib import OAuth1
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -49,19 +48,40 @@ class _CountingNonceClient(oauthlib.oauth1.Client):
         pass
 
 
-def tba_auth(
+class TbaSigner:
+    """Signs one request for token-based authentication: the Authorization header for a method
+    and URL, with a fresh nonce and timestamp each call. oauthlib does the signing; the
+    requests-oauthlib auth object around it would first build a whole requests request,
+    which costs more CPU than the signature."""
+
+    def __init__(self, client: oauthlib.oauth1.Client) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return "<TbaSigner>"
+
+    def __call__(self, method: str, url: str) -> dict[str, str]:
+        # A JSON body is not part of the signature (RFC 5849, 3.4.1.3.1: form bodies only).
+        _, headers, _ = self._client.sign(url, method, None, {})
+        return {"Authorization": headers["Authorization"]}
+
+
+def tba_signer(
     account_id: str, consumer_key: str, consumer_secret: str, token_id: str, token_secret: str
-) -> OAuth1:
-    """requests auth object signing every request (fresh nonce and timestamp per attempt)."""
-    return OAuth1(
-        client_key=consumer_key,
-        client_secret=consumer_secret,
-        resource_owner_key=token_id,
-        resource_owner_secret=token_secret,
-        signature_method="HMAC-SHA256",
-        signature_type="AUTH_HEADER",
-        realm=realm_for(account_id),
-        client_class=_CountingNonceClient,
+) -> TbaSigner:
+    """The signer of every request of a TBA connection: HMAC-SHA256 in the Authorization
+    header, with the account's realm (what requests_oauthlib.OAuth1 with the same
+    arguments produces)."""
+    return TbaSigner(
+        _CountingNonceClient(
+            consumer_key,
+            client_secret=consumer_secret,
+            resource_owner_key=token_id,
+            resource_owner_secret=token_secret,
+            signature_method=oauthlib.oauth1.SIGNATURE_HMAC_SHA256,
+            signature_type=oauthlib.oauth1.SIGNATURE_TYPE_AUTH_HEADER,
+            realm=realm_for(account_id),
+        )
     )
 
 

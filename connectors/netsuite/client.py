@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from connectors.http import HttpTransport, TransportError
 from connectors.netsuite import fields
-from connectors.netsuite.auth import TOKEN_PATH, OAuth2TokenSource, tba_auth
+from connectors.netsuite.auth import TOKEN_PATH, OAuth2TokenSource, TbaSigner, tba_signer
 from connectors.netsuite.errors import NetSuiteAuthError, NetSuiteError, check
 
 logger = logging.getLogger(__name__)
@@ -130,11 +130,11 @@ class NetSuiteClient:
             on_throttle=on_throttle,
             gate=gate,
         )
-        self._auth: Any = None
+        self._sign: TbaSigner | None = None
         self._tokens: OAuth2TokenSource | None = None
         method = credentials.auth_method.lower()
         if method == "tba":
-            self._auth = tba_auth(
+            self._sign = tba_signer(
                 credentials.account_id,
                 credentials.consumer_key,
                 credentials.consumer_secret,
@@ -170,7 +170,7 @@ class NetSuiteClient:
     def _call(self, method: str, path: str, *, kind: str, **kwargs: Any) -> Any:
         if self._tokens is None:
             return self.transport.request(
-                method, path, kind=kind, check=check, auth=self._auth, **kwargs
+                method, path, kind=kind, check=check, sign=self._sign, **kwargs
             )
         try:
             return self.transport.request(

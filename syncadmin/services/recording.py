@@ -49,6 +49,9 @@ class Recorder:
         self.total = 0
         self.processed = 0
         self.progress = progress
+        # Set by an engine when its next step flushes anyway, while its calls are on the
+        # wire: a flush before then would only stand between the last write and that step.
+        self.hold = False
 
     def set_total(self, total: int) -> None:
         self.total = total
@@ -104,13 +107,14 @@ class DatabaseRecorder(Recorder):
         if self.keep:
             self.outcomes_kept.append(outcome)
         self._pending.append(outcome)
-        if (
+        if not self.hold and (
             len(self._pending) >= self.batch_size
             or time.monotonic() - self._last_flush > self.flush_seconds
         ):
             self.flush()
 
     def flush(self) -> None:
+        self.hold = False
         pending, self._pending = self._pending, []
         self._last_flush = time.monotonic()
         with transaction.atomic():

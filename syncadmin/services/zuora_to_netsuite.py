@@ -598,8 +598,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
         """After the last account: wait for every write, then fail the children whose parent
         never came (not linked, not changed) or that sit in a hierarchy cycle."""
         while self._futures or self._waiting or self._writebacks:
-            if self._writebacks and not self._in_flight:
-                self._flush_writebacks()  # nothing more will join this batch
+            if not self._in_flight:
+                # Only write-backs are left: settle() writes the results while it reads back.
+                self.recorder.hold = not self.dry_run and self.account_ids is None
+                if self._writebacks:
+                    self._flush_writebacks()  # nothing more will join this batch
             if self._futures:
                 self._collect(block=True)
                 continue
