@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from syncadmin.models import AccountResult, Outcome, RecordLink, SyncRun
+from syncadmin.services.bulk import insert_rows
 
 
 @dataclass
@@ -120,7 +121,8 @@ class DatabaseRecorder(Recorder):
         with transaction.atomic():
             new_links = [o.link for o in pending if o.link is not None and o.link_is_new]
             if new_links:
-                RecordLink.objects.bulk_create(new_links)
+                insert_rows(RecordLink, new_links)
+                _learn_primary_keys(new_links)
             changed_links = [o.link for o in pending if o.link is not None and not o.link_is_new]
             if changed_links:
                 RecordLink.objects.bulk_update(
@@ -136,26 +138,27 @@ class DatabaseRecorder(Recorder):
                         "writeback_pending",
                     ],
                 )
-            AccountResult.objects.bulk_create(
-                [
-                    AccountResult(
-                        run=self.run,
-                        link=o.link,
-                        source_id=o.source_id,
-                        source_number=o.source_number[:100],
-                        source_name=o.source_name[:255],
-                        destination_id=o.destination_id,
-                        outcome=o.outcome,
-                        reason=o.reason[:255],
-                        error_code=o.error_code[:64],
-                        error_message=o.error_message,
-                        retryable=o.retryable,
-                        waiting_for=o.waiting_for,
-                        changes=o.changes,
-                        warnings=o.warnings,
-                    )
+            insert_rows(
+                AccountResult,
+                (
+                    {
+                        "run": self.run,
+                        "link": o.link,
+                        "source_id": o.source_id,
+                        "source_number": o.source_number[:100],
+                        "source_name": o.source_name[:255],
+                        "destination_id": o.destination_id,
+                        "outcome": o.outcome,
+                        "reason": o.reason[:255],
+                        "error_code": o.error_code[:64],
+                        "error_message": o.error_message,
+                        "retryable": o.retryable,
+                        "waiting_for": o.waiting_for,
+                        "changes": o.changes,
+                        "warnings": o.warnings,
+                    }
                     for o in pending
-                ]
+                ),
             )
             for o in pending:
                 o.link_is_new = False
@@ -169,6 +172,22 @@ class DatabaseRecorder(Recorder):
                 skipped=counts[Outcome.SKIPPED],
                 failed=counts[Outcome.FAILED],
             )
+
+
+def _learn_primary_keys(links: list[RecordLink]) -> None:
+    """Give links written by insert_rows() their primary keys (results refer to them, and a
+    later flush updates them), read back by their unique Zuora account id."""
+    alias = router.db_for_write(RecordLink)
+    for start in range(0, len(links), 500):
+        chunk = links[start : start + 500]
+        ids = dict(
+            RecordLink.objects.using(alias)
+            .filter(zuora_account_id__in=[link.zuora_account_id for link in chunk])
+            .values_list("zuora_account_id", "pk")
+        )
+        for link in chunk:
+            link.pk = ids[link.zuora_account_id]
+            link._state.adding, link._state.db = False, alias
 
 
 def now() -> datetime:
