@@ -304,6 +304,17 @@ def test_unknown_customer_is_nonexistent_id(netsuite_client: NetSuiteClient) -> 
         assert not caught.value.retryable
 
 
+def test_an_error_names_the_call_by_method_and_path_and_nothing_of_its_credentials(
+    netsuite_client: NetSuiteClient,
+) -> None:
+    with pytest.raises(NetSuiteError) as caught:
+        netsuite_client.get_customer("eid:no such one")
+    message = str(caught.value)
+    assert "(GET /services/rest/record/v1/customer/eid:no%20such%20one)" in message
+    assert "?" not in message and "oauth" not in message.lower()
+    assert DEFAULT_CONSUMER_SECRET not in message
+
+
 # -- resilience ------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("fault", "status", "code"),
