@@ -1,23 +1,26 @@
 """All outbound HTTP of the connectors goes through HttpTransport.
 
-It owns the connection pool of a client, the timeout on every call, bounded retries with
+It owns the connections of a client, the timeout on every call, bounded retries with
 exponential backoff and full jitter that honour Retry-After, and the count of calls by kind.
-The transport encodes each request itself (query string, JSON or form body) and urllib3 sends
-it; a client that signs its requests passes a `sign` function (OAuth 1.0a through oauthlib,
-see connectors/netsuite/auth.py). requests' preparing and sending paths (session merging,
-hooks, header dicts, response building) cost more CPU than the rest of a call together, and
-at a few hundred calls a second the client is CPU-bound: every millisecond of CPU a call
-spends is interpreter time the threads holding NetSuite slots wait for.
+The transport encodes each request itself (query string, JSON or form body); a client that
+signs its requests passes a `sign` function (OAuth 1.0a through oauthlib, see
+connectors/netsuite/auth.py). Calls to the client's base URL go out on a kept-alive
+http.client connection of the calling thread; through a proxy, urllib3 sends them. At a few
+hundred calls a second the client is CPU-bound, and every millisecond of CPU a call spends
+is interpreter time the threads holding NetSuite slots wait for: requests' preparing and
+sending paths, then urllib3's pool, each cost more CPU than the rest of a call.
 What counts as a failure is the vendor's business: each client passes a `check` function that
 turns a response into an ApiError (or None when the response is a success).
 """
 
 from __future__ import annotations
 
+import http.client
 import json as jsonlib
 import logging
 import os
 import random
+import ssl
 import threading
 import time
 from collections import Counter
@@ -30,6 +33,7 @@ import requests
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util.wait import wait_for_read
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +113,7 @@ class HttpResponse:
         self, status_code: int, headers: Any, content: bytes, request: SentRequest
     ) -> None:
         self.status_code = status_code
-        self.headers = headers  # urllib3's HTTPHeaderDict: case-insensitive, like requests'
+        self.headers = headers  # case-insensitive .get(), like requests'
         self.content = content
         self.request = request
 
@@ -168,13 +172,18 @@ class HttpTransport:
             if proxy
             else urllib3.PoolManager(num_pools=4, maxsize=pool_size, **tls)
         )
-        # Calls to the base URL go straight to its host's connection pool: the manager's URL
-        # parsing and pool lookup cost a tenth of a call's CPU. Through a proxy, and for any
-        # other URL, the manager routes.
+        # Calls to the base URL go out on a connection of the calling thread (http.client,
+        # kept alive): urllib3's pool checks, wrappers and retries objects cost as much CPU as
+        # the rest of the call, and every thread switch they add is interpreter time a thread
+        # holding a NetSuite slot waits for (a run of 2,000 NetSuite → Zuora accounts went
+        # from 8.5 s to 6.5 s of CPU). Through a proxy, and for any other URL, urllib3 sends.
         base = urlsplit(self.base_url)
         self._origin = f"{base.scheme}://{base.netloc}/"
-        self._host_pool: urllib3.HTTPConnectionPool | None = (
-            None if proxy else self._pool.connection_from_url(self.base_url)
+        self._direct = not proxy and base.scheme in ("http", "https")
+        self._local = threading.local()
+        self._tls = ssl.create_default_context(
+            cafile=bundle if bundle and not os.path.isdir(bundle) else None,
+            capath=bundle if bundle and os.path.isdir(bundle) else None,
         )
         self._sleep = sleep
         self.on_throttle = on_throttle
@@ -205,6 +214,43 @@ class HttpTransport:
             self.throttled = 0
 
     # -- calls ------------------------------------------------------------------------------
+    def _send(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, Any, bytes]:
+        """Status, headers and body of one attempt. Raises TimeoutError, OSError or
+        http.client.HTTPException (direct), or urllib3's errors (through urllib3)."""
+        if not (self._direct and url.startswith(self._origin)):
+            answer = self._pool.urlopen(
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=self.timeout,
+                retries=False,
+                redirect=False,
+            )
+            return answer.status, answer.headers, answer.data
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+        elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
+            connection.close()  # closed by the server while idle: it reconnects below
+        try:
+            connection.request(method, url[len(self._origin) - 1 :], body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        except BaseException:
+            connection.close()  # never reuse a connection in an unknown state
+            raise
+
+    def _connect(self) -> http.client.HTTPConnection:
+        base = urlsplit(self.base_url)
+        if base.scheme == "https":
+            return http.client.HTTPSConnection(
+                base.hostname or "", base.port, timeout=self.timeout, context=self._tls
+            )
+        return http.client.HTTPConnection(base.hostname or "", base.port, timeout=self.timeout)
+
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
         if retry_after is not None:
@@ -261,35 +307,14 @@ class HttpTransport:
             error: ApiError | None
             try:
                 with self.gate or nullcontext():
-                    answer = (
-                        self._host_pool.urlopen(
-                            method,
-                            url[len(self._origin) - 1 :],
-                            body=body,
-                            headers=call_headers,
-                            timeout=self.timeout,
-                            retries=False,
-                            redirect=False,
-                            assert_same_host=False,
-                        )
-                        if self._host_pool is not None and url.startswith(self._origin)
-                        else self._pool.urlopen(
-                            method,
-                            url,
-                            body=body,
-                            headers=call_headers,
-                            timeout=self.timeout,
-                            retries=False,
-                            redirect=False,
-                        )
-                    )
-                response = HttpResponse(answer.status, answer.headers, answer.data, sent)
-            except Urllib3Timeout:
+                    status, answer_headers, content = self._send(method, url, body, call_headers)
+                response = HttpResponse(status, answer_headers, content, sent)
+            except (Urllib3Timeout, TimeoutError):
                 self._count(kind)
                 error = TransportError(
                     f"{method} {path}: no answer within {self.timeout:g} s", code="TIMEOUT"
                 )
-            except Urllib3Error as exc:
+            except (Urllib3Error, OSError, http.client.HTTPException) as exc:
                 self._count(kind)
                 error = TransportError(
                     f"{method} {path}: connection failed ({type(exc).__name__})",
