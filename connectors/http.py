@@ -15,6 +15,7 @@ turns a response into an ApiError (or None when the response is a success).
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json as jsonlib
 import logging
@@ -137,6 +138,15 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+@functools.lru_cache(maxsize=4)
+def _tls_context(bundle: str | None) -> ssl.SSLContext:
+    """Certificate-verifying TLS settings, by CA bundle: loading the system's certificates
+    takes tens of milliseconds, so a process does it once, not once per client."""
+    if bundle and os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context(cafile=bundle or None)
+
+
 class HttpTransport:
     """One connection pool, timeouts, retries, and a thread-safe count of calls by kind."""
 
@@ -181,10 +191,7 @@ class HttpTransport:
         self._origin = f"{base.scheme}://{base.netloc}/"
         self._direct = not proxy and base.scheme in ("http", "https")
         self._local = threading.local()
-        self._tls = ssl.create_default_context(
-            cafile=bundle if bundle and not os.path.isdir(bundle) else None,
-            capath=bundle if bundle and os.path.isdir(bundle) else None,
-        )
+        self._bundle = bundle
         self._sleep = sleep
         self.on_throttle = on_throttle
         # Held only while a request is on the wire (never while it is built, signed or parsed,
@@ -247,7 +254,10 @@ class HttpTransport:
         base = urlsplit(self.base_url)
         if base.scheme == "https":
             return http.client.HTTPSConnection(
-                base.hostname or "", base.port, timeout=self.timeout, context=self._tls
+                base.hostname or "",
+                base.port,
+                timeout=self.timeout,
+                context=_tls_context(self._bundle),
             )
         return http.client.HTTPConnection(base.hostname or "", base.port, timeout=self.timeout)
 
