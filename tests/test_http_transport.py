@@ -1,14 +1,22 @@
-"""The transport keeps a connection per thread alive between calls: a server that closed it
-while it was idle must cost neither an error nor a retry."""
+"""The transport's own connections: kept alive per thread between calls (a server that closed
+one while it was idle costs neither an error nor a retry), and verified TLS."""
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from connectors.http import HttpTransport, TransportError
 
@@ -67,3 +75,85 @@ def test_a_refused_connection_is_a_retryable_transport_error() -> None:
 
     assert caught.value.retryable and caught.value.code == "CONNECTION"
     assert "GET /ping: connection failed" in str(caught.value)
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with `cryptography`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class _Answers(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = b'{"tls": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    cert_path, key_path = _self_signed_certificate(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", cert_path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_calls_verify_the_certificate_against_the_configured_bundle(
+    tls_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert_path = tls_server
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    unknown = HttpTransport(base_url=url, max_attempts=1)
+    with pytest.raises(TransportError) as caught:
+        unknown.request("GET", "/ping", kind="read", check=lambda r: None)
+    assert "SSL" in str(caught.value) or "Certificate" in str(caught.value)
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
+    trusted = HttpTransport(base_url=url, max_attempts=1)
+    for _ in range(2):  # the second call reuses the connection
+        answer = trusted.request("GET", "/ping", kind="read", check=lambda r: None)
+        assert answer.json() == {"tls": True}
+    assert trusted.calls_by_kind() == {"read": 2}
