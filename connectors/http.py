@@ -100,8 +100,9 @@ class SentRequest:
         return f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}"
 
 
-# (method, url) -> the headers that sign that request
-SignFn = Callable[[str, str], Mapping[str, str]]
+# (method, url) -> the headers that authorize that request: a bearer token, or an OAuth 1.0a
+# signature (which covers the method and the URL)
+AuthorizeFn = Callable[[str, str], Mapping[str, str]]
 
 
 class HttpResponse:
@@ -148,7 +149,7 @@ def _tls_context(bundle: str | None) -> ssl.SSLContext:
 
 
 class HttpTransport:
-    """One connection pool, timeouts, retries, and a thread-safe count of calls by kind."""
+    """Kept-alive connections, timeouts, retries, and a thread-safe count of calls by kind."""
 
     def __init__(
         self,
@@ -279,16 +280,14 @@ class HttpTransport:
         json: Any = None,
         data: Any = None,
         headers: Mapping[str, str] | None = None,
-        sign: SignFn | None = None,
-        prepare: Callable[[], Mapping[str, str]] | None = None,
+        authorize: AuthorizeFn | None = None,
         max_attempts: int | None = None,
     ) -> HttpResponse:
         """Send one logical call, retrying what can be retried; raise ApiError otherwise.
 
-        `prepare` is called before every attempt and returns extra headers (a fresh bearer
-        token, for example), so a retry never reuses a credential that just expired; `sign`
-        is called before every attempt with the method and the whole URL (a fresh nonce and
-        timestamp each time). Only a form body is part of an OAuth 1.0a signature, and the
+        `authorize` is called before every attempt with the method and the whole URL and
+        returns the credential headers, so a retry never reuses a token that just expired nor
+        a signature's nonce. Only a form body is part of an OAuth 1.0a signature, and the
         clients that sign send JSON.
         """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
@@ -310,10 +309,8 @@ class HttpTransport:
         attempts = max_attempts or self.max_attempts
         for attempt in range(1, attempts + 1):
             call_headers = {**base_headers, **(headers or {})}
-            if prepare is not None:
-                call_headers.update(prepare())
-            if sign is not None:
-                call_headers.update(sign(method, url))
+            if authorize is not None:
+                call_headers.update(authorize(method, url))
             error: ApiError | None
             try:
                 with self.gate or nullcontext():

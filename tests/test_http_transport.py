@@ -3,6 +3,7 @@ one while it was idle costs neither an error nor a retry), and verified TLS."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import ssl
 import threading
@@ -21,9 +22,12 @@ from cryptography.x509.oid import NameOID
 from connectors.http import HttpTransport, TransportError
 
 
-class _ClosesAfterEachAnswer(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # no "Connection: close": the client believes it kept alive
-    connections: set[int] = set()
+class _JsonAnswers(BaseHTTPRequestHandler):
+    """Answers every GET with {"ok": true}, keeping the connection alive (HTTP/1.1)."""
+
+    protocol_version = "HTTP/1.1"
+    connections: set[int] = set()  # the client ports it was called from
+    hang_up = False  # close after each answer, without saying so ("Connection: close")
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         type(self).connections.add(self.client_address[1])
@@ -33,23 +37,33 @@ class _ClosesAfterEachAnswer(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        self.close_connection = True  # and the server hangs up once the answer is out
+        self.close_connection = self.hang_up
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-@pytest.fixture
-def closing_server() -> Iterator[str]:
-    _ClosesAfterEachAnswer.connections = set()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosesAfterEachAnswer)
+class _ClosesAfterEachAnswer(_JsonAnswers):
+    hang_up = True
+
+
+@contextlib.contextmanager
+def _serving(server: ThreadingHTTPServer) -> Iterator[int]:
+    """The server's port while it serves in a thread of its own."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def closing_server() -> Iterator[str]:
+    _ClosesAfterEachAnswer.connections = set()
+    with _serving(ThreadingHTTPServer(("127.0.0.1", 0), _ClosesAfterEachAnswer)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(
@@ -109,35 +123,15 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class _Answers(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        body = b'{"tls": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     cert_path, key_path = _self_signed_certificate(tmp_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JsonAnswers)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}", cert_path
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(server) as port:
+        yield f"https://127.0.0.1:{port}", cert_path
 
 
 def test_https_calls_verify_the_certificate_against_the_configured_bundle(
@@ -155,5 +149,5 @@ def test_https_calls_verify_the_certificate_against_the_configured_bundle(
     trusted = HttpTransport(base_url=url, max_attempts=1)
     for _ in range(2):  # the second call reuses the connection
         answer = trusted.request("GET", "/ping", kind="read", check=lambda r: None)
-        assert answer.json() == {"tls": True}
+        assert answer.json() == {"ok": True}
     assert trusted.calls_by_kind() == {"read": 2}

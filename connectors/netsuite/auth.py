@@ -155,7 +155,8 @@ class OAuth2TokenSource:
             if token is None or token == self._token:
                 self._token = None
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, method: str = "", url: str = "") -> dict[str, str]:
+        """The bearer header (for any method and URL: the transport's `authorize`)."""
         return {"Authorization": f"Bearer {self.token()}"}
 
     def _grant(self) -> None:

@@ -168,20 +168,19 @@ class NetSuiteClient:
         return response.json()
 
     def _call(self, method: str, path: str, *, kind: str, **kwargs: Any) -> Any:
-        if self._tokens is None:
-            return self.transport.request(
-                method, path, kind=kind, check=check, sign=self._sign, **kwargs
-            )
+        authorize = self._sign if self._tokens is None else self._tokens.headers
         try:
             return self.transport.request(
-                method, path, kind=kind, check=check, prepare=self._tokens.headers, **kwargs
+                method, path, kind=kind, check=check, authorize=authorize, **kwargs
             )
         except NetSuiteAuthError:
+            if self._tokens is None:
+                raise  # a signature refused is refused again
             # A cached token the server no longer honours (revoked, clock skew): one fresh
             # grant, one more try; a second refusal is real.
             self._tokens.invalidate()
             return self.transport.request(
-                method, path, kind=kind, check=check, prepare=self._tokens.headers, **kwargs
+                method, path, kind=kind, check=check, authorize=authorize, **kwargs
             )
 
     @staticmethod

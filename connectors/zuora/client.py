@@ -250,7 +250,7 @@ class ZuoraClient:
             headers["Idempotency-Key"] = idempotency_key
         used: list[str] = []
 
-        def prepare() -> dict[str, str]:
+        def authorize(method: str, url: str) -> dict[str, str]:
             token = self._bearer()
             used.append(token)
             return {"Authorization": f"Bearer {token}"}
@@ -265,7 +265,7 @@ class ZuoraClient:
                     params=list(params) if params else None,
                     json=json,
                     headers=headers,
-                    prepare=prepare,
+                    authorize=authorize,
                 )
             except ZuoraAuthError:
                 raise

@@ -553,7 +553,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         if self.account_ids is None:
             # The token (on a process's first run) is then ready when the first chunk's
             # Zuora existence checks go out, instead of following the selection's first page.
-            self._in_background(getattr(self.zuora, "authenticate", lambda: None))
+            self._in_background(self.zuora.authenticate)
         selected = self._without_settled_write_backs(self.select())
         if self.account_ids is not None:
             for missing in dict.fromkeys(self.account_ids):
