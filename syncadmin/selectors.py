@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Max
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from syncadmin.models import AccountResult, Direction, Outcome, RecordLink, SyncRun
@@ -41,25 +41,39 @@ def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> 
     )
     if last is None:
         return set()
-    since_last = AccountResult.objects.filter(run_id__gte=last, run__direction=direction)
+    runs = set(
+        SyncRun.objects.filter(direction=direction, id__gte=last).values_list("id", flat=True)
+    )
+    since_last = AccountResult.objects.filter(run_id__in=runs)
     # Records waiting for a person's review come back too: once the match is rejected they
     # must be created, though nothing changed at the source.
     open_outcomes = (Outcome.FAILED, Outcome.NEEDS_REVIEW)
     candidates = list(
-        since_last.filter(outcome__in=open_outcomes).values_list("source_id", flat=True).distinct()
+        since_last.filter(outcome__in=open_outcomes)
+        .order_by()
+        .values_list("source_id", flat=True)
+        .distinct()
     )
+    if not candidates:
+        return set()
+    # Every result since `last` has at least this id. With it the lookups below go by the
+    # (source_id, id) index: filtering by run instead read every result of those runs once
+    # per chunk (0.6 s a run at 100,000 accounts with 2,500 failures).
+    first_id = since_last.aggregate(first=Min("id"))["first"]
     failed: set[str] = set()
     waiting: dict[str, str] = {}  # source id -> the parent it waits for
     for start in range(0, len(candidates), 500):
         chunk = candidates[start : start + 500]
-        latest_ids = (
-            since_last.filter(source_id__in=chunk)
-            .values("source_id")
-            .annotate(latest=Max("id"))
-            .values_list("latest", flat=True)
-        )
+        latest: dict[str, int] = {}
+        for source_id, result_id, run_id in (
+            AccountResult.objects.filter(source_id__in=chunk, id__gte=first_id)
+            .order_by()
+            .values_list("source_id", "id", "run_id")
+        ):
+            if run_id in runs and result_id > latest.get(source_id, 0):
+                latest[source_id] = result_id
         rows = AccountResult.objects.filter(
-            id__in=list(latest_ids), outcome__in=open_outcomes
+            id__in=list(latest.values()), outcome__in=open_outcomes
         ).values_list("source_id", "waiting_for")
         for source_id, parent in rows:
             if parent and seen is not None:
