@@ -2,13 +2,14 @@
 
 It owns the connections of a client, the timeout on every call, bounded retries with
 exponential backoff and full jitter that honour Retry-After, and the count of calls by kind.
-The transport encodes each request itself (query string, JSON or form body); a client that
-signs its requests passes a `sign` function (OAuth 1.0a through oauthlib, see
-connectors/netsuite/auth.py). Calls to the client's base URL go out on a kept-alive
-http.client connection of the calling thread; through a proxy, urllib3 sends them. At a few
-hundred calls a second the client is CPU-bound, and every millisecond of CPU a call spends
-is interpreter time the threads holding NetSuite slots wait for: requests' preparing and
-sending paths, then urllib3's pool, each cost more CPU than the rest of a call.
+The transport encodes each request itself (query string, JSON or form body); a client passes
+an `authorize` function for its credentials (a bearer token, or an OAuth 1.0a signature
+through oauthlib, see connectors/netsuite/auth.py). Calls to the client's base URL go out on
+a kept-alive http.client connection of the calling thread; through a proxy, and to any other
+URL, urllib3 sends them, with the same TLS settings. At a few hundred calls a second the
+client is CPU-bound, and every millisecond of CPU a call spends is interpreter time the
+threads holding NetSuite slots wait for: requests' preparing and sending paths, then
+urllib3's pool, each cost more CPU than the rest of a call.
 What counts as a failure is the vendor's business: each client passes a `check` function that
 turns a response into an ApiError (or None when the response is a success).
 """
@@ -171,28 +172,22 @@ class HttpTransport:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.user_agent = user_agent
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
-        if bundle:
-            tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
+        self._bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         # The proxy settings of the environment are read once, for this base URL.
         proxies = requests.utils.get_environ_proxies(self.base_url)
-        proxy = proxies.get(self.base_url.split(":", 1)[0]) or proxies.get("all")
-        self._pool: urllib3.PoolManager = (
-            urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, **tls)
-            if proxy
-            else urllib3.PoolManager(num_pools=4, maxsize=pool_size, **tls)
-        )
+        self._proxy = proxies.get(self.base_url.split(":", 1)[0]) or proxies.get("all")
+        self._pool_size = pool_size
+        self._manager: urllib3.PoolManager | None = None
+        self._manager_lock = threading.Lock()
         # Calls to the base URL go out on a connection of the calling thread (http.client,
         # kept alive): urllib3's pool checks, wrappers and retries objects cost as much CPU as
         # the rest of the call, and every thread switch they add is interpreter time a thread
         # holding a NetSuite slot waits for (a run of 2,000 NetSuite → Zuora accounts went
         # from 8.5 s to 6.5 s of CPU). Through a proxy, and for any other URL, urllib3 sends.
-        base = urlsplit(self.base_url)
-        self._origin = f"{base.scheme}://{base.netloc}/"
-        self._direct = not proxy and base.scheme in ("http", "https")
+        self._base = urlsplit(self.base_url)
+        self._origin = f"{self._base.scheme}://{self._base.netloc}/"
+        self._direct = not self._proxy and self._base.scheme in ("http", "https")
         self._local = threading.local()
-        self._bundle = bundle
         self._sleep = sleep
         self.on_throttle = on_throttle
         # Held only while a request is on the wire (never while it is built, signed or parsed,
@@ -228,7 +223,7 @@ class HttpTransport:
         """Status, headers and body of one attempt. Raises TimeoutError, OSError or
         http.client.HTTPException (direct), or urllib3's errors (through urllib3)."""
         if not (self._direct and url.startswith(self._origin)):
-            answer = self._pool.urlopen(
+            answer = self._pool().urlopen(
                 method,
                 url,
                 body=body,
@@ -252,15 +247,25 @@ class HttpTransport:
             raise
 
     def _connect(self) -> http.client.HTTPConnection:
-        base = urlsplit(self.base_url)
-        if base.scheme == "https":
-            return http.client.HTTPSConnection(
-                base.hostname or "",
-                base.port,
-                timeout=self.timeout,
-                context=_tls_context(self._bundle),
-            )
-        return http.client.HTTPConnection(base.hostname or "", base.port, timeout=self.timeout)
+        host, port = self._base.hostname or "", self._base.port
+        if self._base.scheme == "https":
+            context = _tls_context(self._bundle)
+            return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=context)
+        return http.client.HTTPConnection(host, port, timeout=self.timeout)
+
+    def _pool(self) -> urllib3.PoolManager:
+        """urllib3, for a proxy and for URLs other than the base URL's, made on first use
+        with the same TLS settings as the direct connections."""
+        with self._manager_lock:
+            if self._manager is None:
+                options: dict[str, Any] = {"num_pools": 4, "maxsize": self._pool_size}
+                options["ssl_context"] = _tls_context(self._bundle)
+                self._manager = (
+                    urllib3.ProxyManager(self._proxy, **options)
+                    if self._proxy
+                    else urllib3.PoolManager(**options)
+                )
+            return self._manager
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""

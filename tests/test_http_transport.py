@@ -105,7 +105,9 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -151,3 +153,20 @@ def test_https_calls_verify_the_certificate_against_the_configured_bundle(
         answer = trusted.request("GET", "/ping", kind="read", check=lambda r: None)
         assert answer.json() == {"ok": True}
     assert trusted.calls_by_kind() == {"read": 2}
+
+
+def test_https_calls_to_another_host_verify_against_the_same_bundle(
+    tls_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert_path = tls_server
+    elsewhere = url.replace("127.0.0.1", "localhost") + "/ping"  # not the base URL: urllib3
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    unknown = HttpTransport(base_url=url, max_attempts=1)
+    with pytest.raises(TransportError):
+        unknown.request("GET", elsewhere, kind="read", check=lambda r: None)
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
+    trusted = HttpTransport(base_url=url, max_attempts=1)
+    answer = trusted.request("GET", elsewhere, kind="read", check=lambda r: None)
+    assert answer.json() == {"ok": True}
