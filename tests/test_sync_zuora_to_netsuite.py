@@ -211,6 +211,94 @@ def test_a_contact_edited_during_the_run_is_synced_by_that_run(systems, run_sync
     assert billing["addressBookAddress"]["addr1"] == "7 Moved Lane"
 
 
+class _LastWriteBacksHeld:
+    """A fault hook that keeps the run's last, partial batch of write-backs to Zuora from
+    being sent until the read back has answered, as a slow last call would."""
+
+    def __init__(self, edit: Any = None) -> None:
+        self.read_back = threading.Event()
+        self.held: list[bool] = []  # per partial batch: whether the read back came first
+        self.late_ids: list[str] = []
+        self.edit = edit
+        self.edited: list[dict[str, Any]] = []
+
+    def __call__(self, point: str, context: dict[str, Any]) -> None:
+        if point == "after_netsuite_write" and self.edit is not None:
+            self.edited.append(context["account"])
+            self.edit(context["account"])
+        elif point == "before_zuora_write_back" and len(context["ids"]) < 50:
+            self.late_ids.extend(context["ids"])
+            self.held.append(self.read_back.wait(timeout=10))
+        elif point == "after_read_back":
+            self.read_back.set()
+
+
+def test_the_read_back_does_not_wait_for_the_last_write_backs_and_the_rerun_reads_almost_nothing(
+    systems, run_sync
+):
+    systems.zuora.seed(160, seed=42)
+    hook = _LastWriteBacksHeld()
+
+    run_sync(fault_hook=hook)
+
+    assert hook.held == [True]  # the read back answered while the last batch waited
+    assert RecordLink.objects.count() == len(syncable(systems))  # the late batch's links too
+    assert SyncCursor.objects.get(direction="zuora_to_netsuite").settled_through is not None
+    assert all(systems.zuora.accounts[i][z_fields.INTEGRATION_STATUS] for i in hook.late_ids)
+    systems.zuora.reset_calls()
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    # The late write-backs' rows are past the watermark, known by their digests: not read.
+    assert sum(sum(kinds.values()) for kinds in report.api_calls.values()) <= 5
+    assert report.api_calls["netsuite"] == {}, report.api_calls
+    assert report.counts == {}, report.counts
+    assert systems.zuora.calls_to("v1.action.update") == 0
+
+
+def test_an_edit_after_the_read_back_to_an_account_written_back_late_is_synced_next(
+    systems, run_sync
+):
+    systems.zuora.seed(160, seed=42)
+    hook = _LastWriteBacksHeld()
+    run_sync(fault_hook=hook)
+    account_id = next(
+        i for i in hook.late_ids if RecordLink.objects.filter(zuora_account_id=i).exists()
+    )
+    zuora_put(systems, f"/v1/accounts/{account_id}", {"notes": "Edited after the run"})
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    assert report.counts == {"updated": 1}, report.counts
+    assert customer_for(systems, account_id)["comments"] == "Edited after the run"
+    assert ns_writes(systems) == 1
+
+
+def test_edits_the_read_back_finds_while_the_last_write_backs_run_are_synced_by_that_run(
+    systems, run_sync
+):
+    # Every account is edited just after its NetSuite write, so the read back finds accounts
+    # of the late batch too: their links must be stored before they are looked up again.
+    systems.zuora.seed(160, seed=42)
+    hook = _LastWriteBacksHeld(
+        edit=lambda account: zuora_put(
+            systems, f"/v1/accounts/{account['id']}", {"notes": "Edited while the run ran"}
+        )
+    )
+
+    run_sync(fault_hook=hook)
+
+    assert hook.held == [True]
+    assert RecordLink.objects.count() == len(syncable(systems))
+    for account_id in hook.late_ids[:3]:
+        assert customer_for(systems, account_id)["comments"] == "Edited while the run ran"
+    systems.netsuite.reset_calls()
+    assert run_sync().counts == {}
+    assert ns_writes(systems) == 0
+
+
 def test_address_only_change_in_zuora_reaches_netsuite(systems, run_sync):
     run_sync()
     account = syncable(systems)[3]
@@ -316,6 +404,104 @@ def test_existing_customer_with_the_zuora_id_is_linked_not_duplicated(systems, r
     assert link.origin == RecordLink.Origin.MATCHED
     assert systems.netsuite.customers_count() == len(syncable(systems))
     assert systems.netsuite.customer(existing_id)["companyName"] == account["name"]
+
+
+def test_a_customer_with_another_systems_external_id_and_the_zuora_id_is_linked(systems, run_sync):
+    account = syncable(systems)[1]
+    from tests.netsuite_fixtures import make_client, tba_credentials
+
+    client = make_client(tba_credentials(systems.netsuite))
+    existing_id = client.create_customer(
+        {
+            "companyName": "Linked by the incumbent",
+            "subsidiary": {"id": "2"},
+            "externalId": "CRM-0042",
+            ns_fields.ZUORA_ID: account["id"],
+        }
+    )
+
+    run_sync()
+
+    assert RecordLink.objects.get(zuora_account_id=account["id"]).netsuite_internal_id == (
+        existing_id
+    )
+    assert systems.netsuite.customers_count() == len(syncable(systems))
+
+
+def test_an_initial_sync_finds_existing_customers_while_zuora_answers_its_first_page(
+    systems, run_sync
+):
+    # One read of the customers that may carry a Zuora id, at the start, stands for the
+    # first batch's existence check: the first writes do not wait for a call of their own.
+    accounts = syncable(systems)
+    from tests.netsuite_fixtures import make_client, tba_credentials
+
+    client = make_client(tba_credentials(systems.netsuite))
+    by_external_id = client.create_customer(
+        {
+            "companyName": "Crashed create",
+            "subsidiary": {"id": "2"},
+            "externalId": accounts[0]["id"],
+        }
+    )
+    by_zuora_field = client.create_customer(
+        {"companyName": "By hand", "subsidiary": {"id": "2"}, ns_fields.ZUORA_ID: accounts[1]["id"]}
+    )
+    client.create_customer(
+        {"companyName": "Someone else's", "subsidiary": {"id": "2"}, "externalId": "CRM-1"}
+    )
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    assert report.api_calls["netsuite"]["query"] == 2  # the candidates and the lookups
+    assert report.counts["linked"] == 2
+    links = RecordLink.objects.filter(origin=RecordLink.Origin.MATCHED)
+    assert {(link.zuora_account_id, link.netsuite_internal_id) for link in links} == {
+        (accounts[0]["id"], by_external_id),
+        (accounts[1]["id"], by_zuora_field),
+    }
+    assert systems.netsuite.customers_count() == len(accounts) + 1
+
+
+def test_when_one_page_cannot_hold_the_candidates_each_batch_asks_netsuite(
+    systems, run_sync, monkeypatch
+):
+    from syncadmin.services import zuora_to_netsuite
+
+    monkeypatch.setattr(zuora_to_netsuite, "CANDIDATES_PER_PAGE", 1)
+    accounts = syncable(systems)
+    from tests.netsuite_fixtures import make_client, tba_credentials
+
+    client = make_client(tba_credentials(systems.netsuite))
+    for account in accounts[:2]:
+        client.create_customer(
+            {"companyName": "Made earlier", "subsidiary": {"id": "2"}, "externalId": account["id"]}
+        )
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    assert report.api_calls["netsuite"]["query"] == 3  # candidates, lookups, the batch's check
+    assert report.counts["linked"] == 2
+    assert systems.netsuite.customers_count() == len(accounts)
+
+
+def test_an_account_naming_its_customer_in_integration_id_is_linked_to_it(systems, run_sync):
+    account = syncable(systems)[2]
+    from tests.netsuite_fixtures import make_client, tba_credentials
+
+    client = make_client(tba_credentials(systems.netsuite))
+    existing_id = client.create_customer({"companyName": "Incumbent's", "subsidiary": {"id": "2"}})
+    with systems.zuora.state_lock:
+        systems.zuora.accounts[account["id"]][z_fields.INTEGRATION_ID] = existing_id
+
+    run_sync()
+
+    assert RecordLink.objects.get(zuora_account_id=account["id"]).netsuite_internal_id == (
+        existing_id
+    )
+    assert systems.netsuite.customers_count() == len(syncable(systems))
 
 
 def test_new_only_mode_links_existing_customers_without_updating_them(systems, run_sync):

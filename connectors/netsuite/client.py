@@ -270,6 +270,14 @@ class NetSuiteClient:
         for items, _ in self._pages(query, page_size):
             yield from items
 
+    def suiteql_first_page(
+        self, query: str, *, page_size: int = 1000
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The first page of a SuiteQL query's rows, and whether more rows follow it."""
+        for items, more in self._pages(query, page_size):
+            return items, more
+        return [], False
+
     def iter_customers_changed_since(
         self,
         since: datetime,

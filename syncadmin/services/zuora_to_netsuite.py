@@ -105,6 +105,14 @@ ROW_FIELDS = (
 _ROW_KEYS = tuple(name.lower() for name in ROW_FIELDS)
 # Our write-backs read back per settle slice (one ZOQL call each).
 WRITES_PER_SETTLE_SLICE = 2000
+# An initial sync reads the NetSuite customers that may carry a Zuora id while it waits for
+# Zuora's first page, if one SuiteQL page holds them all: the first batch's existence check
+# then needs no call of its own, and the first writes go a round trip sooner.
+CANDIDATES_PER_PAGE = 1000
+# A Zuora account id is 32 hexadecimal characters: external ids of any other length (a CRM's,
+# say) are not candidates. Should one be missed, the create is still an upsert by external id,
+# so it updates that customer rather than making a second one.
+ZUORA_ID_LENGTH = 32
 
 
 @dataclass
@@ -152,6 +160,25 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 def _describe(account: dict[str, Any]) -> str:
     return f"{account.get('accountNumber') or account.get('id')} ({account.get('name', '')})"
+
+
+_EXISTING_COLUMNS = f"SELECT id, entityid, externalid, {ns_fields.ZUORA_ID} FROM customer"
+
+
+def _keep_match(
+    found: dict[str, dict[str, str]],
+    row: dict[str, str],
+    wanted: set[str],
+    by_integration_id: dict[str, str],
+) -> None:
+    """File a customer row under the wanted Zuora account it carries (external id first, then
+    the Zuora ID field) or that names it in IntegrationId__NS; the first row per account wins."""
+    zuora_id = next(
+        (c for c in (row.get("externalid"), row.get(ns_fields.ZUORA_ID)) if c in wanted),
+        by_integration_id.get(row["id"]),
+    )
+    if zuora_id and zuora_id not in found:
+        found[zuora_id] = row
 
 
 def netsuite_lookups(netsuite: NetSuiteClient) -> NetSuiteLookups:
@@ -224,6 +251,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._waiting_ids: dict[str, str] = {}  # child id -> parent id
         self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
         self._row_digests: dict[str, bytes] = {}
+        self._candidates: Future[list[dict[str, str]] | None] | None = None
 
     # -- selection ------------------------------------------------------------------------------
     def iter_selected(self) -> Iterator[SelectedAccount]:
@@ -335,16 +363,24 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 links[link.zuora_account_id] = link
         return links
 
-    def find_existing_customers(self, accounts: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    def find_existing_customers(
+        self, accounts: list[dict[str, Any]], *, candidates: list[dict[str, str]] | None = None
+    ) -> dict[str, dict[str, str]]:
         """NetSuite customers that already carry one of these Zuora accounts' ids (as external
         id or in the Zuora ID field), or that the account's IntegrationId__NS names: a create
-        that died before its link was stored, or records linked by the incumbent."""
+        that died before its link was stored, or records linked by the incumbent. With
+        `candidates` (every customer that may carry a Zuora id, just read), without a call."""
         found: dict[str, dict[str, str]] = {}
         by_integration_id = {
             str(a[z_fields.INTEGRATION_ID]): a["id"]
             for a in accounts
             if a.get(z_fields.INTEGRATION_ID)
         }
+        if candidates is not None and not by_integration_id:
+            wanted = {a["id"] for a in accounts}
+            for row in candidates:
+                _keep_match(found, row, wanted, by_integration_id)
+            return found
         ids = [a["id"] for a in accounts]
         for chunk in _chunks(ids, LOOKUP_CHUNK):
             wanted = set(chunk)
@@ -353,18 +389,28 @@ class ZuoraToNetSuiteSync(SyncEngine):
             where = f"externalid IN ({quoted}) OR {ns_fields.ZUORA_ID} IN ({quoted})"
             if integration:
                 where += f" OR id IN ({', '.join(_quote(n) for n in integration)})"
-            query = (
-                f"SELECT id, entityid, externalid, {ns_fields.ZUORA_ID} FROM customer "
-                f"WHERE {where} ORDER BY id"
-            )
-            rows = list(self.netsuite.suiteql(query))
-            for row in rows:
-                zuora_id = row.get("externalid") or row.get(ns_fields.ZUORA_ID)
-                if zuora_id not in wanted:
-                    zuora_id = by_integration_id.get(row["id"])
-                if zuora_id and zuora_id not in found:
-                    found[zuora_id] = row
+            for row in self.netsuite.suiteql(f"{_EXISTING_COLUMNS} WHERE {where} ORDER BY id"):
+                _keep_match(found, row, wanted, by_integration_id)
         return found
+
+    def _read_candidates(self) -> list[dict[str, str]] | None:
+        """Every NetSuite customer that may carry a Zuora account's id, if one page holds
+        them all (None otherwise, or if the read failed: each batch then asks for its own)."""
+        where = f"LENGTH(externalid) = {ZUORA_ID_LENGTH} OR {ns_fields.ZUORA_ID} IS NOT NULL"
+        try:
+            rows, more = self.netsuite.suiteql_first_page(
+                f"{_EXISTING_COLUMNS} WHERE {where} ORDER BY id", page_size=CANDIDATES_PER_PAGE
+            )
+        except ApiError as exc:
+            logger.info("Reading the candidates for the first existence check failed: %s", exc)
+            return None
+        return None if more else rows
+
+    def _take_candidates(self) -> list[dict[str, str]] | None:
+        """The candidates read at the start, for the first batch only: later batches ask
+        NetSuite themselves, so a customer given a Zuora id during the run is still found."""
+        future, self._candidates = self._candidates, None
+        return future.result() if future is not None else None
 
     def lookups(self) -> NetSuiteLookups:
         """NetSuite's currencies, terms and subsidiaries, read once per run and only when an
@@ -382,6 +428,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
         # NetSuite calls are bounded by the limiter, not by the pool: the extra threads carry
         # the Zuora write-backs, so a NetSuite slot never waits for Zuora.
         self._pool = ThreadPoolExecutor(max_workers=workers * 3 + 2, thread_name_prefix="sync")
+        if self.watermark is None and self.account_ids is None:
+            # An initial sync: what its first writes need from NetSuite (existing customers,
+            # the lookups) is read while Zuora's token and first page are on the wire.
+            self._candidates = self._pool.submit(self._read_candidates)
+            self._pool.submit(self.lookups)
         try:
             batch: list[SelectedAccount] = []
             size = FIRST_BATCH
@@ -394,8 +445,12 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     batch, size = [], LOOKUP_CHUNK
             if batch:
                 self._admit_batch(batch)
-            self._finish_stream()
-            self.settle()
+            self._finish_stream(settle_early=not self.dry_run and self.account_ids is None)
+            try:
+                self.settle()
+            finally:
+                # Even if the read back failed: the last write-backs' links are recorded.
+                self._finish_stream()
         finally:
             self._pool.shutdown(wait=True)
         return self._conclude(throttles=self.limiter.throttles)
@@ -443,7 +498,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
             # the lookups() call that needs them.
             self._pool.submit(self.lookups)
         unlinked = [item.account for item in eligible if item.id not in links]
-        existing = self.find_existing_customers(unlinked) if unlinked else {}
+        candidates = self._take_candidates()
+        existing = self.find_existing_customers(unlinked, candidates=candidates) if unlinked else {}
         # Never create a record a person has not yet confirmed is new (see Match suggestions).
         review = strong_unreviewed_matches(
             direction=Direction.ZUORA_TO_NETSUITE,
@@ -594,15 +650,21 @@ class ZuoraToNetSuiteSync(SyncEngine):
             else:
                 self._orphan(child, self._not_syncable[parent])
 
-    def _finish_stream(self) -> None:
+    def _finish_stream(self, *, settle_early: bool = False) -> None:
         """After the last account: wait for every write, then fail the children whose parent
-        never came (not linked, not changed) or that sit in a hierarchy cycle."""
+        never came (not linked, not changed) or that sit in a hierarchy cycle.
+
+        With settle_early, return as soon as only write-backs to Zuora are on the wire and an
+        earlier one has answered: settle() reads back while they finish, instead of a round
+        trip after them."""
         while self._futures or self._waiting or self._writebacks:
             if not self._in_flight:
                 # Only write-backs are left: settle() writes the results while it reads back.
                 self.recorder.hold = not self.dry_run and self.account_ids is None
                 if self._writebacks:
                     self._flush_writebacks()  # nothing more will join this batch
+                if settle_early and not self._waiting and self._own_writes.pending():
+                    return
             if self._futures:
                 self._collect(block=True)
                 continue
@@ -668,14 +730,36 @@ class ZuoraToNetSuiteSync(SyncEngine):
         for _ in range(SETTLE_ROUNDS):
             written = self._own_writes.take()
             if written is None:
-                return
+                break
             since = max(self.since(), self._run_started - OVERLAP)
             changed = self._settle_read(since, written)
+            self._fault("after_read_back", {"changed": [item.id for item in changed]})
+            if self._futures:
+                # The run's last write-backs were on the wire during the read (see run()).
+                self._finish_stream()
+                if not changed:
+                    self._settle_late_write_backs()
+                    break
+                # The accounts found look up their links: this run's must be stored first.
+                self.recorder.flush()
             if changed:
                 self._admit_batch(changed)
                 self._finish_stream()
         if self._own_writes.pending():  # someone kept creating accounts: keep the overlap
             self._settled_at = None
+
+    def _settle_late_write_backs(self) -> None:
+        """The write-backs that answered after the read back: they changed no field of the
+        account's own (ROW_FIELDS), so their rows are what this run synced. Their digests go
+        with the watermark, and the next run tells them from edits as it does the margin's;
+        an edit made after the read is in none of them (see iter_selected)."""
+        late = self._own_writes.take()
+        if late is None or self._settled_at is None:
+            return
+        for account_id in late.ids:
+            digest = self._row_digests.get(account_id)
+            if digest is not None:
+                self._settled_rows[account_id] = (self._settled_at, digest.hex())
 
     def _settle_read(self, since: datetime, written: WrittenBack) -> list[SelectedAccount]:
         """Accounts changed since `since` that are not what this run synced: their rows read
@@ -916,6 +1000,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         """One Zuora call for up to WRITEBACK_BATCH write-backs. A failed cross-reference keeps
         the NetSuite work and is retried on the next run (writeback_pending), never
         re-creating anything; a failed error status is only logged."""
+        self._fault("before_zuora_write_back", {"ids": [o.source_id for o in batch]})
         started = now()
         try:
             with self._zuora_slots:
