@@ -299,6 +299,28 @@ def test_edits_the_read_back_finds_while_the_last_write_backs_run_are_synced_by_
     assert ns_writes(systems) == 0
 
 
+def test_a_read_back_that_fails_still_stores_the_links_of_the_last_write_backs(systems, run_sync):
+    systems.zuora.seed(160, seed=42)
+    # The read back (ZOQL) answers 503 every time; the run stops, but what reached NetSuite
+    # is linked, and the next run makes nothing twice.
+    systems.zuora.config.update(
+        {"fault_rate": 1.0, "faults": ["503"], "fault_paths": "/v1/action/query"}
+    )
+
+    report = run_sync()
+
+    assert report.status == "failed"
+    assert RecordLink.objects.count() == len(syncable(systems))
+    assert SyncCursor.objects.get(direction="zuora_to_netsuite").watermark is None
+    systems.zuora.config.update({"fault_rate": 0.0})
+    systems.netsuite.reset_calls()
+
+    run_sync()
+
+    assert systems.netsuite.customers_count() == len(syncable(systems))
+    assert systems.netsuite.calls_to("record.customer.upsert") == 0
+
+
 def test_address_only_change_in_zuora_reaches_netsuite(systems, run_sync):
     run_sync()
     account = syncable(systems)[3]
