@@ -3,6 +3,8 @@ over real HTTP."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -538,6 +540,74 @@ def test_an_edit_stamped_before_the_watermark_but_committed_after_the_read_back_
     assert report.counts.get("updated") == 1
     assert account_for(ns_master, customer_id)["notes"] == "Committed late"
     assert zuora_writes(ns_master) == 1
+
+
+class _LastWriteBacksHeld:
+    """A fault hook that holds the write-backs of three customers nothing waits for until the
+    read back has gone out and been answered, as slow last calls would."""
+
+    def __init__(self, systems: Any) -> None:
+        self.systems = systems
+        self.late = set(roots(systems)[-3:])
+        self.read_back_out = threading.Event()
+        self.held: list[bool] = []
+
+    def __call__(self, point: str, context: dict[str, Any]) -> None:
+        if point == "after_zuora_write" and str(context["customer"]["id"]) in self.late:
+            self.held.append(self.read_back_out.wait(timeout=10))
+        elif point == "read_back_sent":
+            # Its two queries (rows, address lines) answered before the held write-backs go.
+            served = self.systems.netsuite.calls_to("query.suiteql")
+            deadline = time.monotonic() + 5
+            while self.systems.netsuite.calls_to("query.suiteql") < served + 2:
+                assert time.monotonic() < deadline, "the read back never reached NetSuite"
+                time.sleep(0.005)
+            # NetSuite stamps to the second: theirs must fall past the watermark's second.
+            time.sleep(1.05 - time.time() % 1.0)
+            self.read_back_out.set()
+
+
+def test_the_read_back_goes_out_beside_the_last_write_backs_and_the_rerun_reports_nothing(
+    ns_master, run_sync
+):
+    hook = _LastWriteBacksHeld(ns_master)
+
+    run_sync(fault_hook=hook)
+
+    assert hook.held == [True, True, True]
+    assert RecordLink.objects.count() == len(syncable(ns_master))
+    assert SyncCursor.objects.get(direction="netsuite_to_zuora").settled_through is not None
+    reset_calls(ns_master)
+
+    report = run_sync()
+
+    # Their write-backs are stamped past the watermark: read again, known, not news.
+    assert report.api_calls.get("zuora", {}) == {}
+    assert sum(report.api_calls["netsuite"].values()) <= 3, report.api_calls
+    assert netsuite_writes(ns_master) == zuora_writes(ns_master) == 0
+    assert report.counts == {}, report.counts
+
+
+def test_edits_after_the_read_back_to_customers_written_back_late_are_synced_next(
+    ns_master, run_sync
+):
+    hook = _LastWriteBacksHeld(ns_master)
+    run_sync(fault_hook=hook)
+    renamed, moved, _ = sorted(hook.late)
+    set_customer(ns_master, renamed, comments="Edited after the run")
+    response = requests.post(
+        f"{ns_master.netsuite.url}/_sandbox/ui/customer/{moved}/address",
+        json={"addr1": "3 Late Lane"},
+        timeout=5,
+    )
+    assert response.status_code == 204
+    reset_calls(ns_master)
+
+    report = run_sync()
+
+    assert report.counts == {"updated": 2}, report.counts
+    assert account_for(ns_master, renamed)["notes"] == "Edited after the run"
+    assert contact(ns_master, account_for(ns_master, moved), "bill")["address1"] == "3 Late Lane"
 
 
 def test_an_edit_made_during_the_run_is_synced_by_that_run(ns_master, run_sync):

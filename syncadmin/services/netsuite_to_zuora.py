@@ -179,6 +179,15 @@ def row_digest(customer: dict[str, Any]) -> bytes:
 
 
 @dataclass
+class ReadBack:
+    """A settle pass's reads on the wire: each time slice's (customers someone changed, newest
+    stamp of our own write-backs), and the address lines changed since the run started."""
+
+    rows: list[Future[tuple[list[tuple[dict[str, Any], datetime]], datetime | None]]]
+    addresses: Future[dict[str, datetime]]
+
+
+@dataclass
 class Placement:
     """What a customer of this run became in Zuora. Its children wait for it, instead of a
     whole hierarchy level waiting for the level before."""
@@ -283,6 +292,8 @@ class NetSuiteToZuoraSync(SyncEngine):
         self._record_digests: dict[str, bytes] = {}
         # Customers whose address lines changed within the selection window.
         self._address_changed: set[str] = set()
+        # The settle pass's reads, when they went out before the last customers finished.
+        self._early_read: ReadBack | None = None
         self._options_digest = hashlib.blake2b(
             json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
         ).hexdigest()
@@ -571,7 +582,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         # 100,000 of them those scans held the GIL the writers wait for).
         gc.freeze()
         try:
-            self.sync_selected(selected)
+            self.sync_selected(selected, settle_early=not self.dry_run and self.account_ids is None)
             self.settle()
         finally:
             gc.unfreeze()
@@ -587,10 +598,13 @@ class NetSuiteToZuoraSync(SyncEngine):
             return selected
         watermark = self.watermark
         assert watermark is not None
+        # Stamped at or before the watermark, or written back after the settling run's read
+        # back (stamped past the watermark, then: see _settle_late_write_backs).
         candidates = [
             customer_id
             for customer_id, item in selected.items()
-            if item.selected_at is not None and item.selected_at <= watermark
+            if item.selected_at is not None
+            and (item.selected_at <= watermark or customer_id in self._rows_at_watermark)
         ]
         links = self.load_links(candidates) if candidates else {}
         quiet = {c for c in candidates if self._row_unchanged(c, links)}
@@ -622,10 +636,16 @@ class NetSuiteToZuoraSync(SyncEngine):
     def _source_digest(self, customer_id: str) -> str:
         return f"{self._record_digests[customer_id].hex()}-{self._options_digest}"
 
-    def sync_selected(self, selected: dict[str, SelectedCustomer]) -> None:
+    def sync_selected(
+        self, selected: dict[str, SelectedCustomer], *, settle_early: bool = False
+    ) -> None:
         """Skip, look up and write the selected customers, parents before children: a chunk's
         whole records, existence checks and link states are read while the chunk before it
-        syncs, and a child waits only for its own parent, never for a whole level."""
+        syncs, and a child waits only for its own parent, never for a whole level.
+
+        With settle_early, the read back starts as soon as the last customers are all on the
+        wire and some write-back has answered: it then runs beside their last calls instead
+        of a round trip after them (see settle())."""
         self.summary.selected += len(selected)
         self.recorder.set_total(self.summary.selected)
         eligible: dict[str, SelectedCustomer] = {}
@@ -745,7 +765,13 @@ class NetSuiteToZuoraSync(SyncEngine):
                         future.add_done_callback(done.put)
                         while len(futures) >= MAX_QUEUED:
                             finished(done.get())
+            last_wave = self.preferences.netsuite_concurrency
             while futures:
+                if settle_early and len(futures) <= last_wave and self._early_read is None:
+                    written = self._own_writes.take()
+                    if written is not None:
+                        self._early_read = self._start_read_back(written)
+                        self._fault("read_back_sent", {})
                 finished(done.get())
 
     def _sync_placed(
@@ -808,34 +834,78 @@ class NetSuiteToZuoraSync(SyncEngine):
         if self.dry_run or self.account_ids is not None:
             return
         for _ in range(SETTLE_ROUNDS):
-            written = self._own_writes.take()
-            if written is None:
-                return
-            since = max(self.since(), self._run_started - OVERLAP)
-            changed: dict[str, SelectedCustomer] = {}
-            own: datetime | None = None
-            # Address edits during the run do not show on the customer: they are read at the
-            # same time as the customers, and those customers compared whole.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="settle-addresses") as aside:
-                addresses = aside.submit(self._address_change_times, since)
-                for found, newest_own in self._settle_read(since, written):
-                    for customer, at in found:
-                        changed[str(customer["id"])] = self._selected(customer, at)
-                    if newest_own is not None and (own is None or newest_own > own):
-                        own = newest_own
-                addressed = addresses.result()
-            unread = [i for i in addressed if i not in changed]
-            for customer in self.customers_by_ids(unread, SELECTION_WHERE, address_books=True):
-                if self._changed_since_read(customer):
-                    customer_id = str(customer["id"])
-                    self._address_changed.add(customer_id)
-                    changed[customer_id] = self._selected(customer, addressed[customer_id])
+            read_back, self._early_read = self._early_read, None
+            early = read_back is not None
+            if read_back is None:
+                written = self._own_writes.take()
+                if written is None:
+                    break
+                read_back = self._start_read_back(written)
+            # While the reads are on the wire: the links of this run must be visible to the
+            # lookups of the customers they find.
+            self.recorder.flush()
+            changed, own = self._finish_read_back(read_back)
             if own is not None:
                 self._settled_at = max(own, self._settled_at) if self._settled_at else own
+            if early and not changed:
+                self._settle_late_write_backs()
+                break
             if changed:
                 self.sync_selected(changed)
         if self._own_writes.pending():  # someone kept editing customers: keep the overlap
             self._settled_at = None
+
+    def _start_read_back(self, written: WrittenBack) -> ReadBack:
+        """Send the settle pass's reads: the customers' rows in time slices, and the address
+        changes, at once; _finish_read_back() takes their answers."""
+        since = max(self.since(), self._run_started - OVERLAP)
+        slices = written.slices(since, per_slice=WRITES_PER_SETTLE_SLICE)
+        pool = ThreadPoolExecutor(max_workers=len(slices) + 1, thread_name_prefix="settle")
+        try:
+            # Address edits during the run do not show on the customer: they are read at the
+            # same time as the customers, and those customers compared whole.
+            addresses = pool.submit(self._address_change_times, since)
+            rows = [
+                pool.submit(self._read_back_slice, start, end, written) for start, end in slices
+            ]
+        finally:
+            pool.shutdown(wait=False)
+        return ReadBack(rows, addresses)
+
+    def _finish_read_back(
+        self, read_back: ReadBack
+    ) -> tuple[dict[str, SelectedCustomer], datetime | None]:
+        """The customers someone changed during the run, and the newest stamp of our own
+        write-backs that the read back saw."""
+        changed: dict[str, SelectedCustomer] = {}
+        own: datetime | None = None
+        for future in read_back.rows:
+            found, newest_own = future.result()
+            for customer, at in found:
+                changed[str(customer["id"])] = self._selected(customer, at)
+            if newest_own is not None and (own is None or newest_own > own):
+                own = newest_own
+        addressed = read_back.addresses.result()
+        unread = [i for i in addressed if i not in changed]
+        for customer in self.customers_by_ids(unread, SELECTION_WHERE, address_books=True):
+            if self._changed_since_read(customer):
+                customer_id = str(customer["id"])
+                self._address_changed.add(customer_id)
+                changed[customer_id] = self._selected(customer, addressed[customer_id])
+        return changed, own
+
+    def _settle_late_write_backs(self) -> None:
+        """The write-backs that answered after the read back went out. They changed no field
+        of the customer's own, so its row is the one this run synced: its id goes with the
+        watermark, and the next run does not report it as news while that row is unchanged
+        and no address line changed (see _without_settled_write_backs)."""
+        late = self._own_writes.take()
+        if late is None or self._settled_at is None:
+            return
+        for customer_id in late.ids:
+            digest = self._fingerprints.get(customer_id)
+            if digest is not None:
+                self._settled_rows[customer_id] = (self._settled_at, digest.hex())
 
     def _address_change_times(self, since: datetime) -> dict[str, datetime]:
         return dict(self.netsuite.iter_address_change_times_since(since))
@@ -849,39 +919,27 @@ class NetSuiteToZuoraSync(SyncEngine):
             return fingerprint(customer) != digest
         return row_digest(customer) != self._fingerprints.get(customer_id)
 
-    def _settle_read(
-        self, since: datetime, written: WrittenBack
-    ) -> list[tuple[list[tuple[dict[str, Any], datetime]], datetime | None]]:
-        """Customers changed since `since` that are not what this run synced, and the newest
-        stamp of our own write-backs, read in time slices at once (the NetSuite slots are free
-        by now: at 100,000 customers the read-back is 300 calls)."""
-        slices = written.slices(since, per_slice=WRITES_PER_SETTLE_SLICE)
-
-        def read(
-            start: datetime, end: datetime | None
-        ) -> tuple[list[tuple[dict[str, Any], datetime]], datetime | None]:
-            where = SELECTION_WHERE
-            if end is not None:
-                where = f"({SELECTION_WHERE}) AND lastmodifieddate < {to_suiteql_date(end)}"
-            found: list[tuple[dict[str, Any], datetime]] = []
-            own: datetime | None = None
-            for customer in self.netsuite.iter_customers_changed_since(
-                start, extra_where=where, address_books=False
-            ):
-                customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
-                if self._fingerprints.get(customer_id) == row_digest(customer):
-                    if customer_id in written.ids and (own is None or at > own):
-                        own = at
-                    continue
-                found.append((customer, at))
-            return found, own
-
-        with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="settle") as pool:
-            reads = pool.map(read, *zip(*slices, strict=True))
-            # While the reads are on the wire: the links of this run must be visible to the
-            # lookups of the customers they find.
-            self.recorder.flush()
-            return list(reads)
+    def _read_back_slice(
+        self, start: datetime, end: datetime | None, written: WrittenBack
+    ) -> tuple[list[tuple[dict[str, Any], datetime]], datetime | None]:
+        """Customers stamped in [start, end) that are not what this run synced, and the newest
+        stamp of our own write-backs among them (the NetSuite slots are free by now, or nearly:
+        at 100,000 customers the read back is 100 calls)."""
+        where = SELECTION_WHERE
+        if end is not None:
+            where = f"({SELECTION_WHERE}) AND lastmodifieddate < {to_suiteql_date(end)}"
+        found: list[tuple[dict[str, Any], datetime]] = []
+        own: datetime | None = None
+        for customer in self.netsuite.iter_customers_changed_since(
+            start, extra_where=where, address_books=False
+        ):
+            customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
+            if self._fingerprints.get(customer_id) == row_digest(customer):
+                if customer_id in written.ids and (own is None or at > own):
+                    own = at
+                continue
+            found.append((customer, at))
+        return found, own
 
     def _parent_id(self, customer: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:
