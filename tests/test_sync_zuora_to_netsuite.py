@@ -406,7 +406,14 @@ def test_crash_between_netsuite_write_and_link_store_leaves_one_customer(systems
     assert systems.netsuite.customers_count() == len(syncable(systems))
 
 
-def test_existing_customer_with_the_zuora_id_is_linked_not_duplicated(systems, run_sync):
+@pytest.mark.parametrize(
+    "external_id",
+    [None, "CRM-0042"],
+    ids=["without an external id", "with another system's external id"],
+)
+def test_existing_customer_with_the_zuora_id_is_linked_not_duplicated(
+    systems, run_sync, external_id
+):
     account = syncable(systems)[0]
     from tests.netsuite_fixtures import make_client, tba_credentials
 
@@ -416,6 +423,7 @@ def test_existing_customer_with_the_zuora_id_is_linked_not_duplicated(systems, r
             "companyName": "Made by hand",
             "subsidiary": {"id": "2"},
             ns_fields.ZUORA_ID: account["id"],
+            **({"externalId": external_id} if external_id else {}),
         }
     )
 
@@ -426,28 +434,6 @@ def test_existing_customer_with_the_zuora_id_is_linked_not_duplicated(systems, r
     assert link.origin == RecordLink.Origin.MATCHED
     assert systems.netsuite.customers_count() == len(syncable(systems))
     assert systems.netsuite.customer(existing_id)["companyName"] == account["name"]
-
-
-def test_a_customer_with_another_systems_external_id_and_the_zuora_id_is_linked(systems, run_sync):
-    account = syncable(systems)[1]
-    from tests.netsuite_fixtures import make_client, tba_credentials
-
-    client = make_client(tba_credentials(systems.netsuite))
-    existing_id = client.create_customer(
-        {
-            "companyName": "Linked by the incumbent",
-            "subsidiary": {"id": "2"},
-            "externalId": "CRM-0042",
-            ns_fields.ZUORA_ID: account["id"],
-        }
-    )
-
-    run_sync()
-
-    assert RecordLink.objects.get(zuora_account_id=account["id"]).netsuite_internal_id == (
-        existing_id
-    )
-    assert systems.netsuite.customers_count() == len(syncable(systems))
 
 
 def test_an_initial_sync_finds_existing_customers_while_zuora_answers_its_first_page(

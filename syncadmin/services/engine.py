@@ -263,6 +263,20 @@ class SyncEngine:
         self.summary.throttles = throttles
         return self.summary
 
+    def _settle_late_write_backs(self, rows: dict[str, bytes]) -> None:
+        """Our write-backs that answered after the read back went out (see the directions'
+        settle()). They change no field of the record's own, so its row is the one this run
+        synced (`rows`: each record's row digest as selected). The digests go with the
+        watermark, and the next run does not report those records while their rows stay so;
+        an edit made after the read back changes the row, and is synced then."""
+        late = self._own_writes.take()
+        if late is None or self._settled_at is None:
+            return
+        for record_id in late.ids:
+            digest = rows.get(record_id)
+            if digest is not None:
+                self._settled_rows[record_id] = (self._settled_at, digest.hex())
+
     def _hold_watermark(self, at: datetime) -> None:
         """Keep the next watermark at or before `at`, so that change is read again."""
         if self._oldest_retryable is None or at < self._oldest_retryable:

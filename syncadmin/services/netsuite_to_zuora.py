@@ -848,7 +848,9 @@ class NetSuiteToZuoraSync(SyncEngine):
             if own is not None:
                 self._settled_at = max(own, self._settled_at) if self._settled_at else own
             if early and not changed:
-                self._settle_late_write_backs()
+                # Known next time while the row is the one synced and no address line
+                # changed (see _without_settled_write_backs).
+                self._settle_late_write_backs(self._fingerprints)
                 break
             if changed:
                 self.sync_selected(changed)
@@ -893,19 +895,6 @@ class NetSuiteToZuoraSync(SyncEngine):
                 self._address_changed.add(customer_id)
                 changed[customer_id] = self._selected(customer, addressed[customer_id])
         return changed, own
-
-    def _settle_late_write_backs(self) -> None:
-        """The write-backs that answered after the read back went out. They changed no field
-        of the customer's own, so its row is the one this run synced: its id goes with the
-        watermark, and the next run does not report it as news while that row is unchanged
-        and no address line changed (see _without_settled_write_backs)."""
-        late = self._own_writes.take()
-        if late is None or self._settled_at is None:
-            return
-        for customer_id in late.ids:
-            digest = self._fingerprints.get(customer_id)
-            if digest is not None:
-                self._settled_rows[customer_id] = (self._settled_at, digest.hex())
 
     def _address_change_times(self, since: datetime) -> dict[str, datetime]:
         return dict(self.netsuite.iter_address_change_times_since(since))

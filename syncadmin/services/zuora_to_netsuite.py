@@ -738,7 +738,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 # The run's last write-backs were on the wire during the read (see run()).
                 self._finish_stream()
                 if not changed:
-                    self._settle_late_write_backs()
+                    # Their rows' digests: the next run tells them from edits as it does
+                    # the margin's (see iter_selected).
+                    self._settle_late_write_backs(self._row_digests)
                     break
                 # The accounts found look up their links: this run's must be stored first.
                 self.recorder.flush()
@@ -747,19 +749,6 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 self._finish_stream()
         if self._own_writes.pending():  # someone kept creating accounts: keep the overlap
             self._settled_at = None
-
-    def _settle_late_write_backs(self) -> None:
-        """The write-backs that answered after the read back: they changed no field of the
-        account's own (ROW_FIELDS), so their rows are what this run synced. Their digests go
-        with the watermark, and the next run tells them from edits as it does the margin's;
-        an edit made after the read is in none of them (see iter_selected)."""
-        late = self._own_writes.take()
-        if late is None or self._settled_at is None:
-            return
-        for account_id in late.ids:
-            digest = self._row_digests.get(account_id)
-            if digest is not None:
-                self._settled_rows[account_id] = (self._settled_at, digest.hex())
 
     def _settle_read(self, since: datetime, written: WrittenBack) -> list[SelectedAccount]:
         """Accounts changed since `since` that are not what this run synced: their rows read
