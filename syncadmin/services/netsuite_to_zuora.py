@@ -772,6 +772,9 @@ class NetSuiteToZuoraSync(SyncEngine):
                     if written is not None:
                         self._early_read = self._start_read_back(written)
                         self._fault("read_back_sent", {})
+                        # Stored while the last wave and the read back are on the wire, not
+                        # after them: settle() then has only the last wave's results left.
+                        self.recorder.flush()
                 finished(done.get())
 
     def _sync_placed(

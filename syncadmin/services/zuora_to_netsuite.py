@@ -453,8 +453,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
             finally:
                 # Even if the read back failed: the last write-backs' links are recorded.
                 self._finish_stream()
-        finally:
-            self._pool.shutdown(wait=True)
+        except BaseException:
+            self._pool.shutdown(wait=True)  # nothing of this run may still be on the wire
+            raise
+        # Every call has answered: the idle threads exit on their own, unjoined.
+        self._pool.shutdown(wait=False)
         return self._conclude(throttles=self.limiter.throttles)
 
     def _running_low(self, workers: int) -> bool:
