@@ -10,13 +10,14 @@ from collections.abc import Callable
 from syncadmin.services.concurrency import AdaptiveLimiter
 
 
+def _priority(limiter: AdaptiveLimiter, *, urgent: bool) -> contextlib.AbstractContextManager:
+    """A parent's call (urgent: served first) or a leaf's."""
+    return limiter.urgent() if urgent else contextlib.nullcontext()
+
+
 def _call(limiter: AdaptiveLimiter, name: str, order: list[str], *, urgent: bool) -> None:
-    if urgent:
-        with limiter.urgent(), limiter:
-            order.append(name)
-    else:
-        with limiter:
-            order.append(name)
+    with _priority(limiter, urgent=urgent), limiter:
+        order.append(name)
 
 
 def _start(target: Callable[[], None]) -> threading.Thread:
@@ -57,7 +58,7 @@ def test_a_parent_woken_but_not_yet_running_never_keeps_a_second_free_slot_from_
     leave = threading.Event()
 
     def hold(name: str, *, urgent: bool) -> None:
-        with limiter.urgent() if urgent else contextlib.nullcontext(), limiter:
+        with _priority(limiter, urgent=urgent), limiter:
             inside.append(name)
             leave.wait(30)
 
