@@ -371,6 +371,10 @@ class RecordLink(models.Model):
     zuora_sold_to_id = models.CharField(max_length=64, blank=True)
     netsuite_internal_id = models.CharField(max_length=32, unique=True)
     netsuite_entity_id = models.CharField(max_length=100, blank=True, db_index=True)
+    # The address book lines the sync owns on the customer (their line ids), found when it
+    # first writes them: every other line belongs to NetSuite users and is never touched.
+    netsuite_bill_to_line = models.CharField(max_length=32, blank=True)
+    netsuite_sold_to_line = models.CharField(max_length=32, blank=True)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.CREATED)
     linked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -621,6 +625,7 @@ class MatchSuggestion(models.Model):
         EMAIL = "email", "Same email"
         NAME_POSTAL = "name_postal", "Same company name and postal code"
         NAME = "name", "Same company name"
+        CROSS_REFERENCE = "xref", "Cross-reference field names it"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for review"

@@ -495,12 +495,22 @@ def test_when_one_page_cannot_hold_the_candidates_each_batch_asks_netsuite(
     assert systems.netsuite.customers_count() == len(accounts)
 
 
-def test_an_account_naming_its_customer_in_integration_id_is_linked_to_it(systems, run_sync):
+def test_an_account_naming_its_customer_in_integration_id_is_linked_when_the_customer_agrees(
+    systems, run_sync
+):
+    # Both sides name each other, as the incumbent leaves them (a customer that does not point
+    # back waits for review: see test_sync_cross_references.py).
     account = syncable(systems)[2]
     from tests.netsuite_fixtures import make_client, tba_credentials
 
     client = make_client(tba_credentials(systems.netsuite))
-    existing_id = client.create_customer({"companyName": "Incumbent's", "subsidiary": {"id": "2"}})
+    existing_id = client.create_customer(
+        {
+            "companyName": "Incumbent's",
+            "subsidiary": {"id": "2"},
+            ns_fields.ZUORA_ID: account["id"],
+        }
+    )
     with systems.zuora.state_lock:
         systems.zuora.accounts[account["id"]][z_fields.INTEGRATION_ID] = existing_id
 

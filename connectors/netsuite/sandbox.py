@@ -95,7 +95,17 @@ ADDRESS_FIELDS = {  # addressBookAddress field -> (column, max length)
     "country": ("country", 2),
     "addrPhone": ("addrphone", 32),
 }
-LINE_FIELDS = {"internalId", "label", "defaultBilling", "defaultShipping", "addressBookAddress"}
+# A line is keyed by its internal id, sent as "id" (or "internalId"): a PATCH updates the lines
+# whose key matches, field by field, adds the lines without a key and keeps every other line;
+# ?replace=addressBook removes the lines the request does not name.
+LINE_FIELDS = {
+    "id",
+    "internalId",
+    "label",
+    "defaultBilling",
+    "defaultShipping",
+    "addressBookAddress",
+}
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -867,6 +877,7 @@ class NetSuiteSandbox(SandboxServer):
                 }
                 item = {
                     "links": [],
+                    "id": line["internalid"],
                     "internalId": line["internalid"],
                     "defaultBilling": line["defaultbilling"] == "T",
                     "defaultShipping": line["defaultshipping"] == "T",
@@ -1190,8 +1201,14 @@ class NetSuiteSandbox(SandboxServer):
             values = self._address_values(
                 item.get("addressBookAddress", {}), f"{path}.addressBookAddress"
             )
-            key = item.get("internalId")
+            sent_keys = {item[k] for k in ("id", "internalId") if item.get(k) is not None}
+            if len({str(k) for k in sent_keys}) > 1:
+                raise Problem(
+                    400, "INVALID_CONTENT", "id and internalId name different lines.", f"{path}.id"
+                )
+            key = next(iter(sent_keys), None)
             if key is not None:
+                shown = key
                 try:
                     key = int(key)
                 except (TypeError, ValueError):
@@ -1200,8 +1217,12 @@ class NetSuiteSandbox(SandboxServer):
                     raise Problem(
                         400,
                         "INVALID_CONTENT",
-                        f"Address book line {item.get('internalId')} does not exist.",
-                        f"{path}.internalId",
+                        f"Address book line {shown} does not exist.",
+                        f"{path}.id",
+                    )
+                if key in result and result[key].get("item") is not None:
+                    raise Problem(
+                        400, "INVALID_CONTENT", f"Address book line {shown} is sent twice.", path
                     )
                 line = existing[key]
             else:

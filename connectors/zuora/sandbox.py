@@ -245,6 +245,8 @@ ACCOUNT_INPUT = {
     "hpmCreditCardPaymentMethodId",
     "invoiceDeliveryPrefsEmail",
     "invoiceDeliveryPrefsPrint",
+    # Create only: the Sold To is the Bill To contact itself, so updating one updates both.
+    "soldToSameAsBillTo",
     *zf.ALL,
 }
 IDEMPOTENCY_TTL = 24 * 3600
@@ -1313,6 +1315,10 @@ class ZuoraSandbox(SandboxServer):
         for name, value in body.items():
             if name in ("billToContact", "soldToContact", "hpmCreditCardPaymentMethodId"):
                 continue
+            if name == "soldToSameAsBillTo":
+                if not isinstance(value, bool) or not creating:
+                    raise self._fail(obj, 20, f"Invalid value for field {name}")
+                continue
             if name in ("invoiceDeliveryPrefsEmail", "invoiceDeliveryPrefsPrint"):
                 if not isinstance(value, bool):
                     raise self._fail(obj, 20, f"Invalid value for field {name}")
@@ -1447,7 +1453,8 @@ class ZuoraSandbox(SandboxServer):
                     number = f"A{self._number_counter:08d}"
                 changes["accountNumber"] = number
             contact_ids = []
-            for data in (bill, sold if sold is not None else dict(bill)):
+            shared = body.get("soldToSameAsBillTo") is True
+            for data in (bill,) if shared else (bill, sold if sold is not None else dict(bill)):
                 contact_id = self._new_id("contact")
                 contact_ids.append(contact_id)
                 self.contacts[contact_id] = {
@@ -1462,7 +1469,7 @@ class ZuoraSandbox(SandboxServer):
                 "status": "Active",
                 "autoPay": False,
                 "billToId": contact_ids[0],
-                "soldToId": contact_ids[1],
+                "soldToId": contact_ids[-1],
                 **changes,
                 "createdDate": now,
                 "updatedDate": now,
@@ -1476,7 +1483,7 @@ class ZuoraSandbox(SandboxServer):
                     "accountId": account_id,
                     "accountNumber": record["accountNumber"],
                     "billToContactId": contact_ids[0],
-                    "soldToContactId": contact_ids[1],
+                    "soldToContactId": contact_ids[-1],
                 },
             )
 

@@ -93,22 +93,49 @@ def account_payload(
 
 
 def account_update(
-    previous: Mapping[str, Any] | None, current: Mapping[str, Any]
+    previous: Mapping[str, Any] | None,
+    current: Mapping[str, Any],
+    *,
+    sold_to_is_bill_to: bool = False,
 ) -> dict[str, Any]:
     """The body of one PUT /v1/accounts/{id}: the account fields that changed, and a
     billToContact / soldToContact object with only the contact fields that changed (absent when
     none did). One call per changed account, contacts included. Keys absent from `current` never
-    count."""
+    count, so an empty NetSuite value never blanks a Zuora one.
+
+    When the account's Sold To is its Bill To contact itself (Zuora's "same as Bill To"), a
+    soldToContact would overwrite the Bill To, so it is never sent (see shared_contact_warning).
+    """
     previous = previous or {}
     body = {
         key: after
         for key, (_, after) in changed_fields(previous, current, ignore=CONTACT_KEYS).items()
     }
     for key in CONTACT_KEYS:
+        if key == "soldToContact" and sold_to_is_bill_to:
+            continue
         changes = changed_fields(previous.get(key), current.get(key) or {})
         if changes:
             body[key] = {field: after for field, (_, after) in changes.items()}
     return body
+
+
+def shared_contact_warning(
+    previous: Mapping[str, Any] | None, current: Mapping[str, Any], *, sold_to_is_bill_to: bool
+) -> str | None:
+    """Why a changed shipping address did not reach a Sold To that is the Bill To contact."""
+    if not sold_to_is_bill_to:
+        return None
+    sold = current.get("soldToContact") or {}
+    if not changed_fields((previous or {}).get("soldToContact"), sold):
+        return None
+    if not changed_fields(current.get("billToContact") or {}, sold):
+        return None  # the same values as the Bill To, which is written
+    return (
+        "The Zuora account's Sold To is the same contact as its Bill To, so the default "
+        "shipping address was not written (it would overwrite the Bill To). Give the account "
+        "its own Sold To contact in Zuora to sync it."
+    )
 
 
 # --- identity and names -------------------------------------------------------------------

@@ -6,7 +6,7 @@ One small function per rule of sync-rules.md, "Zuora -> NetSuite field mapping";
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.netsuite import fields as ns
@@ -253,10 +253,18 @@ def informational_fields(account: Mapping[str, Any]) -> dict[str, Any]:
 # --- address book -------------------------------------------------------------------------
 
 
+# Our two lines: the label each carries and the default flag it gets when the sync adds it.
+OUR_LINES: tuple[tuple[str, str], ...] = (
+    (ns.ADDRESS_LABEL_BILL_TO, "defaultBilling"),
+    (ns.ADDRESS_LABEL_SOLD_TO, "defaultShipping"),
+)
+
+
 def address_book(account: Mapping[str, Any], *, company_name: str) -> dict[str, Any] | None:
     """Bill To -> default billing line, Sold To -> default shipping line (no contact records).
 
-    Sent whole: the engine replaces NetSuite's address book with it on update.
+    Sent whole only on create; an update goes through address_book_update, which touches our
+    two lines alone.
     """
     items = []
     if bill_to := _contact(account, "billTo"):
@@ -323,6 +331,99 @@ def country_code(contact: Mapping[str, Any]) -> str | None:
 def us_state(contact: Mapping[str, Any], *, country_code: str | None) -> str | None:
     """State is only populated on NetSuite addresses for United States addresses."""
     return _text(contact.get("state")) if country_code == "US" else None
+
+
+def line_id(line: Mapping[str, Any]) -> str | None:
+    """An address book line's id, as the record API ("id") or SuiteQL ("internalId") reads it."""
+    value = line.get("id", line.get("internalId"))
+    return None if value in (None, "") else str(value)
+
+
+def our_lines(
+    lines: Sequence[Mapping[str, Any]], known: Mapping[str, str], *, adopt_defaults: bool
+) -> dict[str, Mapping[str, Any]]:
+    """label -> the customer's line that carries our Bill To / Sold To; each line claimed once.
+
+    First by the line id stored when the sync last wrote it, so a line a user relabelled, or
+    whose default flag a user gave to another line, is still ours. Then by our label. Then,
+    on a customer the sync linked rather than made (`adopt_defaults`), the default billing /
+    shipping line, which the Zuora contacts replaced by rule. A role left without a line gets
+    a new one: a user's line is never taken over on a customer we made.
+    """
+    ours: dict[str, Mapping[str, Any]] = {}
+    claimed: set[str | None] = {None}
+
+    def claim(label: str, line: Mapping[str, Any] | None) -> None:
+        if label not in ours and line is not None and line_id(line) not in claimed:
+            ours[label] = line
+            claimed.add(line_id(line))
+
+    by_id = {line_id(line): line for line in lines}
+    for label, _ in OUR_LINES:
+        claim(label, by_id.get(known.get(label)) if known.get(label) else None)
+    for label, _ in OUR_LINES:
+        claim(
+            label,
+            next(
+                (ln for ln in lines if ln.get("label") == label and line_id(ln) not in claimed),
+                None,
+            ),
+        )
+    if adopt_defaults:
+        for label, flag in OUR_LINES:
+            claim(
+                label,
+                next(
+                    (ln for ln in lines if ln.get(flag) is True and line_id(ln) not in claimed),
+                    None,
+                ),
+            )
+    return ours
+
+
+def address_book_update(
+    wanted: Mapping[str, Any] | None,
+    current: Sequence[Mapping[str, Any]],
+    *,
+    known: Mapping[str, str],
+    sent: Mapping[str, Any] | None = None,
+    adopt_defaults: bool = False,
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """(addressBook for a PATCH without ?replace, or None; label -> id of each line of ours).
+
+    `wanted` is customer_payload()'s addressBook, `current` the customer's lines as just read,
+    `known` the line ids stored for our labels, `sent` the addressBook we last wrote. A line of
+    ours is updated in place by its id with only the fields that differ from what it holds and
+    that changed in Zuora since we last wrote them, so a NetSuite user's correction stays until
+    Zuora changes that field; a contact without a line gets a whole new line with our label and
+    its default flag. Lines not sent are kept by NetSuite, and empty values are never sent.
+    """
+    ours = our_lines(current, known, adopt_defaults=adopt_defaults)
+    before = {
+        item.get("label"): item.get("addressBookAddress") or {}
+        for item in (sent or {}).get("items", [])
+    }
+    items: list[dict[str, Any]] = []
+    for item in (wanted or {}).get("items", []):
+        label = item["label"]
+        line = ours.get(label)
+        if line is None:
+            items.append(dict(item))
+            continue
+        holds = line.get("addressBookAddress") or {}
+        last = before.get(label)
+        fields = {
+            key: value
+            for key, value in item["addressBookAddress"].items()
+            if value not in (None, "")
+            and holds.get(key) != value
+            and (last is None or last.get(key) != value)
+        }
+        if fields:
+            key = line_id(line) or ""
+            items.append({"id": int(key) if key.isdigit() else key, "addressBookAddress": fields})
+    ids = {label: line_id(line) or "" for label, line in ours.items()}
+    return ({"items": items} if items else None), ids
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from syncadmin.mapping import (
     changed_fields,
     payload_hash,
 )
-from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS
+from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS, shared_contact_warning
 from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
@@ -48,6 +48,7 @@ from syncadmin.selectors import (
     writeback_pending_source_ids,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
+from syncadmin.services.crossref import StrayReference, stray_references_review
 from syncadmin.services.engine import (
     EPOCH,
     OVERLAP,
@@ -248,6 +249,18 @@ def _parent_ref(customer: dict[str, Any]) -> str | None:
     if isinstance(parent, dict):
         parent = parent.get("id")
     return str(parent) if parent else None
+
+
+def _stray(customer: dict[str, Any], account: dict[str, Any]) -> StrayReference:
+    return StrayReference(
+        direction=Direction.NETSUITE_TO_ZUORA,
+        zuora_account_id=account["id"],
+        zuora_account_number=account.get("accountNumber") or "",
+        zuora_name=account.get("name") or "",
+        netsuite_internal_id=str(customer["id"]),
+        netsuite_entity_id=customer.get("entityId") or "",
+        netsuite_name=_name(customer),
+    )
 
 
 def zuora_state(account: dict[str, Any]) -> dict[str, Any]:
@@ -706,17 +719,31 @@ class NetSuiteToZuoraSync(SyncEngine):
                 prepared = ahead.result()
                 if index + 1 < len(chunks):
                     ahead = reader.submit(self._prepare, chunks[index + 1], links)
+                # An account the customer's Zuora ID names but that does not point back is not
+                # ours to overwrite: it waits for a person (or, once rejected, is ignored).
+                strays = {
+                    item.id: _stray(item.customer, account)
+                    for item in chunk
+                    if (account := prepared.existing.get(item.id)) is not None
+                    and item.id not in prepared.vanished
+                    and str(account.get(z_fields.INTEGRATION_ID) or "") != item.id
+                }
+                stray_review = stray_references_review(strays.values())
+                for customer_id in strays:
+                    del prepared.existing[customer_id]
                 to_create = [
                     item.id
                     for item in chunk
                     if item.id not in links
                     and item.id not in prepared.existing
                     and item.id not in prepared.vanished
+                    and item.id not in stray_review
                 ]
                 # Never create a record a person has not yet confirmed is new.
                 review = strong_unreviewed_matches(
                     direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
                 )
+                review.update(stray_review)
                 settled = prepared.vanished | prepared.unchanged | set(review)
                 lookups = self.lookups() if any(i.id not in settled for i in chunk) else None
                 for item in chunk:
@@ -1103,15 +1130,7 @@ class NetSuiteToZuoraSync(SyncEngine):
     ) -> AccountOutcome:
         customer = item.customer
         zuora_id = account["id"]
-        carried = str(account.get(z_fields.INTEGRATION_ID) or "")
-        if carried and carried != item.id:
-            return self._failure(
-                item,
-                "CONFLICTING_LINK",
-                f"The customer's Zuora ID names Zuora account {account.get('accountNumber')} "
-                f"({zuora_id}), but that account belongs to NetSuite customer {carried}. Clear "
-                "the wrong Zuora ID in NetSuite before syncing this customer.",
-            )
+        # Only an account whose IntegrationId__NS is this customer gets here (see _stray).
         if RecordLink.objects.filter(zuora_account_id=zuora_id).exists():
             return self._failure(
                 item,
@@ -1152,14 +1171,14 @@ class NetSuiteToZuoraSync(SyncEngine):
         else:
             # What the account holds was just read: send only what differs from it.
             changes = change_list(current, payload)
-            if not self.dry_run:
-                self._send_update(link, current, payload)
+            warnings = [] if self.dry_run else self._send_update(link, current, payload)
             outcome = self._outcome(
                 item,
                 Outcome.LINKED,
                 destination_id=zuora_id,
                 changes=changes,
                 reason="Existing Zuora account linked and updated",
+                warnings=warnings,
             )
             remembered = payload
         if not self.dry_run:
@@ -1213,7 +1232,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             return outcome
         outcome = self._outcome(item, Outcome.UPDATED, destination_id=destination, changes=changes)
         if not self.dry_run:
-            self._send_update(link, previous, payload)
+            outcome.warnings += self._send_update(link, previous, payload)
             self._remember(link, payload)
             self._write_back(customer, link, outcome)
             outcome.link = link
@@ -1221,14 +1240,18 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def _send_update(
         self, link: RecordLink, previous: dict[str, Any], payload: dict[str, Any]
-    ) -> None:
-        """One call: the account fields and contact fields that changed, contacts nested."""
-        body = account_update(previous, payload)
+    ) -> list[str]:
+        """One call: the account fields and contact fields that changed, contacts nested
+        (Zuora updates the account's own Bill To and Sold To in place). The warnings."""
+        shared = bool(link.zuora_bill_to_id) and link.zuora_bill_to_id == link.zuora_sold_to_id
+        body = account_update(previous, payload, sold_to_is_bill_to=shared)
         if body:
             with self.zuora_limiter:
                 self.zuora.update_account(link.zuora_account_id, body)
         if body.get("accountNumber"):
             link.zuora_account_number = body["accountNumber"]
+        warning = shared_contact_warning(previous, payload, sold_to_is_bill_to=shared)
+        return [warning] if warning else []
 
     def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
         stored = dict(link.last_payload or {})

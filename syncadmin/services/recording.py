@@ -132,6 +132,8 @@ class DatabaseRecorder(Recorder):
                         "zuora_bill_to_id",
                         "zuora_sold_to_id",
                         "netsuite_entity_id",
+                        "netsuite_bill_to_line",
+                        "netsuite_sold_to_line",
                         "last_payload",
                         "last_payload_hash",
                         "last_synced_at",

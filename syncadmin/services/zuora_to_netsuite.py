@@ -35,7 +35,7 @@ from syncadmin.mapping import (
     payload_hash,
     update_payload,
 )
-from syncadmin.mapping.zuora_to_netsuite import VOLATILE_FIELDS
+from syncadmin.mapping.zuora_to_netsuite import VOLATILE_FIELDS, address_book_update
 from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
@@ -44,6 +44,7 @@ from syncadmin.selectors import (
     strong_unreviewed_matches,
     writeback_pending_source_ids,
 )
+from syncadmin.services.crossref import StrayReference, stray_references_review
 from syncadmin.services.engine import (
     EPOCH,
     OVERLAP,
@@ -164,7 +165,10 @@ def _describe(account: dict[str, Any]) -> str:
     return f"{account.get('accountNumber') or account.get('id')} ({account.get('name', '')})"
 
 
-_EXISTING_COLUMNS = f"SELECT id, entityid, externalid, {ns_fields.ZUORA_ID} FROM customer"
+_EXISTING_COLUMNS = (
+    f"SELECT id, entityid, externalid, {ns_fields.ZUORA_ID}, companyname, firstname, lastname"
+    " FROM customer"
+)
 
 
 def _keep_match(
@@ -179,8 +183,28 @@ def _keep_match(
         (c for c in (row.get("externalid"), row.get(ns_fields.ZUORA_ID)) if c in wanted),
         by_integration_id.get(row["id"]),
     )
-    if zuora_id and zuora_id not in found:
+    # A customer that points back at the account beats one the account merely names.
+    if zuora_id and (zuora_id not in found or not _points_back(found[zuora_id], zuora_id)):
         found[zuora_id] = row
+
+
+def _points_back(row: dict[str, str], zuora_id: str) -> bool:
+    """Whether a NetSuite customer row carries this Zuora account id (as its external id, which
+    our creates set, or in its Zuora ID field): only then may the sync link it unasked."""
+    return zuora_id in (row.get("externalid"), row.get(ns_fields.ZUORA_ID))
+
+
+def _stray(account: dict[str, Any], row: dict[str, str]) -> StrayReference:
+    person = " ".join(p for p in (row.get("firstname"), row.get("lastname")) if p)
+    return StrayReference(
+        direction=Direction.ZUORA_TO_NETSUITE,
+        zuora_account_id=account["id"],
+        zuora_account_number=account.get("accountNumber") or "",
+        zuora_name=account.get("name") or "",
+        netsuite_internal_id=str(row["id"]),
+        netsuite_entity_id=row.get("entityid") or "",
+        netsuite_name=row.get("companyname") or person,
+    )
 
 
 def netsuite_lookups(netsuite: NetSuiteClient) -> NetSuiteLookups:
@@ -505,11 +529,23 @@ class ZuoraToNetSuiteSync(SyncEngine):
         unlinked = [item.account for item in eligible if item.id not in links]
         candidates = self._take_candidates()
         existing = self.find_existing_customers(unlinked, candidates=candidates) if unlinked else {}
+        # A customer that IntegrationId__NS names but that does not point back is not ours to
+        # overwrite: it waits for a person (or, once that pair is rejected, is ignored).
+        by_id = {a["id"]: a for a in unlinked}
+        strays = {zid: row for zid, row in existing.items() if not _points_back(row, zid)}
+        stray_review = stray_references_review(
+            _stray(by_id[zid], row) for zid, row in strays.items()
+        )
+        for zid in strays:
+            del existing[zid]
         # Never create a record a person has not yet confirmed is new (see Match suggestions).
         review = strong_unreviewed_matches(
             direction=Direction.ZUORA_TO_NETSUITE,
-            source_ids=[a["id"] for a in unlinked if a["id"] not in existing],
+            source_ids=[
+                a["id"] for a in unlinked if a["id"] not in existing and a["id"] not in stray_review
+            ],
         )
+        review.update(stray_review)
         if review:
             for item in [i for i in eligible if i.id in review]:
                 eligible.remove(item)
@@ -870,7 +906,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
         if self.dry_run:
             return self._outcome(item, Outcome.CREATED, changes=changes)
         # Upsert by external id (the Zuora account id): if this run dies after the write, the
-        # next run writes to the same customer instead of creating a second one.
+        # next run writes to the same customer instead of creating a second one. Its address
+        # book replaces the lines only of a customer that this very write made (a retried
+        # call): an existing one is found first and linked (_link_existing), never replaced.
         internal_id = self.netsuite.upsert_customer(account["id"], payload)
         self._fault("after_netsuite_write", {"account": account, "internal_id": internal_id})
         # Children need the parent's NetSuite id, not its Zuora write-back: let them go now.
@@ -918,7 +956,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
             # We do not know what the customer holds: send every mapped field once.
             changes = changed_fields(None, payload, ignore=VOLATILE_FIELDS)
             if not self.dry_run:
-                self.netsuite.update_customer(internal_id, payload, replace_address_book=True)
+                body = self._with_our_lines(internal_id, payload, link, adopt_defaults=True)
+                self.netsuite.update_customer(internal_id, body)
                 self._remember(link, payload)
             outcome = self._outcome(
                 item,
@@ -961,9 +1000,14 @@ class ZuoraToNetSuiteSync(SyncEngine):
             if volatile in payload:
                 patch[volatile] = payload[volatile]
         if not self.dry_run:
-            self.netsuite.update_customer(
-                destination, patch, replace_address_book="addressBook" in patch
-            )
+            if "addressBook" in patch:
+                patch = self._with_our_lines(
+                    destination,
+                    patch,
+                    link,
+                    adopt_defaults=link.origin != RecordLink.Origin.CREATED,
+                )
+            self.netsuite.update_customer(destination, patch)
             self._remember(link, payload)
             link.zuora_account_number = account.get("accountNumber", link.zuora_account_number)
             if "entityId" in patch:
@@ -980,6 +1024,39 @@ class ZuoraToNetSuiteSync(SyncEngine):
             outcome.link = link
             return outcome
         return self._outcome(item, Outcome.UPDATED, destination_id=destination, changes=changes)
+
+    def _with_our_lines(
+        self,
+        internal_id: str,
+        body: dict[str, Any],
+        link: RecordLink,
+        *,
+        adopt_defaults: bool,
+    ) -> dict[str, Any]:
+        """`body` with its address book turned into an in-place update of our two lines, by
+        their line ids, read from the customer now (never ?replace=addressBook: the other lines
+        belong to NetSuite users). The link learns the ids of our lines."""
+        wanted = body.get("addressBook")
+        body = {k: v for k, v in body.items() if k != "addressBook"}
+        if wanted is None:
+            return body
+        lines = (self.netsuite.get_customer(internal_id).get("addressBook") or {}).get("items")
+        book, ids = address_book_update(
+            wanted,
+            lines or [],
+            known={
+                ns_fields.ADDRESS_LABEL_BILL_TO: link.netsuite_bill_to_line,
+                ns_fields.ADDRESS_LABEL_SOLD_TO: link.netsuite_sold_to_line,
+            },
+            sent=(link.last_payload or {}).get("addressBook"),
+            adopt_defaults=adopt_defaults,
+        )
+        # A line deleted in NetSuite is forgotten; the one added instead is found by its label.
+        link.netsuite_bill_to_line = ids.get(ns_fields.ADDRESS_LABEL_BILL_TO, "")
+        link.netsuite_sold_to_line = ids.get(ns_fields.ADDRESS_LABEL_SOLD_TO, "")
+        if book is not None:
+            body["addressBook"] = book
+        return body
 
     def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
         merged = {**(link.last_payload or {}), **payload}
