@@ -18,6 +18,7 @@ from syncadmin.mapping import (
     account_payload,
     account_update,
 )
+from syncadmin.mapping.netsuite_to_zuora import shared_contact_warning
 
 MISSING = object()  # expected: the key is not in the payload at all
 
@@ -612,3 +613,59 @@ def test_account_update_without_previous_is_everything():
     assert body["name"] == "Acme Corp"
     assert body["billToContact"] == PREVIOUS["billToContact"]
     assert body["soldToContact"] == PREVIOUS["soldToContact"]
+
+
+# When the Zuora account's Sold To is its Bill To contact itself ("same as Bill To"): (id, change
+# to a copy of PREVIOUS, expected body, whether a warning says the Sold To was not written)
+SHARED_CONTACT = [
+    (
+        "bill-to-change-is-sent",
+        {"billToContact": {**PREVIOUS["billToContact"], "city": "Shelbyville"}},
+        {"billToContact": {"city": "Shelbyville"}},
+        False,
+    ),
+    (
+        "sold-to-change-is-never-sent",
+        {"soldToContact": {**PREVIOUS["soldToContact"], "city": "Capital City"}},
+        {},
+        True,
+    ),
+    (
+        "sold-to-equal-to-bill-to-needs-no-warning",
+        {
+            "billToContact": {**PREVIOUS["billToContact"], "city": "Ogdenville"},
+            "soldToContact": {**PREVIOUS["billToContact"], "city": "Ogdenville"},
+        },
+        {"billToContact": {"city": "Ogdenville"}},
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected", "warned"),
+    [s[1:] for s in SHARED_CONTACT],
+    ids=[s[0] for s in SHARED_CONTACT],
+)
+def test_account_update_when_sold_to_is_the_bill_to_contact(change, expected, warned):
+    current = {**copy.deepcopy(PREVIOUS), **change}
+    assert account_update(PREVIOUS, current, sold_to_is_bill_to=True) == expected
+    warning = shared_contact_warning(PREVIOUS, current, sold_to_is_bill_to=True)
+    assert (warning is not None) == warned
+    assert shared_contact_warning(PREVIOUS, current, sold_to_is_bill_to=False) is None
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        {"address2": None},
+        {"state": None},
+        {"workPhone": None},
+    ],
+    ids=["no-addr2", "no-state", "no-phone"],
+)
+def test_an_address_field_empty_in_netsuite_never_blanks_the_zuora_contact(contact):
+    current = copy.deepcopy(PREVIOUS)
+    for key in contact:
+        current["billToContact"].pop(key)
+    assert account_update(PREVIOUS, current) == {}

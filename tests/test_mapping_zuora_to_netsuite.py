@@ -19,6 +19,7 @@ from syncadmin.mapping import (
     countries,
     customer_payload,
 )
+from syncadmin.mapping.zuora_to_netsuite import address_book_update
 
 MISSING = object()  # expected: the key is not in the payload at all
 
@@ -559,3 +560,186 @@ def test_country_lookup_both_ways(value, code, name):
 
 def test_country_table_is_complete():
     assert len(countries.NAME_BY_CODE) == 249  # every ISO 3166-1 alpha-2 code
+
+
+# --- updating our two lines in place -------------------------------------------------------------
+BILL_LABEL, SOLD_LABEL = ns.ADDRESS_LABEL_BILL_TO, ns.ADDRESS_LABEL_SOLD_TO
+WANTED = build()["addressBook"]
+
+
+def held(line_id, label, *, billing=False, shipping=False, **address):
+    """A line of the customer as NetSuite reads it."""
+    item = {"id": line_id, "defaultBilling": billing, "defaultShipping": shipping}
+    if label is not None:
+        item["label"] = label
+    return {**item, "addressBookAddress": address}
+
+
+OURS_AS_SENT = [
+    held(11, BILL_LABEL, billing=True, **WANTED["items"][0]["addressBookAddress"]),
+    held(12, SOLD_LABEL, shipping=True, **WANTED["items"][1]["addressBookAddress"]),
+]
+USERS = held(13, "Warehouse", addr1="500 Dock Road", city="Reno")
+
+
+def with_address(item, **changes):
+    """`item` (a wanted or held line) with its address changed; None removes a field."""
+    address = {**item["addressBookAddress"], **changes}
+    return {**item, "addressBookAddress": {k: v for k, v in address.items() if v is not None}}
+
+
+def wanted_with(bill=None, sold=None):
+    bill_item, sold_item = WANTED["items"]
+    return {
+        "items": [
+            with_address(bill_item, **(bill or {})),
+            with_address(sold_item, **(sold or {})),
+        ]
+    }
+
+
+# (id, wanted, current lines, known ids, sent, adopt_defaults, expected items, expected ids)
+LINE_UPDATES = [
+    (
+        "nothing-differs-nothing-sent",
+        WANTED,
+        [*OURS_AS_SENT, USERS],
+        {},
+        WANTED,
+        False,
+        None,
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+    ),
+    (
+        "changed-field-sent-by-line-id-alone",
+        wanted_with(bill={"addr1": "9 New St"}),
+        [*OURS_AS_SENT, USERS],
+        {},
+        WANTED,
+        False,
+        [{"id": 11, "addressBookAddress": {"addr1": "9 New St"}}],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+    ),
+    (
+        "empty-zuora-values-never-sent-over-held-ones",
+        wanted_with(bill={"addr2": None, "state": None, "addrPhone": None, "city": "Salem"}),
+        OURS_AS_SENT,
+        {},
+        WANTED,
+        False,
+        [{"id": 11, "addressBookAddress": {"city": "Salem"}}],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+    ),
+    (
+        "stored-id-wins-over-label-a-user-changed",
+        wanted_with(bill={"city": "Eugene"}),
+        [
+            {**OURS_AS_SENT[0], "label": "Head office"},
+            OURS_AS_SENT[1],
+            {**USERS, "label": BILL_LABEL},
+        ],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+        WANTED,
+        False,
+        [{"id": 11, "addressBookAddress": {"city": "Eugene"}}],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+    ),
+    (
+        "default-flag-moved-to-a-users-line-does-not-make-it-ours",
+        wanted_with(sold={"city": "Tacoma"}),
+        [
+            OURS_AS_SENT[0],
+            {**OURS_AS_SENT[1], "defaultShipping": False},
+            {**USERS, "defaultShipping": True},
+        ],
+        {},
+        WANTED,
+        False,
+        [{"id": 12, "addressBookAddress": {"city": "Tacoma"}}],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+    ),
+    (
+        "deleted-line-of-ours-is-added-again-whole",
+        WANTED,
+        [OURS_AS_SENT[0], USERS],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+        WANTED,
+        False,
+        [WANTED["items"][1]],
+        {BILL_LABEL: "11"},
+    ),
+    (
+        "customer-we-made-never-takes-over-a-users-default-line",
+        WANTED,
+        [{**USERS, "defaultBilling": True}],
+        {},
+        None,
+        False,
+        WANTED["items"],
+        {},
+    ),
+    (
+        "linked-customer-adopts-its-default-lines",
+        WANTED,
+        [
+            held(21, "HQ", billing=True, addr1="1 Old Rd"),
+            held(22, "Depot", shipping=True, addr1="2 Old Rd"),
+            USERS,
+        ],
+        {},
+        None,
+        True,
+        [
+            {"id": 21, "addressBookAddress": WANTED["items"][0]["addressBookAddress"]},
+            {"id": 22, "addressBookAddress": WANTED["items"][1]["addressBookAddress"]},
+        ],
+        {BILL_LABEL: "21", SOLD_LABEL: "22"},
+    ),
+    (
+        "one-default-line-for-both-is-the-bill-to-and-sold-to-gets-a-new-line",
+        WANTED,
+        [held(21, "HQ", billing=True, shipping=True, addr1="1 Old Rd")],
+        {},
+        None,
+        True,
+        [
+            {"id": 21, "addressBookAddress": WANTED["items"][0]["addressBookAddress"]},
+            WANTED["items"][1],
+        ],
+        {BILL_LABEL: "21"},
+    ),
+    (
+        "a-users-correction-stays-until-zuora-changes-that-field",
+        wanted_with(bill={"addr1": "9 New St"}),
+        [with_address(OURS_AS_SENT[0], zip="94001"), OURS_AS_SENT[1]],
+        {},
+        WANTED,
+        False,
+        [{"id": 11, "addressBookAddress": {"addr1": "9 New St"}}],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+    ),
+    (
+        "line-id-as-suiteql-reads-it",
+        wanted_with(bill={"addr1": "9 New St"}),
+        [
+            {**{k: v for k, v in OURS_AS_SENT[0].items() if k != "id"}, "internalId": 11},
+            OURS_AS_SENT[1],
+        ],
+        {},
+        WANTED,
+        False,
+        [{"id": 11, "addressBookAddress": {"addr1": "9 New St"}}],
+        {BILL_LABEL: "11", SOLD_LABEL: "12"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "current", "known", "sent", "adopt", "items", "ids"),
+    [c[1:] for c in LINE_UPDATES],
+    ids=[c[0] for c in LINE_UPDATES],
+)
+def test_address_book_update(wanted, current, known, sent, adopt, items, ids):
+    book, found = address_book_update(wanted, current, known=known, sent=sent, adopt_defaults=adopt)
+    assert book == (None if items is None else {"items": items})
+    assert found == ids

@@ -111,9 +111,7 @@ def test_a_stray_integration_id_waits_for_review_and_leaves_the_named_customer_a
     report = run_sync()  # still waiting: nothing written, nothing created
 
     assert snapshot(systems, customer_id) == before
-    assert AccountResult.objects.filter(source_id=account["id"]).latest("id").outcome == (
-        "review"
-    )
+    assert AccountResult.objects.filter(source_id=account["id"]).latest("id").outcome == ("review")
 
 
 def test_an_approved_stray_pair_is_linked_and_keeps_the_customers_other_lines(systems, run_sync):
