@@ -242,6 +242,43 @@ def test_patch_merges_address_lines_unless_replace(netsuite_client: NetSuiteClie
     assert [(i["addressBookAddress"]["addr1"], i["defaultBilling"]) for i in items] == [("C", True)]
 
 
+def test_lines_are_keyed_by_their_id_with_and_without_replace(
+    netsuite_client: NetSuiteClient,
+) -> None:
+    cid = netsuite_client.create_customer(
+        company(addressBook={"items": [line("A", billing=True), line("B"), line("C")]})
+    )
+    a, b, c = (i["id"] for i in netsuite_client.get_customer(cid)["addressBook"]["items"])
+    # Without replace: the named line is updated field by field, the others are kept.
+    netsuite_client.update_customer(
+        cid,
+        {"addressBook": {"items": [{"id": b, "addressBookAddress": {"city": "Y"}}, line("D")]}},
+    )
+    items = netsuite_client.get_customer(cid)["addressBook"]["items"]
+    assert [(i["id"], i["addressBookAddress"]["addr1"]) for i in items][:3] == [
+        (a, "A"),
+        (b, "B"),
+        (c, "C"),
+    ]
+    assert items[1]["addressBookAddress"]["city"] == "Y"
+    assert [i["addressBookAddress"]["addr1"] for i in items] == ["A", "B", "C", "D"]
+    # With replace: lines named by id are updated and kept, the others removed.
+    netsuite_client.update_customer(
+        cid,
+        {"addressBook": {"items": [{"id": c, "addressBookAddress": {"city": "Z"}}]}},
+        replace_address_book=True,
+    )
+    items = netsuite_client.get_customer(cid)["addressBook"]["items"]
+    assert [
+        (i["id"], i["addressBookAddress"]["addr1"], i["addressBookAddress"]["city"]) for i in items
+    ] == [(c, "C", "Z")]
+    with pytest.raises(NetSuiteError) as caught:
+        netsuite_client.update_customer(
+            cid, {"addressBook": {"items": [{"id": 999999, "addressBookAddress": {}}]}}
+        )
+    assert caught.value.status == 400
+
+
 def test_patch_keeps_omitted_fields_and_null_clears(netsuite_client: NetSuiteClient) -> None:
     cid = netsuite_client.create_customer(company(email="x@y.example", phone="123"))
     before = netsuite_client.get_customer(cid)["lastModifiedDate"]

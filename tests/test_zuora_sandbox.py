@@ -642,3 +642,21 @@ def test_zoql_pages_a_snapshot_so_updates_neither_repeat_nor_vanish(api, zuora_s
     assert len(ids) == len(set(ids)) == first["size"] == 30
     assert next(r for r in records if r["Id"] == later)["UpdatedDate"] == before
     assert len(_zoql_all(api, query)[0]) == 28  # a new query sees the two updates
+
+
+def test_sold_to_same_as_bill_to_is_one_contact_so_updating_either_updates_both(
+    zuora_sandbox, zuora_client
+):
+    made = zuora_client.create_account(
+        {
+            "name": "Shared Contact Co",
+            "currency": "USD",
+            "billCycleDay": 1,
+            "billToContact": {"firstName": "Bea", "lastName": "Bill", "city": "Austin"},
+            "soldToSameAsBillTo": True,
+        },
+        idempotency_key="shared-contact",
+    )
+    assert made["billToContactId"] == made["soldToContactId"]
+    zuora_client.update_account(made["accountId"], {"soldToContact": {"city": "Reno"}})
+    assert zuora_sandbox.contacts[made["billToContactId"]]["city"] == "Reno"

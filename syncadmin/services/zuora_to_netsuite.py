@@ -956,7 +956,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
             # We do not know what the customer holds: send every mapped field once.
             changes = changed_fields(None, payload, ignore=VOLATILE_FIELDS)
             if not self.dry_run:
-                body = self._with_our_lines(internal_id, payload, link, adopt_defaults=True)
+                body = self._with_our_lines(internal_id, payload, link)
                 self.netsuite.update_customer(internal_id, body)
                 self._remember(link, payload)
             outcome = self._outcome(
@@ -1001,12 +1001,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 patch[volatile] = payload[volatile]
         if not self.dry_run:
             if "addressBook" in patch:
-                patch = self._with_our_lines(
-                    destination,
-                    patch,
-                    link,
-                    adopt_defaults=link.origin != RecordLink.Origin.CREATED,
-                )
+                patch = self._with_our_lines(destination, patch, link)
             self.netsuite.update_customer(destination, patch)
             self._remember(link, payload)
             link.zuora_account_number = account.get("accountNumber", link.zuora_account_number)
@@ -1026,12 +1021,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         return self._outcome(item, Outcome.UPDATED, destination_id=destination, changes=changes)
 
     def _with_our_lines(
-        self,
-        internal_id: str,
-        body: dict[str, Any],
-        link: RecordLink,
-        *,
-        adopt_defaults: bool,
+        self, internal_id: str, body: dict[str, Any], link: RecordLink
     ) -> dict[str, Any]:
         """`body` with its address book turned into an in-place update of our two lines, by
         their line ids, read from the customer now (never ?replace=addressBook: the other lines
@@ -1040,10 +1030,14 @@ class ZuoraToNetSuiteSync(SyncEngine):
         body = {k: v for k, v in body.items() if k != "addressBook"}
         if wanted is None:
             return body
-        lines = (self.netsuite.get_customer(internal_id).get("addressBook") or {}).get("items")
+        customer = self.netsuite.get_customer(internal_id)
+        # A customer our create made carries the account id as its external id, and our labels
+        # on its lines; any other (linked, or made in NetSuite with NetSuite as master) has
+        # its default billing and shipping lines taken over as ours.
+        adopt_defaults = customer.get("externalId") != link.zuora_account_id
         book, ids = address_book_update(
             wanted,
-            lines or [],
+            (customer.get("addressBook") or {}).get("items") or [],
             known={
                 ns_fields.ADDRESS_LABEL_BILL_TO: link.netsuite_bill_to_line,
                 ns_fields.ADDRESS_LABEL_SOLD_TO: link.netsuite_sold_to_line,
