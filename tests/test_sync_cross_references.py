@@ -114,6 +114,20 @@ def test_a_stray_integration_id_waits_for_review_and_leaves_the_named_customer_a
     assert AccountResult.objects.filter(source_id=account["id"]).latest("id").outcome == ("review")
 
 
+def test_a_dry_run_reports_a_stray_integration_id_without_suggesting_anything(
+    systems, run_sync
+):
+    account = root_account(systems)
+    customer_id = unrelated_customer(systems)
+    with systems.zuora.state_lock:
+        systems.zuora.accounts[account["id"]][z_fields.INTEGRATION_ID] = customer_id
+
+    report = run_sync(dry_run=True)
+
+    assert report.counts["review"] == 1
+    assert not MatchSuggestion.objects.exists()
+
+
 def test_an_approved_stray_pair_is_linked_and_keeps_the_customers_other_lines(systems, run_sync):
     account = root_account(systems)
     customer_id = unrelated_customer(systems)

@@ -77,11 +77,14 @@ def _label(number: str, name: str) -> str:
     return f"{number} ({name})" if name else number
 
 
-def stray_references_review(strays: Iterable[StrayReference]) -> dict[str, str]:
+def stray_references_review(
+    strays: Iterable[StrayReference], *, suggest: bool = True
+) -> dict[str, str]:
     """{source id: "needs review" reason} for each stray cross-reference still waiting for a
-    person, with a pending strong match suggestion for the pair so an admin can approve it
-    (which links the two) or reject it. A source whose pair was rejected is left out: its
-    cross-reference is wrong, so the engine treats it as having no destination yet."""
+    person, with a pending strong match suggestion for the pair (unless not `suggest`: a dry
+    run) so an admin can approve it (which links the two) or reject it. A source whose pair was
+    rejected is left out: its cross-reference is wrong, so the engine treats it as having no
+    destination yet."""
     strays = list(strays)
     if not strays:
         return {}
@@ -98,7 +101,7 @@ def stray_references_review(strays: Iterable[StrayReference]) -> dict[str, str]:
         status = known.get(pair)
         if status == MatchSuggestion.Status.REJECTED:
             continue
-        if status != MatchSuggestion.Status.PENDING:
+        if suggest and status != MatchSuggestion.Status.PENDING:
             _suggest(stray, replace=status is not None)
         review[stray.source_id] = stray.review_reason()
     return review

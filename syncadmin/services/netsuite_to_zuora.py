@@ -728,7 +728,7 @@ class NetSuiteToZuoraSync(SyncEngine):
                     and item.id not in prepared.vanished
                     and str(account.get(z_fields.INTEGRATION_ID) or "") != item.id
                 }
-                stray_review = stray_references_review(strays.values())
+                stray_review = stray_references_review(strays.values(), suggest=not self.dry_run)
                 for customer_id in strays:
                     del prepared.existing[customer_id]
                 to_create = [

@@ -534,7 +534,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         by_id = {a["id"]: a for a in unlinked}
         strays = {zid: row for zid, row in existing.items() if not _points_back(row, zid)}
         stray_review = stray_references_review(
-            _stray(by_id[zid], row) for zid, row in strays.items()
+            (_stray(by_id[zid], row) for zid, row in strays.items()), suggest=not self.dry_run
         )
         for zid in strays:
             del existing[zid]
