@@ -218,12 +218,13 @@ def match_suggestions_generate(
     netsuite = _netsuite_unlinked(netsuite_client, linked_netsuite)
     matches = find_matches(zuora, netsuite)
     with transaction.atomic():
+        # A pair a cross-reference field names (found by the sync itself) stays until reviewed.
+        MatchSuggestion.objects.filter(status=MatchSuggestion.Status.PENDING).exclude(
+            rule=Rule.CROSS_REFERENCE
+        ).delete()
         reviewed = set(
-            MatchSuggestion.objects.exclude(status=MatchSuggestion.Status.PENDING).values_list(
-                "zuora_account_id", "netsuite_internal_id"
-            )
+            MatchSuggestion.objects.values_list("zuora_account_id", "netsuite_internal_id")
         )
-        MatchSuggestion.objects.filter(status=MatchSuggestion.Status.PENDING).delete()
         fresh = [
             MatchSuggestion(
                 zuora_account_id=z.ref.id,
