@@ -58,18 +58,17 @@ class StrayReference:
         if self.direction == Direction.ZUORA_TO_NETSUITE:
             text = (
                 f"Needs review: Zuora account {self.zuora_label} names NetSuite customer "
-                f"{self.netsuite_label} in IntegrationId__NS, but that customer does not point "
-                "back to it."
+                f"{self.netsuite_label} in IntegrationId__NS, which does not point back."
             )
         else:
             text = (
                 f"Needs review: NetSuite customer {self.netsuite_label} names Zuora account "
-                f"{self.zuora_label} in its Zuora ID field, but that account does not point "
-                "back to it."
+                f"{self.zuora_label} in its Zuora ID field, which does not point back."
             )
+        # The result's reason holds 255 characters: the names come first.
         return (
-            f"{text} Nothing was written. Approve the pair under Match suggestions if they are "
-            "the same customer, or reject it to create a new record."
+            f"{text} Nothing was written; approve (link) or reject the pair under Match "
+            "suggestions."
         )[:255]
 
 
