@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from connectors.http import ApiError
+from connectors.http import ApiError, RunAborted
 from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora import fields as z_fields
@@ -854,6 +854,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
             return self._create(item, payload)
         except MappingError as exc:
             failure = self._failure(item, exc.code, str(exc))
+        except RunAborted:
+            raise  # the whole run stops: not this account's failure
         except ApiError as exc:
             code = exc.code or f"HTTP_{exc.status}"
             failure = self._failure(item, str(code), str(exc), exc.retryable)
@@ -1011,6 +1013,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 errors: list[ApiError | None] = list(
                     self.zuora.update_accounts([(o.source_id, o.writeback or {}) for o in batch])
                 )
+        except RunAborted:
+            raise
         except ApiError as exc:
             errors = [exc] * len(batch)
         finally:
