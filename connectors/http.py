@@ -156,8 +156,9 @@ class CircuitBreaker:
             return self.error
 
     def answered(self) -> None:
-        with self._lock:
-            self._failures = self._timeouts = 0
+        if self._failures or self._timeouts:  # the lock only when there is a count to clear
+            with self._lock:
+                self._failures = self._timeouts = 0
 
     def timed_out(self, message: str) -> RunAborted | None:
         """Count an attempt that got no answer; the error to raise if that opens the breaker
@@ -502,6 +503,7 @@ class HttpTransport:
             error: ApiError | None
             try:
                 with self.gate or nullcontext():
+                    self.breaker.check()  # it may have opened while this call waited for a slot
                     status, answer_headers, content = self._send(method, url, body, call_headers)
                 response = HttpResponse(status, answer_headers, content, sent)
             except (Urllib3Timeout, TimeoutError):
