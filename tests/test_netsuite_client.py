@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from connectors.http import RunAborted, TransportError
+from connectors.http import BadAnswer, RunAborted, TransportError
 from connectors.netsuite.client import NetSuiteClient
 from connectors.netsuite.errors import NetSuiteError
 from connectors.netsuite.sandbox import DEFAULT_CONSUMER_SECRET, NetSuiteSandbox
@@ -378,3 +378,20 @@ def test_create_is_not_blindly_retried_after_a_dropped_connection(
     with pytest.raises(TransportError):
         netsuite_client.create_customer(company())
     assert netsuite_client.calls_by_kind() == {"write": 1}
+
+
+def test_a_create_whose_answer_is_garbled_is_not_tried_again(
+    netsuite_sandbox: NetSuiteSandbox, netsuite_client: NetSuiteClient
+) -> None:
+    # The create landed; a second try would make a second customer. The caller recovers by
+    # the external id or the cross-reference instead.
+    before = netsuite_sandbox.customers_count()
+    netsuite_sandbox.config.update(
+        {"fault_rate": 1.0, "faults": ["garbage"], "garbage_answers": ["object"]}
+    )
+    with pytest.raises(BadAnswer) as caught:
+        netsuite_client.create_customer(company())
+    assert caught.value.retryable and caught.value.code == "BAD_ANSWER"
+    assert "NetSuite sent an unreadable answer to POST" in str(caught.value)
+    assert netsuite_client.calls_by_kind() == {"write": 1}
+    assert netsuite_sandbox.customers_count() == before + 1
