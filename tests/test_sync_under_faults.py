@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from connectors.zuora import fields as z_fields
 from syncadmin.models import AccountResult, RecordLink, SyncCursor, SyncRun
 from syncadmin.services.preferences import preferences_update
 from tests.test_sync_netsuite_to_zuora import accounts_for_customer
@@ -287,6 +288,37 @@ def test_netsuite_credentials_revoked_mid_run_stop_it_with_one_message(systems, 
 
     assert not unexpected_failures(again.run), unexpected_failures(again.run)
     assert_one_customer_per_account(systems)
+
+
+def test_zuora_refusing_the_write_backs_stops_the_run_and_keeps_what_netsuite_holds(
+    systems, run_sync
+):
+    clients = dict(systems.zuora.clients)
+
+    def revoke(point: str, context: dict[str, Any]) -> None:
+        if point == "after_netsuite_write":
+            systems.zuora.clients.clear()
+            systems.zuora.revoke_tokens()
+
+    report = run_sync(fault_hook=revoke)
+
+    assert report.status == SyncRun.Status.FAILED
+    assert report.message.startswith("The run stopped: Zuora refused the credentials")
+    assert status_count(systems.zuora, 401) < 10
+    # The customers NetSuite holds are linked, their cross-references due on the next run.
+    links = RecordLink.objects.all()
+    assert links.count() == systems.netsuite.customers_count() > 0
+    assert all(link.writeback_pending for link in links)
+
+    systems.zuora.clients.update(clients)
+    again = run_sync()
+
+    assert not unexpected_failures(again.run), unexpected_failures(again.run)
+    assert not RecordLink.objects.filter(writeback_pending=True).exists()
+    assert_one_customer_per_account(systems)
+    for link in RecordLink.objects.all():
+        account = systems.zuora.accounts[link.zuora_account_id]
+        assert account[z_fields.INTEGRATION_ID] == link.netsuite_internal_id
 
 
 def test_accounts_an_aborted_run_did_not_reach_stay_due_and_the_next_run_syncs_them(

@@ -1259,9 +1259,9 @@ class NetSuiteToZuoraSync(SyncEngine):
             return
         try:
             self._netsuite_write(str(customer["id"]), update)
-        except RunAborted:
-            raise
         except ApiError as exc:
+            # Even when the run is being stopped (RunAborted): the Zuora account exists, and
+            # its link is kept with the write-back pending; the next call stops the run.
             link.writeback_pending = True
             outcome.warnings.append(
                 f"Zuora is up to date, but writing the Zuora ID back to the NetSuite customer "

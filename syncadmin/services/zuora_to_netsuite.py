@@ -1013,9 +1013,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 errors: list[ApiError | None] = list(
                     self.zuora.update_accounts([(o.source_id, o.writeback or {}) for o in batch])
                 )
-        except RunAborted:
-            raise
         except ApiError as exc:
+            # Even when the run is being stopped (RunAborted): the NetSuite work is done, and
+            # its links are kept with the write-back pending; the next call stops the run.
             errors = [exc] * len(batch)
         finally:
             self._own_writes.add((o.source_id for o in batch), started)
