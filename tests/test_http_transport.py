@@ -170,3 +170,15 @@ def test_https_calls_to_another_host_verify_against_the_same_bundle(
     trusted = HttpTransport(base_url=url, max_attempts=1)
     answer = trusted.request("GET", elsewhere, kind="read", check=lambda r: None)
     assert answer.json() == {"ok": True}
+
+
+def test_retry_after_given_as_an_http_date_is_honoured() -> None:
+    from email.utils import formatdate
+
+    from connectors.http import parse_retry_after
+
+    wait = parse_retry_after(formatdate(time.time() + 30, usegmt=True))
+    assert wait is not None and 28 <= wait <= 31
+    assert parse_retry_after(formatdate(time.time() - 30, usegmt=True)) == 0.0
+    assert parse_retry_after("2") == 2.0
+    assert parse_retry_after("soon") is None

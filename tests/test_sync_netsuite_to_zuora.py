@@ -13,10 +13,12 @@ import pytest
 import requests
 from django.utils import timezone
 
+from connectors.http import CircuitBreaker
 from connectors.netsuite import fields as ns_fields
 from connectors.zuora import fields as z_fields
 from syncadmin.models import AccountResult, RecordLink, SyncCursor, SyncLease, SyncRun
 from syncadmin.services.preferences import preferences_update
+from tests.conftest import FAST_CLIENTS
 
 CUSTOMERS = 20
 ZUORA_WRITES = ("v1.account.create", "v1.account.update", "v1.contact.update")
@@ -44,6 +46,12 @@ def zuora_writes(systems: Any) -> int:
 
 def netsuite_writes(systems: Any) -> int:
     return sum(systems.netsuite.calls_to(e) for e in NETSUITE_WRITES)
+
+
+def patient_clients() -> dict[str, Any]:
+    """Client options with a breaker that never opens: the run goes on through an outage,
+    customer by customer."""
+    return {**FAST_CLIENTS, "breaker": CircuitBreaker(failures_to_open=10**6)}
 
 
 def reset_calls(systems: Any) -> None:
@@ -769,7 +777,7 @@ def test_a_failed_write_back_keeps_the_account_and_is_retried_on_the_next_run(ns
     ns_master.netsuite.config.update(
         {"fault_rate": 1.0, "faults": ["503"], "fault_paths": "record"}
     )
-    run_sync()
+    run_sync(client_options=patient_clients())
     pending = RecordLink.objects.filter(writeback_pending=True)
     assert pending.count() == len(syncable(ns_master))
     assert any(
@@ -811,7 +819,7 @@ def test_injected_429s_and_503s_on_both_sides_still_end_with_every_customer_sync
 
 def test_watermark_stays_before_a_customer_that_failed_with_a_retryable_error(ns_master, run_sync):
     ns_master.zuora.config.update({"fault_rate": 1.0, "faults": ["503"], "fault_paths": "/v1/"})
-    run_sync()
+    run_sync(client_options=patient_clients())
     failed = AccountResult.objects.filter(outcome="failed", retryable=True)
     assert failed.count() == len(syncable(ns_master))
     oldest = min(

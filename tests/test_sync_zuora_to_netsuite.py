@@ -9,13 +9,21 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.http import CircuitBreaker
 from connectors.netsuite import fields as ns_fields
 from connectors.zuora import fields as z_fields
 from syncadmin.models import AccountResult, RecordLink, SyncCursor, SyncRun
 from syncadmin.services import lease
 from syncadmin.services.preferences import preferences_update
+from tests.conftest import FAST_CLIENTS
 
 WRITES = ("record.customer.upsert", "record.customer.update", "record.customer.create")
+
+
+def patient_clients() -> dict[str, Any]:
+    """Client options with a breaker that never opens: the run goes on through an outage,
+    account by account."""
+    return {**FAST_CLIENTS, "breaker": CircuitBreaker(failures_to_open=10**6)}
 
 
 def ns_writes(systems: Any) -> int:
@@ -654,7 +662,7 @@ def test_injected_429s_and_503s_still_end_with_every_account_synced(systems, run
 
 def test_watermark_stays_before_an_account_that_failed_with_a_retryable_error(systems, run_sync):
     systems.netsuite.config.update({"fault_rate": 1.0, "faults": ["503"], "fault_paths": "record"})
-    run_sync()
+    run_sync(client_options=patient_clients())
     failed = AccountResult.objects.filter(outcome="failed", retryable=True)
     assert failed.exists()
     watermark = SyncCursor.objects.get().watermark

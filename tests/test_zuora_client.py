@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import requests
 
-from connectors.http import TransportError
+from connectors.http import RunAborted, TransportError
 from connectors.zuora.client import (
     ZuoraCredentials,
     format_zoql_datetime,
@@ -103,7 +103,7 @@ def test_revoked_token_is_refreshed_once_and_the_call_retried(zuora_client, zuor
 def test_a_401_that_persists_after_one_refresh_is_raised(zuora_sandbox):
     zuora_sandbox.token_ttl = 0  # every token is dead on arrival
     client = make_zuora_client(zuora_sandbox)
-    with pytest.raises(ZuoraError) as caught:
+    with pytest.raises(RunAborted) as caught:
         client.list_currencies()
     assert caught.value.status == 401
     assert caught.value.permanent
@@ -113,7 +113,7 @@ def test_a_401_that_persists_after_one_refresh_is_raised(zuora_sandbox):
 def test_wrong_secret_is_a_permanent_auth_error_without_the_secret(zuora_sandbox):
     secret = "s3cr3t-that-must-not-leak"
     client = make_zuora_client(zuora_sandbox, client_secret=secret)
-    with pytest.raises(ZuoraAuthError) as caught:
+    with pytest.raises(RunAborted) as caught:
         client.get_account("A00000001")
     error = caught.value
     assert error.permanent and error.status == 401

@@ -176,7 +176,10 @@ class OAuth2TokenSource:
                 "client_assertion": assertion,
             }
         )
-        expires_in = float(answer.get("expires_in") or 3600)
+        try:
+            expires_in = float(answer.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            expires_in = 3600.0
         # Renew a little early so a token never expires in flight; the margin scales down for
         # short-lived tokens (a sandbox configured with a ttl of seconds).
         margin = min(60.0, expires_in * 0.1)

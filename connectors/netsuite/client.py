@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,7 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from connectors.http import HttpTransport, TransportError
+from connectors.http import (
+    ApiError,
+    CircuitBreaker,
+    HttpResponse,
+    HttpTransport,
+    RunAborted,
+    expect_json,
+    json_problem,
+)
 from connectors.netsuite import fields
 from connectors.netsuite.auth import TOKEN_PATH, OAuth2TokenSource, TbaSigner, tba_signer
 from connectors.netsuite.errors import NetSuiteAuthError, NetSuiteError, check
@@ -57,6 +64,49 @@ ADDRESS_COLUMNS = (
     ("country", "country"),
     ("addrphone", "addrPhone"),
 )
+
+
+# What each answer must hold to be usable: anything else is a garbled answer (BadAnswer).
+_TOKEN = expect_json(dict, ids=("access_token",))
+_RECORD = expect_json(dict, ids=("id",))
+
+
+def _rows(response: HttpResponse) -> str | None:
+    body, problem = json_problem(response, dict)
+    if problem is not None:
+        return problem
+    items = body.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return "no list of rows under 'items'"
+    if not isinstance(body.get("hasMore", False), bool):
+        return "'hasMore' is not true or false"
+    return None
+
+
+def _written(response: HttpResponse) -> str | None:
+    """The record API answers a write with 204 No Content (and nothing else)."""
+    if response.status_code != 204:
+        return "a record write answers 204 No Content"
+    return None
+
+
+def _written_with_id(response: HttpResponse) -> str | None:
+    """A create or upsert also names the record in Location (…/customer/123)."""
+    problem = _written(response)
+    if problem is None and not _location_id(response).isdigit():
+        problem = "no record id in Location"
+    return problem
+
+
+def _location_id(response: HttpResponse) -> str:
+    return (response.headers.get("Location") or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _may_not_have_landed(error: ApiError) -> bool:
+    # 429 and 503 are refusals: NetSuite did not process the request. Anything else (no
+    # answer, a garbled one) may follow a create that landed, and a second try would make
+    # a second customer.
+    return error.status in (429, 503)
 
 
 def default_base_url(account_id: str) -> str:
@@ -111,24 +161,29 @@ class NetSuiteClient:
         credentials: NetSuiteCredentials,
         *,
         timeout: float = 30,
-        max_attempts: int = 4,
+        max_attempts: int | None = None,
+        retry_budget: float = 90,
         on_throttle: Callable[[float | None], None] | None = None,
         backoff_base: float = 0.5,
         pool_size: int = 32,
         max_rows_per_query: int = MAX_ROWS_PER_QUERY,
         gate: AbstractContextManager[Any] | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.credentials = credentials
         self.max_rows_per_query = max_rows_per_query
         self.transport = HttpTransport(
             base_url=credentials.url,
+            name="NetSuite",
             timeout=timeout,
             max_attempts=max_attempts,
+            retry_budget=retry_budget,
             backoff_base=backoff_base,
             pool_size=pool_size,
             user_agent="syncadmin-netsuite",
             on_throttle=on_throttle,
             gate=gate,
+            breaker=breaker,
         )
         self._sign: TbaSigner | None = None
         self._tokens: OAuth2TokenSource | None = None
@@ -164,37 +219,44 @@ class NetSuiteClient:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _fetch_token(self, form: dict[str, str]) -> dict[str, Any]:
-        response = self.transport.request("POST", TOKEN_PATH, kind="token", check=check, data=form)
+        response = self.transport.request(
+            "POST", TOKEN_PATH, kind="token", check=check, data=form, expect=_TOKEN
+        )
         return response.json()
 
     def _call(self, method: str, path: str, *, kind: str, **kwargs: Any) -> Any:
         authorize = self._sign if self._tokens is None else self._tokens.headers
-        try:
-            return self.transport.request(
-                method, path, kind=kind, check=check, authorize=authorize, **kwargs
-            )
-        except NetSuiteAuthError:
-            if self._tokens is None:
-                raise  # a signature refused is refused again
-            # A cached token the server no longer honours (revoked, clock skew): one fresh
-            # grant, one more try; a second refusal is real.
-            self._tokens.invalidate()
-            return self.transport.request(
-                method, path, kind=kind, check=check, authorize=authorize, **kwargs
-            )
+        for again in (False, True):
+            try:
+                return self.transport.request(
+                    method, path, kind=kind, check=check, authorize=authorize, **kwargs
+                )
+            except NetSuiteAuthError as error:
+                if error.retryable:
+                    raise  # the token endpoint is throttled or out, not refusing
+                if again or self._tokens is None:  # a signature refused is refused again
+                    raise self._refused(error) from error
+                # A cached token the server no longer honours (revoked, clock skew): one
+                # fresh grant, one more try; a second refusal is real.
+                self._tokens.invalidate()
+        raise AssertionError("unreachable")
 
-    @staticmethod
-    def _id_from_location(response: Any) -> str:
-        location = response.headers.get("Location") or ""
-        internal_id = location.rstrip("/").rsplit("/", 1)[-1]
-        if not internal_id.isdigit():
-            raise NetSuiteError(
-                f"NetSuite answered {response.status_code} without a record id in Location",
+    def _refused(self, error: NetSuiteError) -> RunAborted:
+        """Refused credentials stop the run: every other call would be refused as well."""
+        if self._tokens is None:
+            what = "the consumer key and secret and the token id and secret"
+        else:
+            what = "the client id, the certificate id and the private key"
+        return self.transport.breaker.open(
+            RunAborted(
+                f"NetSuite refused the credentials for account {self.credentials.account_id} "
+                f"at {self.credentials.url} ({error.code}): check {what} of the NetSuite "
+                "connection, and that its role may still use web services, then run again.",
+                code="CREDENTIALS_REFUSED",
                 retryable=False,
-                status=response.status_code,
-                code="NO_LOCATION",
+                status=error.status,
             )
-        return internal_id
+        )
 
     # -- SuiteQL -------------------------------------------------------------------------------
     def _page(self, query: str, limit: int, offset: int) -> dict[str, Any]:
@@ -205,6 +267,7 @@ class NetSuiteClient:
             params={"limit": limit, "offset": offset},
             json={"q": query},
             headers={"Prefer": "transient"},
+            expect=_rows,
         )
         return response.json()
 
@@ -461,30 +524,26 @@ class NetSuiteClient:
         """A customer by internal id or "eid:<externalId>"; NetSuiteError NONEXISTENT_ID."""
         params = {"expandSubResources": "true"} if expand else None
         response = self._call(
-            "GET", f"{RECORD}/customer/{self._key(key)}", kind="read", params=params
+            "GET", f"{RECORD}/customer/{self._key(key)}", kind="read", params=params, expect=_RECORD
         )
         return response.json()
 
     def create_customer(self, payload: dict[str, Any]) -> str:
         """POST a new customer; returns its internal id.
 
-        Retried only when NetSuite certainly did not process it (429, 503): after a timeout
-        or a dropped connection the record may exist, and retrying blindly would duplicate
-        it, so that error is raised for the caller to recover (upsert_customer is safe)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._call(
-                    "POST", f"{RECORD}/customer", kind="write", json=payload, max_attempts=1
-                )
-                return self._id_from_location(response)
-            except TransportError:
-                raise
-            except NetSuiteError as error:
-                if error.status not in (429, 503) or attempt >= self.transport.max_attempts:
-                    raise
-                time.sleep(self.transport.backoff(attempt, error.retry_after))
+        Retried only when NetSuite certainly did not process it (429, 503): after a timeout,
+        a dropped connection or a garbled answer the record may exist, and retrying blindly
+        would duplicate it, so that error is raised for the caller to recover
+        (upsert_customer is safe)."""
+        response = self._call(
+            "POST",
+            f"{RECORD}/customer",
+            kind="write",
+            json=payload,
+            expect=_written_with_id,
+            retry_if=_may_not_have_landed,
+        )
+        return _location_id(response)
 
     def upsert_customer(
         self, external_id: str, payload: dict[str, Any], *, replace_address_book: bool = True
@@ -498,8 +557,9 @@ class NetSuiteClient:
             kind="write",
             json=body,
             params=params,
+            expect=_written_with_id,
         )
-        return self._id_from_location(response)
+        return _location_id(response)
 
     def update_customer(
         self, internal_id: str, payload: dict[str, Any], *, replace_address_book: bool = False
@@ -512,4 +572,5 @@ class NetSuiteClient:
             kind="write",
             json=payload,
             params=params,
+            expect=_written,
         )

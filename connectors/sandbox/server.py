@@ -28,7 +28,11 @@ from urllib.parse import parse_qs, urlsplit
 
 logger = logging.getLogger(__name__)
 
-FAULT_KINDS = ("429", "503", "html", "hang", "drop")
+# "garbage": the call is carried out, then answered 200 with a body the client cannot use (see
+# GARBAGE_ANSWERS): what a proxy cutting an answer short, or a vendor bug, looks like. A write
+# has landed although its answer says nothing usable.
+FAULT_KINDS = ("429", "503", "html", "hang", "drop", "garbage")
+GARBAGE_ANSWERS = ("truncated", "list", "object", "empty")
 
 
 @dataclass
@@ -42,6 +46,8 @@ class SandboxConfig:
     fault_rate: float = 0.0  # share of calls (0..1) that get one of `faults`
     faults: list[str] = field(default_factory=lambda: list(FAULT_KINDS))
     fault_paths: str = ""  # regex on the path: only matching calls are faulted ("" = all)
+    fault_limit: int = 0  # faults injected at most, counted from the last config change; 0 = none
+    garbage_answers: list[str] = field(default_factory=lambda: list(GARBAGE_ANSWERS))
     hang_seconds: float = 60.0
     retry_after_seconds: int = 1  # what 429 and 503 answers ask clients to wait
     random_seed: int = 7
@@ -51,10 +57,11 @@ class SandboxConfig:
         for name, value in values.items():
             if name not in known:
                 raise ValueError(f"unknown sandbox setting {name!r}")
-            if name == "faults":
-                bad = [f for f in value if f not in FAULT_KINDS]
+            if name in ("faults", "garbage_answers"):
+                known_values = FAULT_KINDS if name == "faults" else GARBAGE_ANSWERS
+                bad = [f for f in value if f not in known_values]
                 if bad:
-                    raise ValueError(f"unknown fault kinds {bad}; known: {FAULT_KINDS}")
+                    raise ValueError(f"unknown {name} {bad}; known: {known_values}")
                 value = list(value)
             elif name == "fault_paths":
                 re.compile(value)
@@ -133,6 +140,7 @@ class SandboxServer:
         self.peak_in_flight = 0
         self._recent: deque[float] = deque()
         self._rng = random.Random(self.config.random_seed)
+        self.faults_injected = 0  # since the last config change (see fault_limit)
         self.calls: Counter[str] = Counter()  # by endpoint name
         self.statuses: Counter[str] = Counter()  # "endpoint status"
         self.call_log: deque[dict[str, Any]] = deque(maxlen=5000)
@@ -193,6 +201,7 @@ class SandboxServer:
             with self._lock:
                 self.config.update(request.json() or {})
                 self._rng = random.Random(self.config.random_seed)
+                self.faults_injected = 0
         except (ValueError, TypeError, re.error) as exc:
             return Response(400, {"message": str(exc)})
         return Response(200, asdict(self.config))
@@ -254,8 +263,11 @@ class SandboxServer:
         if config.fault_paths and not re.search(config.fault_paths, path):
             return None
         with self._lock:
+            if config.fault_limit and self.faults_injected >= config.fault_limit:
+                return None
             if self._rng.random() >= config.fault_rate:
                 return None
+            self.faults_injected += 1
             return self._rng.choice(config.faults)
 
     def _latency(self) -> float:
@@ -309,9 +321,11 @@ class SandboxServer:
         # checks) happen within it, as a vendor's do, instead of being added on top.
         answer_at = request.arrived + self._latency()
         fault = self._pick_fault(request.path)
-        if fault is None and matched is not None:
+        if fault in (None, "garbage") and matched is not None:
             _, handler, request.params = matched
             response = handler(request)
+            if fault == "garbage":
+                response = self._garble(response)
         else:
             _sleep_until(answer_at)
             response = self._fault(fault, request)
@@ -336,6 +350,19 @@ class SandboxServer:
         if fault == "drop":
             raise DropConnection()
         return self.not_found(request)
+
+    def _garble(self, response: Response) -> Response:
+        """A 200 in place of `response` whose body is cut short, of the wrong shape, or empty."""
+        with self._lock:
+            kind = self._rng.choice(self.config.garbage_answers or list(GARBAGE_ANSWERS))
+        if kind == "truncated":
+            whole = response.encode() or b'{"id": "1"}'
+            return Response(200, whole[: max(1, len(whole) // 2)])
+        if kind == "list":
+            return Response(200, [])
+        if kind == "object":
+            return Response(200, {})
+        return Response(200, b"")
 
     def frame(self, response: Response) -> bytes:
         """The whole HTTP/1.1 answer (kept on response.wire), written to the socket at once."""

@@ -20,7 +20,15 @@ from typing import Any
 
 import requests
 
-from connectors.http import HttpTransport
+from connectors.http import (
+    CircuitBreaker,
+    ExpectFn,
+    HttpResponse,
+    HttpTransport,
+    RunAborted,
+    expect_json,
+    json_problem,
+)
 from connectors.zuora.errors import ZuoraAuthError, ZuoraError, check
 
 MAX_PAGE_SIZE = 99
@@ -34,6 +42,43 @@ ACTION_MAX_OBJECTS = 50
 ZOQL_MAX_BATCH = 2000  # records per /v1/action/query answer: Zuora's default and its maximum
 # SaveResult error codes of the Actions API that a later attempt can get past.
 RETRYABLE_ACTION_CODES = {"LOCK_COMPETITION", "TEMPORARY_ERROR", "SERVER_UNAVAILABLE"}
+
+# What each answer must hold to be usable: anything else is a garbled answer (BadAnswer).
+_OBJECT = expect_json(dict)
+_TOKEN = expect_json(dict, ids=("access_token",))
+_PAGE = expect_json(dict, lists=("data",))
+_ACCOUNT = expect_json(dict, ids=("id",))
+_CREATED = expect_json(dict, ids=("accountId",))
+_CURRENCIES = expect_json(dict, lists=("currencies",))
+_TERMS = expect_json(dict, lists=("paymentTerms",))
+
+
+def _v1_success(response: HttpResponse) -> str | None:
+    """A v1 write answers {"success": true, ...}; a failure was already told by check()."""
+    body, problem = json_problem(response, dict)
+    if problem is None and body.get("success") is not True:
+        problem = "no success flag in the answer"
+    return problem
+
+
+def _zoql_batch(response: HttpResponse) -> str | None:
+    body, problem = json_problem(response, dict)
+    if problem is not None:
+        return problem
+    records = body.get("records", [] if body.get("size") == 0 else None)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        return "no list of records under 'records'"
+    return None
+
+
+def _save_results(count: int) -> ExpectFn:
+    def expect(response: HttpResponse) -> str | None:
+        body, problem = json_problem(response, list)
+        if problem is None and len(body) != count:
+            problem = f"{len(body)} results for {count} objects"
+        return problem
+
+    return expect
 
 
 @dataclass(frozen=True)
@@ -143,20 +188,25 @@ class ZuoraClient:
         credentials: ZuoraCredentials,
         *,
         timeout: float = 30,
-        max_attempts: int = 4,
+        max_attempts: int | None = None,
+        retry_budget: float = 90,
         refresh_margin: float = 300,
         on_throttle: Callable[[float | None], None] | None = None,
         backoff_base: float = 0.5,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.credentials = credentials
         self.refresh_margin = refresh_margin
         self.transport = HttpTransport(
             base_url=credentials.base_url,
+            name="Zuora",
             timeout=timeout,
             max_attempts=max_attempts,
+            retry_budget=retry_budget,
             backoff_base=backoff_base,
             on_throttle=on_throttle,
             user_agent="syncadmin-zuora",
+            breaker=breaker,
         )
         self._token_lock = threading.Lock()
         self._token: str | None = None
@@ -186,18 +236,14 @@ class ZuoraClient:
                 "grant_type": "client_credentials",
             },
             headers={"Accept": "application/json"},
+            expect=_TOKEN,
         )
+        body = response.json()
         try:
-            body = response.json()
-            token = body["access_token"]
             expires_in = float(body.get("expires_in", 3599))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ZuoraAuthError(
-                "Zuora token endpoint answered without an access token",
-                retryable=False,
-                status=response.status_code,
-            ) from exc
-        return token, expires_in
+        except (TypeError, ValueError):
+            expires_in = 3599.0
+        return str(body["access_token"]), expires_in if expires_in > 0 else 3599.0
 
     def _bearer(self) -> str:
         with self._token_lock:
@@ -239,6 +285,7 @@ class ZuoraClient:
         params: Sequence[tuple[str, Any]] | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        expect: ExpectFn = _OBJECT,
     ) -> Any:
         track_id = f"{TRACK_ID_PREFIX}{_TRACK_ID_PROCESS}-{next(_track_ids)}"
         headers = {"Accept": "application/json", "Zuora-Track-Id": track_id}
@@ -266,18 +313,35 @@ class ZuoraClient:
                     json=json,
                     headers=headers,
                     authorize=authorize,
+                    expect=expect,
                 )
-            except ZuoraAuthError:
-                raise
+            except ZuoraAuthError as error:
+                if error.retryable:
+                    raise  # the token endpoint is throttled or out, not refusing
+                raise self._refused(error) from error
             except ZuoraError as error:
                 error.track_id = error.track_id or track_id
                 # A token can be revoked or expire early on Zuora's side: refresh once.
-                if error.status == 401 and not refreshed:
+                if error.status == 401:
+                    if refreshed:
+                        raise self._refused(error) from error
                     self._invalidate(used[-1] if used else None)
                     continue
                 raise
-            return _json(response)
+            return response.json()
         raise AssertionError("unreachable")
+
+    def _refused(self, error: ZuoraError) -> RunAborted:
+        """Refused credentials stop the run: every other call would be refused as well."""
+        return self.transport.breaker.open(
+            RunAborted(
+                f"Zuora refused the credentials at {self.transport.base_url} ({error.message}): "
+                "check the client id and secret of the Zuora connection, then run again.",
+                code="CREDENTIALS_REFUSED",
+                retryable=False,
+                status=error.status,
+            )
+        )
 
     # -- object query -----------------------------------------------------------------------------
     def _iter_query(
@@ -297,8 +361,8 @@ class ZuoraClient:
         cursor: str | None = None
         while True:
             params = base + ([("cursor", cursor)] if cursor else [])
-            body = self._call("GET", path, kind="query", params=params)
-            yield from body.get("data") or []
+            body = self._call("GET", path, kind="query", params=params, expect=_PAGE)
+            yield from body["data"]
             cursor = body.get("nextPage")
             if not cursor:
                 return
@@ -368,6 +432,7 @@ class ZuoraClient:
             "/v1/action/query",
             kind="query",
             json={"queryString": query, "conf": {"batchSize": batch_size}},
+            expect=_zoql_batch,
         )
         while True:
             yield from body.get("records") or []
@@ -381,7 +446,11 @@ class ZuoraClient:
                     status=200,
                 )
             body = self._call(
-                "POST", "/v1/action/queryMore", kind="query", json={"queryLocator": locator}
+                "POST",
+                "/v1/action/queryMore",
+                kind="query",
+                json={"queryLocator": locator},
+                expect=_zoql_batch,
             )
 
     def get_account(self, key: str) -> dict:
@@ -391,12 +460,20 @@ class ZuoraClient:
             f"/object-query/accounts/{_segment(key)}",
             kind="read",
             params=[("expand[]", "billto"), ("expand[]", "soldto")],
+            expect=_ACCOUNT,
         )
 
     # -- v1 writes --------------------------------------------------------------------------------
     def create_account(self, payload: dict, *, idempotency_key: str) -> dict:
+        # A garbled answer is retried like a timeout: the idempotency key makes Zuora answer
+        # a second try with the account the first one made, never a second account.
         body = self._call(
-            "POST", "/v1/accounts", kind="write", json=payload, idempotency_key=idempotency_key
+            "POST",
+            "/v1/accounts",
+            kind="write",
+            json=payload,
+            idempotency_key=idempotency_key,
+            expect=_CREATED,
         )
         return {
             k: body.get(k)
@@ -412,6 +489,7 @@ class ZuoraClient:
             kind="write",
             json=payload,
             idempotency_key=idempotency_key,
+            expect=_v1_success,
         )
 
     def update_accounts(self, updates: Sequence[tuple[str, dict]]) -> list[ZuoraError | None]:
@@ -425,54 +503,45 @@ class ZuoraClient:
         if not 1 <= len(updates) <= ACTION_MAX_OBJECTS:
             raise ValueError(f"update_accounts takes 1 to {ACTION_MAX_OBJECTS} updates")
         objects = [{**fields, "Id": account_id} for account_id, fields in updates]
+        # Setting the same fields twice does no harm: a garbled answer is retried.
         body = self._call(
-            "POST", "/v1/action/update", kind="write", json={"type": "Account", "objects": objects}
+            "POST",
+            "/v1/action/update",
+            kind="write",
+            json={"type": "Account", "objects": objects},
+            expect=_save_results(len(objects)),
         )
-        if not isinstance(body, list) or len(body) != len(objects):
-            raise ZuoraError(
-                "Zuora answered POST /v1/action/update without one result per object",
-                retryable=True,
-            )
         return [_save_result_error(result) for result in body]
 
     def update_contact(self, contact_id: str, payload: dict) -> dict:
-        body = self._call("PUT", f"/v1/contacts/{_segment(contact_id)}", kind="write", json=payload)
+        body = self._call(
+            "PUT",
+            f"/v1/contacts/{_segment(contact_id)}",
+            kind="write",
+            json=payload,
+            expect=_v1_success,
+        )
         return {k: v for k, v in body.items() if k != "success"}
 
     # -- settings ---------------------------------------------------------------------------------
     def list_currencies(self) -> list[str]:
         """ISO codes of the currencies active in the tenant."""
-        body = self._call("GET", "/settings/currencies", kind="read")
+        body = self._call("GET", "/settings/currencies", kind="read", expect=_CURRENCIES)
         return [
             c["currencyCode"]
-            for c in body.get("currencies", [])
+            for c in body["currencies"]
             if c.get("active", True) and c.get("currencyCode")
         ]
 
     def list_payment_terms(self) -> list[str]:
-        body = self._call("GET", "/settings/payment-terms", kind="read")
-        return [
-            t["name"]
-            for t in body.get("paymentTerms", [])
-            if t.get("active", True) and t.get("name")
-        ]
+        body = self._call("GET", "/settings/payment-terms", kind="read", expect=_TERMS)
+        return [t["name"] for t in body["paymentTerms"] if t.get("active", True) and t.get("name")]
 
 
 def _segment(value: str) -> str:
     if not value or "/" in value or value in (".", ".."):
         raise ValueError(f"not a usable Zuora key: {value!r}")
     return requests.utils.quote(value, safe="")
-
-
-def _json(response: requests.Response) -> Any:
-    if not response.content:
-        return {}
-    try:
-        return response.json()
-    except ValueError as exc:  # check() already refuses non-JSON 2xx; this is belt and braces
-        raise ZuoraError(
-            f"Zuora HTTP {response.status_code}: answer is not JSON", retryable=True
-        ) from exc
 
 
 def _save_result_error(result: Any) -> ZuoraError | None:

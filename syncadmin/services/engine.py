@@ -223,6 +223,20 @@ class SyncEngine:
             self.fault_hook(point, context)
 
     def _record(self, outcome: AccountOutcome) -> None:
+        link = outcome.link
+        if link is not None and not (link.zuora_account_id and link.netsuite_internal_id):
+            # Never a link without both ids (and two such links would collide in the unique
+            # columns, losing the whole batch). The record may exist on the other side: the
+            # next run finds it by its cross-reference instead of making a second one.
+            system = "Zuora" if not link.zuora_account_id else "NetSuite"
+            outcome.link, outcome.link_is_new = None, False
+            outcome.outcome = Outcome.FAILED
+            outcome.error_code = "NO_RECORD_ID"
+            outcome.error_message = (
+                f"{system} did not say which record it wrote, so the account was not linked. "
+                "The next run finds the record by its cross-reference and links it."
+            )
+            outcome.retryable, outcome.writeback = True, None
         at = outcome.selected_at
         if at is not None:
             if self._newest_seen is None or at > self._newest_seen:

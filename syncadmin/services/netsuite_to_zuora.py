@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any, TypeVar
 
-from connectors.http import ApiError
+from connectors.http import ApiError, RunAborted
 from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import to_suiteql_date
 from connectors.zuora import fields as z_fields
@@ -1082,6 +1082,8 @@ class NetSuiteToZuoraSync(SyncEngine):
             return outcome
         except MappingError as exc:
             return self._failure(item, exc.code, str(exc))
+        except RunAborted:
+            raise  # the whole run stops: not this customer's failure
         except ApiError as exc:
             code = exc.code or f"HTTP_{exc.status}"
             return self._failure(item, str(code), str(exc), exc.retryable)
@@ -1281,6 +1283,8 @@ class NetSuiteToZuoraSync(SyncEngine):
         try:
             self._netsuite_write(str(customer["id"]), update)
         except ApiError as exc:
+            # Even when the run is being stopped (RunAborted): the Zuora account exists, and
+            # its link is kept with the write-back pending; the next call stops the run.
             link.writeback_pending = True
             outcome.warnings.append(
                 f"Zuora is up to date, but writing the Zuora ID back to the NetSuite customer "

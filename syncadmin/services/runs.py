@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.http import ApiError
+from connectors.http import ApiError, CircuitBreaker
 from syncadmin.models import Direction, SyncCursor, SyncPreferences, SyncRun
 from syncadmin.services import lease
 from syncadmin.services.concurrency import AdaptiveLimiter, interpreter_tuned_for_calls
@@ -142,7 +142,12 @@ def sync_run_execute(
     try:
         with _LeaseKeeper(holder) if not dry_run else _NoKeeper():
             limiter = AdaptiveLimiter(preferences.netsuite_concurrency)
-            options = {"on_throttle": limiter.throttled, **(client_options or {})}
+            # One breaker for both systems: when one stops the run, the other stops too.
+            options = {
+                "on_throttle": limiter.throttled,
+                "breaker": CircuitBreaker(),
+                **(client_options or {}),
+            }
             zuora = zuora_client_build(**options)
             netsuite = netsuite_client_build(
                 pool_size=max(8, preferences.netsuite_concurrency * 2), **options

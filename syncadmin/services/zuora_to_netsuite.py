@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from connectors.http import ApiError
+from connectors.http import ApiError, RunAborted
 from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora import fields as z_fields
@@ -890,6 +890,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
             return self._create(item, payload)
         except MappingError as exc:
             failure = self._failure(item, exc.code, str(exc))
+        except RunAborted:
+            raise  # the whole run stops: not this account's failure
         except ApiError as exc:
             code = exc.code or f"HTTP_{exc.status}"
             failure = self._failure(item, str(code), str(exc), exc.retryable)
@@ -1083,6 +1085,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     self.zuora.update_accounts([(o.source_id, o.writeback or {}) for o in batch])
                 )
         except ApiError as exc:
+            # Even when the run is being stopped (RunAborted): the NetSuite work is done, and
+            # its links are kept with the write-back pending; the next call stops the run.
             errors = [exc] * len(batch)
         finally:
             self._own_writes.add((o.source_id for o in batch), started)
