@@ -943,3 +943,55 @@ def test_an_ignored_customer_is_skipped_until_put_back(ns_master, run_sync):
     assert result.outcome == "skipped"
     assert "Ignored" in result.reason
     assert not accounts_for_customer(ns_master, customer_id)
+
+
+def test_children_of_a_parent_that_failed_are_created_once_it_is_fixed_runs_later(
+    ns_master, run_sync
+):
+    parent, first, second = roots(ns_master)[:3]
+    set_customer(ns_master, parent, **{ns_fields.ZUORA_BATCH: "Batch99"})
+    set_customer(ns_master, first, parent=int(parent))
+    set_customer(ns_master, second, parent=int(parent))
+    run_sync()
+    assert result(first).error_code == result(second).error_code == "PARENT_FAILED"
+    ns_master.netsuite.sql(
+        "UPDATE customer SET lastmodifieddate = '2020-01-01 00:00:00.000000' WHERE id IN (?, ?, ?)",
+        (int(parent), int(first), int(second)),
+    )
+    # Nothing changes and the parent still fails: a cheap run, the children stay failed.
+    reset_calls(ns_master)
+    report = run_sync()
+    assert report.counts == {"failed": 3}, report.counts
+    assert sum(ns_master.zuora.calls_to(e) for e in ZUORA_WRITES) == 0
+    assert sum(report.api_calls["netsuite"].values()) <= 6, report.api_calls
+
+    set_customer(ns_master, parent, **{ns_fields.ZUORA_BATCH: "Batch1"})
+    report = run_sync()
+
+    assert report.counts == {"created": 3}, report.counts
+    for child in (first, second):
+        assert account_for(ns_master, child)["parentId"] == account_for(ns_master, parent)["id"]
+    assert run_sync().counts == {}
+
+
+def test_a_child_waiting_for_an_unticked_parent_is_created_when_it_is_ticked_runs_later(
+    ns_master, run_sync
+):
+    parent, child = roots(ns_master)[:2]
+    set_customer(ns_master, parent, **{ns_fields.SEND_TO_ZUORA: "F"})
+    set_customer(ns_master, child, parent=int(parent))
+    run_sync()
+    assert result(child).error_code == "PARENT_NOT_SYNCED"
+    # Runs with no change do not look at the child again: they report nothing.
+    ns_master.netsuite.sql(
+        "UPDATE customer SET lastmodifieddate = '2020-01-01 00:00:00.000000' WHERE id IN (?, ?)",
+        (int(parent), int(child)),
+    )
+    assert run_sync().counts == {}
+    assert run_sync().counts == {}
+
+    set_customer(ns_master, parent, **{ns_fields.SEND_TO_ZUORA: "T"})
+    report = run_sync()
+
+    assert report.counts == {"created": 2}, report.counts
+    assert account_for(ns_master, child)["parentId"] == account_for(ns_master, parent)["id"]

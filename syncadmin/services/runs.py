@@ -216,11 +216,15 @@ def _advance_cursor(cursor: SyncCursor, summary: RunSummary) -> None:
         watermark != cursor.watermark
         or settled_through != cursor.settled_through
         or settled_rows != cursor.settled_rows
+        or summary.waiting != cursor.waiting
     ):
         cursor.watermark = watermark
         cursor.settled_through = settled_through
         cursor.settled_rows = settled_rows
-        cursor.save(update_fields=["watermark", "settled_through", "settled_rows", "updated_at"])
+        cursor.waiting = summary.waiting
+        cursor.save(
+            update_fields=["watermark", "settled_through", "settled_rows", "waiting", "updated_at"]
+        )
 
 
 def _finish(
