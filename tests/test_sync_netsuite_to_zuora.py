@@ -995,3 +995,22 @@ def test_a_child_waiting_for_an_unticked_parent_is_created_when_it_is_ticked_run
 
     assert report.counts == {"created": 2}, report.counts
     assert account_for(ns_master, child)["parentId"] == account_for(ns_master, parent)["id"]
+
+
+def test_runs_after_an_update_only_run_report_nothing_and_the_watermark_settles(
+    ns_master, run_sync
+):
+    ns_master.zuora.config.update({"latency_ms": 300})
+    run_sync()
+    edited = roots(ns_master)[2]
+    time.sleep(1.1)  # past the settle margin of the first run's write-backs
+    set_customer(ns_master, edited, comments="Edited")
+    assert run_sync().counts == {"updated": 1}
+    cursor = SyncCursor.objects.get(direction="netsuite_to_zuora")
+    reset_calls(ns_master)
+
+    for _ in range(2):
+        report = run_sync()
+        assert report.counts == {}, report.counts
+    assert zuora_writes(ns_master) == 0
+    assert SyncCursor.objects.get(direction="netsuite_to_zuora").watermark == cursor.watermark

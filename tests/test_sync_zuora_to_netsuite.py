@@ -872,3 +872,21 @@ def test_a_child_waiting_for_a_draft_parent_is_created_when_the_parent_is_activa
     assert customer_for(systems, child["id"])["parent"]["id"] == (
         RecordLink.objects.get(zuora_account_id=parent["id"]).netsuite_internal_id
     )
+
+
+def test_runs_after_an_update_only_run_report_nothing_and_the_watermark_settles(systems, run_sync):
+    # NetSuite writes as slow as a real account's; a run that only updates writes nothing back
+    # to Zuora, so it has no write-back of its own to read back.
+    systems.netsuite.config.update({"latency_ms": 300})
+    run_sync()
+    edited = syncable(systems)[3]
+    zuora_put(systems, f"/v1/accounts/{edited['id']}", {"notes": "Edited"})
+    assert run_sync().counts == {"updated": 1}
+    cursor = SyncCursor.objects.get(direction="zuora_to_netsuite")
+    systems.netsuite.reset_calls()
+
+    for _ in range(2):
+        report = run_sync()
+        assert report.counts == {}, report.counts
+    assert systems.netsuite.calls == {}
+    assert SyncCursor.objects.get(direction="zuora_to_netsuite").watermark == cursor.watermark

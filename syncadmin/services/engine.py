@@ -233,7 +233,23 @@ class SyncEngine:
                 self._newest_seen = at
             if outcome.retryable:
                 self._hold_watermark(at)
+            if self._already_synced(outcome, at):
+                self.summary.selected -= 1
+                return
         self.recorder.add(outcome)
+
+    def _already_synced(self, outcome: AccountOutcome, at: datetime) -> bool:
+        """An unchanged record read again only because its change is at or before the
+        watermark (the overlap window, the settle margin): an earlier run synced that change,
+        so it is not news and the run does not report it."""
+        return (
+            outcome.outcome == Outcome.UNCHANGED
+            and self.watermark is not None
+            and at <= self.watermark
+            and outcome.link is None
+            and outcome.writeback is None
+            and not outcome.warnings
+        )
 
     def next_watermark(self) -> datetime | None:
         """The newest change seen, but never past a retryable failure, so it is read again;
