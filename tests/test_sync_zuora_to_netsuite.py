@@ -890,3 +890,28 @@ def test_runs_after_an_update_only_run_report_nothing_and_the_watermark_settles(
         assert report.counts == {}, report.counts
     assert systems.netsuite.calls == {}
     assert SyncCursor.objects.get(direction="zuora_to_netsuite").watermark == cursor.watermark
+
+
+def test_a_name_with_a_nul_or_a_lone_surrogate_syncs_and_every_other_account_is_recorded(
+    systems, run_sync
+):
+    # PostgreSQL refuses NUL in text and JSON; no database takes a lone surrogate.
+    accounts = syncable(systems)
+    nul, surrogate = accounts[0], accounts[1]
+    systems.zuora.accounts[nul["id"]]["name"] = "Bad\x00Name"
+    systems.zuora.accounts[surrogate["id"]]["name"] = "Half \ud800 Pair"
+
+    report = run_sync()
+
+    assert report.run.status != "failed", report.message
+    assert report.counts["created"] == len(accounts)
+    assert AccountResult.objects.count() == sum(report.counts.values())
+    assert RecordLink.objects.count() == len(accounts)
+    assert AccountResult.objects.get(source_id=nul["id"]).source_name == "BadName"
+    # Control characters are left out of what NetSuite gets too.
+    assert customer_for(systems, nul["id"])["companyName"] == "BadName"
+    assert customer_for(systems, surrogate["id"])["companyName"] == "Half  Pair"
+    zuora_put(systems, f"/v1/accounts/{nul['id']}", {"notes": "Edited"})
+    rerun = run_sync()
+    assert rerun.run.status != "failed", rerun.message
+    assert rerun.counts.get("updated") == 1, rerun.counts

@@ -28,6 +28,7 @@ from syncadmin.services.recording import (
     ProgressFn,
     Recorder,
 )
+from syncadmin.services.storable import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ def _finish(
         logger.exception("could not store the last results of run %s", run.pk)
     run.refresh_from_db()
     run.status = status
-    run.message = message
+    run.message = storable_text(message)  # vendors' error texts among it
     run.finished_at = timezone.now()
     cursor.refresh_from_db()
     run.watermark_after = cursor.watermark
