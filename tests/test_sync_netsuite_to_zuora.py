@@ -75,14 +75,15 @@ def assert_the_rerun_reads_almost_nothing(systems: Any, run_sync: Any) -> None:
     """After a settled run: the changed-customer query (its address lines ride along) and the
     address-change query; no lookup, no Zuora call, no write, nothing reported."""
     assert SyncCursor.objects.get(direction="netsuite_to_zuora").settled_through is not None
-    reset_calls(systems)
+    for _ in range(2):  # and so does the run after it
+        reset_calls(systems)
 
-    report = run_sync()
+        report = run_sync()
 
-    assert report.api_calls.get("zuora", {}) == {}
-    assert sum(report.api_calls["netsuite"].values()) <= 3, report.api_calls
-    assert netsuite_writes(systems) == zuora_writes(systems) == 0
-    assert report.counts == {}, report.counts
+        assert report.api_calls.get("zuora", {}) == {}
+        assert sum(report.api_calls["netsuite"].values()) <= 3, report.api_calls
+        assert netsuite_writes(systems) == zuora_writes(systems) == 0
+        assert report.counts == {}, report.counts
 
 
 def roots(systems: Any) -> list[str]:

@@ -248,12 +248,13 @@ def test_the_read_back_does_not_wait_for_the_last_write_backs_and_the_rerun_read
     systems.zuora.reset_calls()
     systems.netsuite.reset_calls()
 
-    report = run_sync()
+    for _ in range(2):  # and so does the run after it
+        report = run_sync()
 
-    # The late write-backs' rows are past the watermark, known by their digests: not read.
-    assert sum(sum(kinds.values()) for kinds in report.api_calls.values()) <= 5
-    assert report.api_calls["netsuite"] == {}, report.api_calls
-    assert report.counts == {}, report.counts
+        # The late write-backs' rows are past the watermark, known by their digests: not read.
+        assert sum(sum(kinds.values()) for kinds in report.api_calls.values()) <= 5
+        assert report.api_calls["netsuite"] == {}, report.api_calls
+        assert report.counts == {}, report.counts
     assert systems.zuora.calls_to("v1.action.update") == 0
 
 

@@ -308,6 +308,11 @@ class SyncEngine:
         it again as unchanged, and never moved on."""
         if self._oldest_retryable is None and not self._own_writes.pending():
             self._settled_at = self._watermark_from_changes()
+            if self._settled_at is not None and self.watermark_settled():
+                # The settling run's rows stay known: its late write-backs are stamped past
+                # the watermark, and would otherwise be reported by the next run.
+                for record_id, digest in self._rows_at_watermark.items():
+                    self._settled_rows.setdefault(record_id, (self._settled_at, digest))
 
     def _note_synced_row(self, record_id: str, at: datetime | None, digest: str) -> None:
         """A source row as this run knows it (selected or skipped as already synced), kept

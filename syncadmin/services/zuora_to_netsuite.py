@@ -304,8 +304,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 and account["id"] not in unlisted
                 and self._rows_at_watermark[account["id"]] == row_digest(account).hex()
             ):
-                # The settling run's own write-back at the watermark, unchanged.
-                self._note_synced_row(account["id"], at, self._rows_at_watermark[account["id"]])
+                # The settling run's own write-back at the watermark, unchanged (one written
+                # back late is stamped past it, and is kept as if at it).
+                self._note_synced_row(
+                    account["id"], min(at, listed_from), self._rows_at_watermark[account["id"]]
+                )
                 continue
             if account["id"] in seen:
                 # Changed again while this run pages: hold the watermark before that change
