@@ -881,16 +881,20 @@ def test_runs_after_an_update_only_run_report_nothing_and_the_watermark_settles(
     systems.netsuite.config.update({"latency_ms": 300})
     run_sync()
     edited = syncable(systems)[3]
-    zuora_put(systems, f"/v1/accounts/{edited['id']}", {"notes": "Edited"})
-    assert run_sync().counts == {"updated": 1}
-    cursor = SyncCursor.objects.get(direction="zuora_to_netsuite")
-    systems.netsuite.reset_calls()
+    for path, body in (
+        (f"/v1/accounts/{edited['id']}", {"notes": "Edited"}),
+        (f"/v1/contacts/{edited['billToId']}", {"address1": "7 Moved Lane"}),
+    ):
+        zuora_put(systems, path, body)
+        assert run_sync().counts == {"updated": 1}
+        cursor = SyncCursor.objects.get(direction="zuora_to_netsuite")
+        systems.netsuite.reset_calls()
 
-    for _ in range(2):
-        report = run_sync()
-        assert report.counts == {}, report.counts
-    assert systems.netsuite.calls == {}
-    assert SyncCursor.objects.get(direction="zuora_to_netsuite").watermark == cursor.watermark
+        for _ in range(2):
+            report = run_sync()
+            assert report.counts == {}, report.counts
+        assert systems.netsuite.calls == {}
+        assert SyncCursor.objects.get(direction="zuora_to_netsuite").watermark == cursor.watermark
 
 
 def test_a_name_with_a_nul_or_a_lone_surrogate_syncs_and_every_other_account_is_recorded(

@@ -273,11 +273,11 @@ class SyncEngine:
         )
         if self.summary.settled:
             assert self._settled_at is not None
+            # Rows stamped past the watermark too: the next run lists them again (our late
+            # write-backs, for example), and knows them by their digests.
             start = self._settled_at - SETTLE_MARGIN
             self.summary.settled_rows = {
-                row_id: digest
-                for row_id, (at, digest) in self._settled_rows.items()
-                if start <= at <= self._settled_at
+                row_id: digest for row_id, (at, digest) in self._settled_rows.items() if start <= at
             }
         self._settled_rows = {}
         self.summary.throttles = throttles

@@ -103,6 +103,8 @@ ROW_FIELDS = (
     z_fields.CUSTOMER_TYPE,
 )
 _ROW_KEYS = tuple(name.lower() for name in ROW_FIELDS)
+# What changes on a contact without an edit of its content.
+CONTACT_STAMPS = frozenset({"updatedDate", "updatedById"})
 # Our write-backs read back per settle slice (one ZOQL call each).
 WRITES_PER_SETTLE_SLICE = 2000
 # An initial sync reads the NetSuite customers that may carry a Zuora id while it waits for
@@ -287,7 +289,14 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     margin = aside.submit(self._edits_in_margin, since, listed_from)
                 for contact in self.zuora.iter_contacts_changed_since(since):
                     if contact.get("accountId"):
-                        note(contact["accountId"], parse_zuora_datetime(contact["updatedDate"]))
+                        at = parse_zuora_datetime(contact["updatedDate"])
+                        # A contact edit is known by its digest like an account row: one at
+                        # the watermark that the settling run synced is not read again.
+                        key = f"contact:{contact.get('id')}"
+                        digest = content_digest(contact, CONTACT_STAMPS).hex()
+                        self._note_synced_row(key, at, digest)
+                        if margin is None or self._rows_at_watermark.get(key) != digest:
+                            note(contact["accountId"], at)
                 for account_id, at in (margin.result() if margin else {}).items():
                     note(account_id, at)
         # Bounded by the run's start: our own write-backs move accounts past it, and paging
@@ -304,11 +313,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 and account["id"] not in unlisted
                 and self._rows_at_watermark[account["id"]] == row_digest(account).hex()
             ):
-                # The settling run's own write-back at the watermark, unchanged (one written
-                # back late is stamped past it, and is kept as if at it).
-                self._note_synced_row(
-                    account["id"], min(at, listed_from), self._rows_at_watermark[account["id"]]
-                )
+                # The settling run's own write-back at the watermark, unchanged.
+                self._note_synced_row(account["id"], at, self._rows_at_watermark[account["id"]])
                 continue
             if account["id"] in seen:
                 # Changed again while this run pages: hold the watermark before that change
