@@ -353,6 +353,10 @@ class SyncCursor(models.Model):
     # Digests of the source rows that run synced in the second up to the watermark (its own
     # write-backs), by id: the next run re-reads that second and skips these unless changed.
     settled_rows = models.JSONField(default=dict, blank=True)
+    # Records that failed because of their parent and that the last run did not look at again
+    # (the parent was neither changed, linked nor due): {source id: parent source id}. They are
+    # due again as soon as their parent is (see selectors.open_failures).
+    waiting = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

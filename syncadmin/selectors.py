@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from syncadmin.models import AccountResult, Direction, Outcome, RecordLink, SyncRun
+from syncadmin.models import (
+    AccountResult,
+    Direction,
+    Outcome,
+    RecordLink,
+    SyncCursor,
+    SyncRun,
+)
 
 _FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTLY_FAILED)
 
@@ -24,14 +32,33 @@ def writeback_pending_source_ids(*, direction: str) -> set[str]:
     return set(RecordLink.objects.filter(writeback_pending=True).values_list(field, flat=True))
 
 
+@dataclass
+class OpenFailures:
+    """What the open-failures selection found for one run."""
+
+    # Records to look at again in this run.
+    due: set[str] = field(default_factory=set)
+    # Records that failed because of their parent and are not due in this run (the parent was
+    # neither seen, due nor linked): {source id: parent source id}. The run carries them on
+    # its cursor, so they stay open until their parent moves, however many runs that takes.
+    waiting: dict[str, str] = field(default_factory=dict)
+
+
 def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> set[str]:
-    """Source records whose latest outcome is a failure, since the last finished regular run.
+    """The records open_failures() finds due."""
+    return open_failures(direction=direction, seen=seen).due
+
+
+def open_failures(*, direction: str, seen: set[str] | None = None) -> OpenFailures:
+    """Source records whose latest outcome is a failure, since the last finished regular run,
+    and the records that run carried as still waiting for their parent.
 
     The sync looks at these again on every run even when their source did not change (a NetSuite
     term that was added, a match that was rejected), so no record is skipped for good. A record
-    that failed only because of its parent comes back when that parent was among `seen` (the
-    records of this run) or has been linked since: reading it at any other time could not
-    change its outcome, and would cost calls on every run."""
+    that failed only because of its parent is due when that parent is: among `seen` (the
+    records of this run), due itself (its fix may be on the destination's side), or linked.
+    Reading it at any other time could not change its outcome, and would cost calls on every
+    run; it stays in `waiting` instead. Without `seen` every open record is due."""
     last = (
         SyncRun.objects.filter(direction=direction, status__in=_FINISHED)
         .exclude(trigger=SyncRun.Trigger.RETRY)
@@ -40,7 +67,7 @@ def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> 
         .first()
     )
     if last is None:
-        return set()
+        return OpenFailures()
     runs = set(
         SyncRun.objects.filter(direction=direction, id__gte=last).values_list("id", flat=True)
     )
@@ -48,20 +75,26 @@ def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> 
     # Records waiting for a person's review come back too: once the match is rejected they
     # must be created, though nothing changed at the source.
     open_outcomes = (Outcome.FAILED, Outcome.NEEDS_REVIEW)
+    carried: dict[str, str] = (
+        SyncCursor.objects.filter(direction=direction).values_list("waiting", flat=True).first()
+        or {}
+    )
     candidates = list(
         since_last.filter(outcome__in=open_outcomes)
         .order_by()
         .values_list("source_id", flat=True)
         .distinct()
     )
+    candidates.extend(source_id for source_id in carried if source_id not in set(candidates))
     if not candidates:
-        return set()
+        return OpenFailures()
     # Every result since `last` has at least this id. With it the lookups below go by the
     # (source_id, id) index: filtering by run instead read every result of those runs once
     # per chunk (0.6 s a run at 100,000 accounts with 2,500 failures).
-    first_id = since_last.aggregate(first=Min("id"))["first"]
+    first_id = since_last.aggregate(first=Min("id"))["first"] or 0
     failed: set[str] = set()
     waiting: dict[str, str] = {}  # source id -> the parent it waits for
+    recorded: set[str] = set()  # candidates with a result since `last`
     for start in range(0, len(candidates), 500):
         chunk = candidates[start : start + 500]
         latest: dict[str, int] = {}
@@ -72,6 +105,7 @@ def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> 
         ):
             if run_id in runs and result_id > latest.get(source_id, 0):
                 latest[source_id] = result_id
+        recorded.update(latest)
         rows = AccountResult.objects.filter(
             id__in=list(latest.values()), outcome__in=open_outcomes
         ).values_list("source_id", "waiting_for")
@@ -80,24 +114,44 @@ def open_failure_source_ids(*, direction: str, seen: set[str] | None = None) -> 
                 waiting[source_id] = parent
             else:
                 failed.add(source_id)
+    # Carried by the last run and not looked at since: still waiting for the same parent.
+    for source_id, parent in carried.items():
+        if source_id not in recorded:
+            if seen is None:
+                failed.add(source_id)
+            else:
+                waiting[source_id] = parent
+    # An ignored account is out of the sync until a person puts it back.
+    ignored = ignored_source_ids(direction=direction)
+    due = failed - ignored
     if waiting:
-        parents = set(waiting.values())
-        ready = parents & seen if seen is not None else parents
+        assert seen is not None
+        ready = seen | due
         side = (
             "zuora_account_id"
             if direction == Direction.ZUORA_TO_NETSUITE
             else "netsuite_internal_id"
         )
-        pending = sorted(parents - ready)
+        pending = sorted(set(waiting.values()) - ready)
         for start in range(0, len(pending), 500):
             ready.update(
                 RecordLink.objects.filter(
                     **{f"{side}__in": pending[start : start + 500]}
                 ).values_list(side, flat=True)
             )
-        failed.update(source_id for source_id, parent in waiting.items() if parent in ready)
-    # An ignored account is out of the sync until a person puts it back.
-    return failed - ignored_source_ids(direction=direction)
+        # A child that becomes due makes its own waiting children due (a grandchild waits
+        # for the child, not for the root).
+        moved = True
+        while moved:
+            moved = False
+            for source_id, parent in list(waiting.items()):
+                if parent in ready and source_id not in ignored:
+                    del waiting[source_id]
+                    due.add(source_id)
+                    ready.add(source_id)
+                    moved = True
+        waiting = {s: p for s, p in waiting.items() if s not in seen}
+    return OpenFailures(due=due, waiting=waiting)
 
 
 # -- engine hooks ---------------------------------------------------------------------------------

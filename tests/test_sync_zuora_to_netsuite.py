@@ -256,12 +256,13 @@ def test_the_read_back_does_not_wait_for_the_last_write_backs_and_the_rerun_read
     systems.zuora.reset_calls()
     systems.netsuite.reset_calls()
 
-    report = run_sync()
+    for _ in range(2):  # and so does the run after it
+        report = run_sync()
 
-    # The late write-backs' rows are past the watermark, known by their digests: not read.
-    assert sum(sum(kinds.values()) for kinds in report.api_calls.values()) <= 5
-    assert report.api_calls["netsuite"] == {}, report.api_calls
-    assert report.counts == {}, report.counts
+        # The late write-backs' rows are past the watermark, known by their digests: not read.
+        assert sum(sum(kinds.values()) for kinds in report.api_calls.values()) <= 5
+        assert report.api_calls["netsuite"] == {}, report.api_calls
+        assert report.counts == {}, report.counts
     assert systems.zuora.calls_to("v1.action.update") == 0
 
 
@@ -818,3 +819,122 @@ def test_retrying_one_child_whose_parent_cannot_sync_fails_it_again_with_the_rea
     latest = AccountResult.objects.filter(source_id=child["id"]).first()
     assert latest.error_code == "PARENT_NOT_SYNCED"
     assert parent["accountNumber"] in latest.error_message or parent["id"] in latest.error_message
+
+
+def _family(systems: Any, children: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A root account and `children` accounts under it, none of them a parent already."""
+    accounts = syncable(systems)
+    parents = {a.get("parentId") for a in systems.zuora.accounts.values()}
+    free = [a for a in accounts if not a.get("parentId") and a["id"] not in parents]
+    parent, kids = free[0], free[1 : 1 + children]
+    for kid in kids:
+        systems.zuora.accounts[kid["id"]]["parentId"] = parent["id"]
+    return parent, kids
+
+
+def test_children_of_a_parent_fixed_on_the_netsuite_side_are_created_by_a_later_run(
+    systems, run_sync
+):
+    # The parent's account number is taken by a NetSuite customer the sync does not know.
+    parent, children = _family(systems, 3)
+    systems.netsuite.sql(
+        "INSERT INTO customer (entityid, companyname, lastmodifieddate)"
+        " VALUES (?, 'Someone else', '2020-01-01 00:00:00.000000')",
+        (parent["accountNumber"],),
+    )
+    run_sync()
+    assert AccountResult.objects.filter(source_id=parent["id"]).first().outcome == "failed"
+    for child in children:
+        assert AccountResult.objects.filter(source_id=child["id"]).first().error_code == (
+            "PARENT_FAILED"
+        )
+    # Nothing changes and the parent still fails: a cheap run, the children stay failed.
+    systems.zuora.reset_calls()
+    systems.netsuite.reset_calls()
+    report = run_sync()
+    assert report.counts == {"failed": 4}, report.counts
+    assert ns_writes(systems) == 1  # the parent's attempt; no child is sent without it
+    assert sum(report.api_calls["zuora"].values()) <= 5, report.api_calls
+
+    # The finance team renames the clashing NetSuite customer; nothing changes in Zuora.
+    systems.netsuite.sql(
+        "UPDATE customer SET entityid = 'OLD-' || entityid WHERE entityid = ?",
+        (parent["accountNumber"],),
+    )
+    report = run_sync()
+
+    assert report.counts == {"created": 4}, report.counts
+    parent_id = RecordLink.objects.get(zuora_account_id=parent["id"]).netsuite_internal_id
+    for child in children:
+        assert customer_for(systems, child["id"])["parent"]["id"] == parent_id
+    assert run_sync().counts == {}
+
+
+def test_a_child_waiting_for_a_draft_parent_is_created_when_the_parent_is_activated_runs_later(
+    systems, run_sync
+):
+    parent, (child,) = _family(systems, 1)
+    systems.zuora.accounts[parent["id"]]["status"] = "Draft"
+    run_sync()
+    assert AccountResult.objects.get(source_id=child["id"]).error_code == "PARENT_NOT_SYNCED"
+    # Runs with no change do not look at the child again: they report nothing.
+    systems.zuora.reset_calls()
+    assert run_sync().counts == {}
+    assert run_sync().counts == {}
+    assert systems.zuora.calls_to("v1.accounts.get") == 0
+
+    zuora_put(systems, f"/v1/accounts/{parent['id']}", {"notes": "activated"})
+    systems.zuora.accounts[parent["id"]]["status"] = "Active"
+    report = run_sync()
+
+    assert report.counts == {"created": 2}, report.counts
+    assert customer_for(systems, child["id"])["parent"]["id"] == (
+        RecordLink.objects.get(zuora_account_id=parent["id"]).netsuite_internal_id
+    )
+
+
+def test_runs_after_an_update_only_run_report_nothing_and_the_watermark_settles(systems, run_sync):
+    # NetSuite writes as slow as a real account's; a run that only updates writes nothing back
+    # to Zuora, so it has no write-back of its own to read back.
+    systems.netsuite.config.update({"latency_ms": 300})
+    run_sync()
+    edited = syncable(systems)[3]
+    for path, body in (
+        (f"/v1/accounts/{edited['id']}", {"notes": "Edited"}),
+        (f"/v1/contacts/{edited['billToId']}", {"address1": "7 Moved Lane"}),
+    ):
+        zuora_put(systems, path, body)
+        assert run_sync().counts == {"updated": 1}
+        cursor = SyncCursor.objects.get(direction="zuora_to_netsuite")
+        systems.netsuite.reset_calls()
+
+        for _ in range(2):
+            report = run_sync()
+            assert report.counts == {}, report.counts
+        assert systems.netsuite.calls == {}
+        assert SyncCursor.objects.get(direction="zuora_to_netsuite").watermark == cursor.watermark
+
+
+def test_a_name_with_a_nul_or_a_lone_surrogate_syncs_and_every_other_account_is_recorded(
+    systems, run_sync
+):
+    # PostgreSQL refuses NUL in text and JSON; no database takes a lone surrogate.
+    accounts = syncable(systems)
+    nul, surrogate = accounts[0], accounts[1]
+    systems.zuora.accounts[nul["id"]]["name"] = "Bad\x00Name"
+    systems.zuora.accounts[surrogate["id"]]["name"] = "Half \ud800 Pair"
+
+    report = run_sync()
+
+    assert report.run.status != "failed", report.message
+    assert report.counts["created"] == len(accounts)
+    assert AccountResult.objects.count() == sum(report.counts.values())
+    assert RecordLink.objects.count() == len(accounts)
+    assert AccountResult.objects.get(source_id=nul["id"]).source_name == "BadName"
+    # Control characters are left out of what NetSuite gets too.
+    assert customer_for(systems, nul["id"])["companyName"] == "BadName"
+    assert customer_for(systems, surrogate["id"])["companyName"] == "Half  Pair"
+    zuora_put(systems, f"/v1/accounts/{nul['id']}", {"notes": "Edited"})
+    rerun = run_sync()
+    assert rerun.run.status != "failed", rerun.message
+    assert rerun.counts.get("updated") == 1, rerun.counts

@@ -20,6 +20,7 @@ from syncadmin.mapping.types import (
     NetSuiteLookups,
     NumberMode,
     ZuoraLookups,
+    without_control_characters,
 )
 
 CONTACT_KEYS = ("billToContact", "soldToContact")
@@ -404,7 +405,7 @@ def _text(value: Any) -> str | None:
     """Source value as text; None for null, empty or blank so it is never sent."""
     if value is None or isinstance(value, bool):
         return None
-    text = str(value).strip()
+    text = without_control_characters(str(value)).strip()
     return text or None
 
 

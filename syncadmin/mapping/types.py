@@ -6,10 +6,20 @@ lists once per run and hands them to the pure mapping functions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+
+# Control characters other than tab and line breaks, and lone surrogates (UTF-8 cannot encode
+# them): a NUL in a Zuora name is never meant, and neither system's UI can show or type them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def without_control_characters(text: str) -> str:
+    """`text` as the other system gets it: control characters and lone surrogates left out."""
+    return _CONTROL.sub("", text)
 
 
 class NumberMode(StrEnum):

@@ -17,6 +17,7 @@ from syncadmin.mapping.types import (
     MappingOptions,
     NetSuiteLookups,
     NumberMode,
+    without_control_characters,
 )
 
 # Rewritten on every write-back (the Zuora account's UpdatedDate moves when we store the link),
@@ -441,7 +442,7 @@ def _text(value: Any) -> str | None:
     """Source value as text; None for null, empty or blank so it is never sent."""
     if value is None or isinstance(value, bool):
         return None
-    text = str(value).strip()
+    text = without_control_characters(str(value)).strip()
     return text or None
 
 

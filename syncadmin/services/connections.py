@@ -11,6 +11,7 @@ from connectors.http import ApiError
 from connectors.netsuite.client import NetSuiteClient, NetSuiteCredentials
 from connectors.zuora.client import ZuoraClient, ZuoraCredentials
 from syncadmin.models import NetSuiteConnection, ZuoraConnection
+from syncadmin.services.storable import storable_text
 
 
 class ConnectionNotConfigured(Exception):
@@ -135,7 +136,7 @@ def _check(connection: Any, probe: Callable[[], str]) -> tuple[bool, str]:
         ok, message = False, f"{type(exc).__name__}: {exc}"
     connection.last_checked_at = timezone.now()
     connection.last_check_ok = ok
-    connection.last_check_message = message[:1000]
+    connection.last_check_message = storable_text(message)[:1000]
     connection.save(update_fields=["last_checked_at", "last_check_ok", "last_check_message"])
     return ok, message
 

@@ -37,6 +37,9 @@ class RunSummary:
     # that this run synced (its own write-backs, mostly), by id, so that the next run can tell
     # them from edits.
     settled_rows: dict[str, str] = field(default_factory=dict)
+    # Failed records still waiting for their parent, not looked at in this run (see
+    # selectors.open_failures): the cursor keeps them open for the next runs.
+    waiting: dict[str, str] = field(default_factory=dict)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -169,6 +172,7 @@ class SyncEngine:
         # Rows this run synced that its settle pass read back: (stamp, digest) by id.
         self._settled_rows: dict[str, tuple[datetime, str]] = {}
         self._settled_through: datetime | None = None
+        self._prune_rows_at = 4096
         self._rows_at_watermark: dict[str, str] = {}
         if self.watermark is not None and self.account_ids is None:
             cursor = (
@@ -207,7 +211,7 @@ class SyncEngine:
         self, item: Any, code: str, message: str, retryable: bool = False
     ) -> AccountOutcome:
         # A failure caused by the parent remembers it, so the record is read again only when
-        # that parent changes or is linked (see selectors.open_failure_source_ids).
+        # that parent changes, is due or is linked (see selectors.open_failures).
         parent = self._parent_id(self._source(item)) if code.startswith("PARENT_") else None
         return self._outcome(
             item,
@@ -243,7 +247,23 @@ class SyncEngine:
                 self._newest_seen = at
             if outcome.retryable:
                 self._hold_watermark(at)
+            if self._already_synced(outcome, at):
+                self.summary.selected -= 1
+                return
         self.recorder.add(outcome)
+
+    def _already_synced(self, outcome: AccountOutcome, at: datetime) -> bool:
+        """An unchanged record read again only because its change is at or before the
+        watermark (the overlap window, the settle margin): an earlier run synced that change,
+        so it is not news and the run does not report it."""
+        return (
+            outcome.outcome == Outcome.UNCHANGED
+            and self.watermark is not None
+            and at <= self.watermark
+            and outcome.link is None
+            and outcome.writeback is None
+            and not outcome.warnings
+        )
 
     def next_watermark(self) -> datetime | None:
         """The newest change seen, but never past a retryable failure, so it is read again;
@@ -267,11 +287,11 @@ class SyncEngine:
         )
         if self.summary.settled:
             assert self._settled_at is not None
+            # Rows stamped past the watermark too: the next run lists them again (our late
+            # write-backs, for example), and knows them by their digests.
             start = self._settled_at - SETTLE_MARGIN
             self.summary.settled_rows = {
-                row_id: digest
-                for row_id, (at, digest) in self._settled_rows.items()
-                if start <= at <= self._settled_at
+                row_id: digest for row_id, (at, digest) in self._settled_rows.items() if start <= at
             }
         self._settled_rows = {}
         self.summary.throttles = throttles
@@ -290,6 +310,38 @@ class SyncEngine:
             digest = rows.get(record_id)
             if digest is not None:
                 self._settled_rows[record_id] = (self._settled_at, digest.hex())
+
+    def _settle_without_write_backs(self) -> None:
+        """Settle a run that wrote nothing back to its source: there is nothing of ours to read
+        back, and its selection read everything stamped up to the run's start, so the
+        watermark it reached is settled as it is (the next run re-reads only the margin).
+
+        Without this, a run that only updated records (or found nothing new) left the
+        watermark unsettled, and so did every later run with nothing to write back: each
+        re-read the whole overlap window before the same watermark, reported every record in
+        it again as unchanged, and never moved on."""
+        if self._oldest_retryable is None and not self._own_writes.pending():
+            self._settled_at = self._watermark_from_changes()
+            if self._settled_at is not None and self.watermark_settled():
+                # The settling run's rows stay known: its late write-backs are stamped past
+                # the watermark, and would otherwise be reported by the next run.
+                for record_id, digest in self._rows_at_watermark.items():
+                    self._settled_rows.setdefault(record_id, (self._settled_at, digest))
+
+    def _note_synced_row(self, record_id: str, at: datetime | None, digest: str) -> None:
+        """A source row as this run knows it (selected or skipped as already synced), kept
+        for the next run if it falls in the margin before the watermark (see _conclude)."""
+        if at is None:
+            return
+        self._settled_rows[record_id] = (at, digest)
+        if len(self._settled_rows) >= self._prune_rows_at:
+            # Rows are noted in about their stamps' order: only the newest second can
+            # still fall in the margin.
+            newest = max(stamp for stamp, _ in self._settled_rows.values())
+            self._settled_rows = {
+                k: v for k, v in self._settled_rows.items() if v[0] >= newest - SETTLE_MARGIN
+            }
+            self._prune_rows_at = max(4096, 2 * len(self._settled_rows))
 
     def _hold_watermark(self, at: datetime) -> None:
         """Keep the next watermark at or before `at`, so that change is read again."""

@@ -24,6 +24,7 @@ from connectors.zuora.client import ZuoraClient
 from syncadmin.csvutil import csv_safe
 from syncadmin.models import LinkEvent, LinkImport, MatchSuggestion, RecordLink
 from syncadmin.services.connections import netsuite_client_build, zuora_client_build
+from syncadmin.services.storable import make_storable
 
 SEARCH_LIMIT = 20
 IMPORT_MAX_ROWS = 20_000
@@ -263,7 +264,7 @@ def _link_save(
     user = user if getattr(user, "pk", None) else None
     try:
         with transaction.atomic():
-            link = RecordLink.objects.create(
+            link = RecordLink(
                 zuora_account_id=zuora.id,
                 zuora_account_number=zuora.number,
                 netsuite_internal_id=netsuite.internal_id,
@@ -274,7 +275,9 @@ def _link_save(
                 # The next run writes the cross-reference fields on both sides.
                 writeback_pending=True,
             )
-            LinkEvent.objects.create(
+            make_storable(link)
+            link.save(force_insert=True)
+            event = LinkEvent(
                 action=action,
                 zuora_account_id=zuora.id,
                 zuora_account_number=zuora.number,
@@ -283,6 +286,8 @@ def _link_save(
                 user=user,
                 note=note[:255],
             )
+            make_storable(event)
+            event.save(force_insert=True)
             _suggestions_settle(zuora.id, netsuite.internal_id, user=user)
     except IntegrityError as exc:  # linked by someone else a moment ago
         conflict = link_conflict(zuora.id, netsuite.internal_id)

@@ -29,6 +29,7 @@ from syncadmin.services.linking import (
     netsuite_customers_resolve,
     zuora_accounts_resolve,
 )
+from syncadmin.services.storable import make_storable
 
 Rule = MatchSuggestion.Rule
 CONFIDENCE = {Rule.NUMBER: 95, Rule.EMAIL: 85, Rule.NAME_POSTAL: 75, Rule.NAME: 45}
@@ -241,6 +242,8 @@ def match_suggestions_generate(
             for z, n, rule, confidence, reason in matches
             if (z.ref.id, n.ref.internal_id) not in reviewed
         ]
+        for suggestion in fresh:
+            make_storable(suggestion)
         MatchSuggestion.objects.bulk_create(fresh, batch_size=500)
     return {
         "zuora_unlinked": len(zuora),

@@ -43,7 +43,7 @@ from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
-    open_failure_source_ids,
+    open_failures,
     strong_unreviewed_matches,
     writeback_pending_source_ids,
 )
@@ -366,9 +366,9 @@ class NetSuiteToZuoraSync(SyncEngine):
                     keep(selected[customer_id].customer, at)
         # A Zuora id that could not be written back, and a customer that failed or waits for
         # review, are looked at again even if nothing changed since.
-        pending = writeback_pending_source_ids(
-            direction=Direction.NETSUITE_TO_ZUORA
-        ) | open_failure_source_ids(direction=Direction.NETSUITE_TO_ZUORA, seen=set(selected))
+        failures = open_failures(direction=Direction.NETSUITE_TO_ZUORA, seen=set(selected))
+        self.summary.waiting = failures.waiting
+        pending = writeback_pending_source_ids(direction=Direction.NETSUITE_TO_ZUORA) | failures.due
         for customer in self.customers_by_ids(sorted(pending - set(selected)), SELECTION_WHERE):
             keep(customer, None)
         return selected
@@ -863,12 +863,14 @@ class NetSuiteToZuoraSync(SyncEngine):
         """
         if self.dry_run or self.account_ids is not None:
             return
-        for _ in range(SETTLE_ROUNDS):
+        for round_ in range(SETTLE_ROUNDS):
             read_back, self._early_read = self._early_read, None
             early = read_back is not None
             if read_back is None:
                 written = self._own_writes.take()
                 if written is None:
+                    if round_ == 0:
+                        self._settle_without_write_backs()
                     break
                 read_back = self._start_read_back(written)
             # While the reads are on the wire: the links of this run must be visible to the

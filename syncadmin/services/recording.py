@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from syncadmin.models import AccountResult, Outcome, RecordLink, SyncRun
 from syncadmin.services.bulk import insert_rows
+from syncadmin.services.storable import make_storable, storable, storable_text
 
 
 @dataclass
@@ -119,6 +120,9 @@ class DatabaseRecorder(Recorder):
         pending, self._pending = self._pending, []
         self._last_flush = time.monotonic()
         with transaction.atomic():
+            for o in pending:
+                if o.link is not None:
+                    make_storable(o.link)
             new_links = [o.link for o in pending if o.link is not None and o.link_is_new]
             if new_links:
                 insert_rows(RecordLink, new_links)
@@ -146,18 +150,18 @@ class DatabaseRecorder(Recorder):
                     {
                         "run": self.run,
                         "link": o.link,
-                        "source_id": o.source_id,
-                        "source_number": o.source_number[:100],
-                        "source_name": o.source_name[:255],
-                        "destination_id": o.destination_id,
+                        "source_id": storable_text(o.source_id),
+                        "source_number": storable_text(o.source_number)[:100],
+                        "source_name": storable_text(o.source_name)[:255],
+                        "destination_id": storable_text(o.destination_id),
                         "outcome": o.outcome,
-                        "reason": o.reason[:255],
-                        "error_code": o.error_code[:64],
-                        "error_message": o.error_message,
+                        "reason": storable_text(o.reason)[:255],
+                        "error_code": storable_text(o.error_code)[:64],
+                        "error_message": storable_text(o.error_message),
                         "retryable": o.retryable,
-                        "waiting_for": o.waiting_for,
-                        "changes": o.changes,
-                        "warnings": o.warnings,
+                        "waiting_for": storable_text(o.waiting_for),
+                        "changes": storable(o.changes),
+                        "warnings": storable(o.warnings),
                     }
                     for o in pending
                 ),

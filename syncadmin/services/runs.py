@@ -28,6 +28,7 @@ from syncadmin.services.recording import (
     ProgressFn,
     Recorder,
 )
+from syncadmin.services.storable import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -221,11 +222,15 @@ def _advance_cursor(cursor: SyncCursor, summary: RunSummary) -> None:
         watermark != cursor.watermark
         or settled_through != cursor.settled_through
         or settled_rows != cursor.settled_rows
+        or summary.waiting != cursor.waiting
     ):
         cursor.watermark = watermark
         cursor.settled_through = settled_through
         cursor.settled_rows = settled_rows
-        cursor.save(update_fields=["watermark", "settled_through", "settled_rows", "updated_at"])
+        cursor.waiting = summary.waiting
+        cursor.save(
+            update_fields=["watermark", "settled_through", "settled_rows", "waiting", "updated_at"]
+        )
 
 
 def _finish(
@@ -242,7 +247,7 @@ def _finish(
         logger.exception("could not store the last results of run %s", run.pk)
     run.refresh_from_db()
     run.status = status
-    run.message = message
+    run.message = storable_text(message)  # vendors' error texts among it
     run.finished_at = timezone.now()
     cursor.refresh_from_db()
     run.watermark_after = cursor.watermark

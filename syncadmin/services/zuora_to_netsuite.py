@@ -40,7 +40,7 @@ from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
-    open_failure_source_ids,
+    open_failures,
     strong_unreviewed_matches,
     writeback_pending_source_ids,
 )
@@ -104,6 +104,8 @@ ROW_FIELDS = (
     z_fields.CUSTOMER_TYPE,
 )
 _ROW_KEYS = tuple(name.lower() for name in ROW_FIELDS)
+# What changes on a contact without an edit of its content.
+CONTACT_STAMPS = frozenset({"updatedDate", "updatedById"})
 # Our write-backs read back per settle slice (one ZOQL call each).
 WRITES_PER_SETTLE_SLICE = 2000
 # An initial sync reads the NetSuite customers that may carry a Zuora id while it waits for
@@ -311,7 +313,14 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     margin = aside.submit(self._edits_in_margin, since, listed_from)
                 for contact in self.zuora.iter_contacts_changed_since(since):
                     if contact.get("accountId"):
-                        note(contact["accountId"], parse_zuora_datetime(contact["updatedDate"]))
+                        at = parse_zuora_datetime(contact["updatedDate"])
+                        # A contact edit is known by its digest like an account row: one at
+                        # the watermark that the settling run synced is not read again.
+                        key = f"contact:{contact.get('id')}"
+                        digest = content_digest(contact, CONTACT_STAMPS).hex()
+                        self._note_synced_row(key, at, digest)
+                        if margin is None or self._rows_at_watermark.get(key) != digest:
+                            note(contact["accountId"], at)
                 for account_id, at in (margin.result() if margin else {}).items():
                     note(account_id, at)
         # Bounded by the run's start: our own write-backs move accounts past it, and paging
@@ -328,7 +337,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
                 and account["id"] not in unlisted
                 and self._rows_at_watermark[account["id"]] == row_digest(account).hex()
             ):
-                continue  # the settling run's own write-back at the watermark, unchanged
+                # The settling run's own write-back at the watermark, unchanged.
+                self._note_synced_row(account["id"], at, self._rows_at_watermark[account["id"]])
+                continue
             if account["id"] in seen:
                 # Changed again while this run pages: hold the watermark before that change
                 # so the next run reads it.
@@ -344,9 +355,10 @@ class ZuoraToNetSuiteSync(SyncEngine):
         if self.watermark is not None:
             # Failures, and cross-references that could not be written back, are looked at
             # again even if nothing changed since.
+            failures = open_failures(direction=Direction.ZUORA_TO_NETSUITE, seen=seen)
+            self.summary.waiting = failures.waiting
             retry = (
-                open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE, seen=seen)
-                | writeback_pending_source_ids(direction=Direction.ZUORA_TO_NETSUITE)
+                failures.due | writeback_pending_source_ids(direction=Direction.ZUORA_TO_NETSUITE)
             ) - seen
             for account in self.zuora.iter_accounts_by_ids(sorted(retry)):
                 if account["id"] not in seen:
@@ -357,9 +369,12 @@ class ZuoraToNetSuiteSync(SyncEngine):
         """Accounts stamped in [start, end) whose row is not one the settling run synced."""
         edits: dict[str, datetime] = {}
         for row in self.zuora.iter_zoql(_rows_query(start, end)):
-            if self._rows_at_watermark.get(row["Id"]) != row_digest(row).hex():
-                at = parse_zuora_datetime(row["UpdatedDate"])
+            at = parse_zuora_datetime(row["UpdatedDate"])
+            digest = row_digest(row).hex()
+            if self._rows_at_watermark.get(row["Id"]) != digest:
                 edits[row["Id"]] = max(at, edits.get(row["Id"], at))
+            else:
+                self._note_synced_row(row["Id"], at, digest)
         return edits
 
     def select(self) -> dict[str, SelectedAccount]:
@@ -507,6 +522,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         for item in batch:
             self._fingerprints[item.id] = fingerprint(item.account)
             self._row_digests[item.id] = row_digest(item.account)
+            self._note_synced_row(item.id, item.selected_at, self._row_digests[item.id].hex())
             reason = IGNORED_REASON if item.id in self._ignored else self.skip_reason(item.account)
             if reason is None:
                 eligible.append(item)
@@ -772,9 +788,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
         """
         if self.dry_run or self.account_ids is not None:
             return
-        for _ in range(SETTLE_ROUNDS):
+        for round_ in range(SETTLE_ROUNDS):
             written = self._own_writes.take()
             if written is None:
+                if round_ == 0:
+                    self._settle_without_write_backs()
                 break
             since = max(self.since(), self._run_started - OVERLAP)
             changed = self._settle_read(since, written)
@@ -800,6 +818,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
         back through ZOQL in time slices at once, the contacts changed since at the same time;
         then the whole accounts (contacts embedded) of those that differ."""
         slices = written.slices(since, per_slice=WRITES_PER_SETTLE_SLICE)
+        # The settling run's own write-backs in the margin before the watermark, as the
+        # selection knows them (see iter_selected): not edits, unless their row changed.
+        settled_before = self._rows_at_watermark if self.watermark_settled() else {}
         changed_at: dict[str, datetime] = {}
         newest_own: list[datetime] = []
         lock = threading.Lock()
@@ -818,6 +839,15 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     if len(synced) >= prune_at and own is not None:  # rows come in no order
                         synced = [r for r in synced if r[1] >= own - SETTLE_MARGIN]
                         prune_at = max(prune_at, 2 * len(synced))
+                    continue
+                if (
+                    row["Id"] not in self._row_digests
+                    and settled_before.get(row["Id"]) == digest.hex()
+                    and self.watermark is not None
+                    and at <= self.watermark
+                ):
+                    # Still known by its row if it falls in this run's margin too.
+                    synced.append((row["Id"], at, digest))
                     continue
                 with lock:
                     changed_at[row["Id"]] = max(at, changed_at.get(row["Id"], at))
