@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("syncadmin", "0007_cursor_settled_rows"),
+        ("syncadmin", "0008_address_lines_and_cross_references"),
     ]
 
     operations = [
