@@ -48,6 +48,7 @@ from syncadmin.services.engine import (
     EPOCH,
     OVERLAP,
     SETTLE_MARGIN,
+    RunStopped,
     RunSummary,
     SyncEngine,
     WrittenBack,
@@ -254,6 +255,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
         self._row_digests: dict[str, bytes] = {}
         self._candidates: Future[list[dict[str, str]] | None] | None = None
+        # Every NetSuite call of this direction is a record's write or a read of the run:
+        # once it must stop, none is sent.
+        self.limiter.stop = self.should_stop
 
     # -- selection ------------------------------------------------------------------------------
     def iter_selected(self) -> Iterator[SelectedAccount]:
@@ -439,6 +443,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
             batch: list[SelectedAccount] = []
             size = FIRST_BATCH
             for item in self.iter_selected():
+                if self.stopping():
+                    break
                 batch.append(item)
                 if len(batch) >= size or (
                     len(batch) % FIRST_BATCH == 0 and self._running_low(workers)
@@ -453,6 +459,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
             finally:
                 # Even if the read back failed: the last write-backs' links are recorded.
                 self._finish_stream()
+        except RunStopped:
+            self._finish_stream()  # a read met the stop: record what was sent
         except BaseException:
             self._pool.shutdown(wait=True)  # nothing of this run may still be on the wire
             raise
@@ -604,7 +612,10 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     self._record(written)
                 continue
             self._in_flight.discard(item.id)
-            outcome = future.result()
+            try:
+                outcome = future.result()
+            except RunStopped:
+                continue  # not sent: the next run sends it
             if outcome.writeback:
                 self._writebacks.append(outcome)
                 if len(self._writebacks) >= WRITEBACK_BATCH:
@@ -677,6 +688,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
             if self._futures:
                 self._collect(block=True)
                 continue
+            if self.stopping():
+                # Their parents were never sent: the next run reads them all again.
+                self._waiting.clear()
+                self._waiting_ids.clear()
+                continue
             absent = next((p for p in self._waiting if p not in self._waiting_ids), None)
             if absent is None:
                 self._break_cycle()
@@ -734,7 +750,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         read. The digests of the margin's rows go with the watermark, so the next run tells
         our write-backs there from such writes with one ZOQL call (see _edits_in_margin).
         """
-        if self.dry_run or self.account_ids is not None:
+        if self.dry_run or self.account_ids is not None or self.stopping():
             return
         for _ in range(SETTLE_ROUNDS):
             written = self._own_writes.take()
@@ -838,6 +854,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         parent_destination_id: str | None,
         lookups: NetSuiteLookups,
     ) -> AccountOutcome:
+        self._stop_here()
         account = item.account
         try:
             payload = customer_payload(
