@@ -112,14 +112,15 @@ class _RunGuard:
         if new_holder and new_holder != self.holder:
             self.reason = (
                 "Another run took over: this run could not renew its lock on the sync in time, "
-                "so it stopped before its next account, and no two runs work at once. " + PICKS_UP
+                "so it stopped before its next account, so that no two runs work at once. "
+                + PICKS_UP
             )
         else:
             cause = f" (the database answered: {type(error).__name__})" if error else ""
             self.reason = (
                 f"The run lost its lock on the sync: it could not renew it within "
                 f"{_duration(self.ttl.total_seconds())}{cause}, so it stopped before its next "
-                "account, and no two runs work at once. " + PICKS_UP
+                "account, so that no two runs work at once. " + PICKS_UP
             )
         logger.warning("sync run stopping: %s", self.reason)
 
@@ -332,6 +333,7 @@ def sync_run_execute(
         if run is not None:
             with contextlib.suppress(Exception):
                 _finish(run, recorder, engine, SyncRun.Status.INTERRUPTED, _ended_by(exc), cursor)
+            with contextlib.suppress(Exception):
                 lease.lease_release(holder=holder)
         raise
     if run is not None:
