@@ -110,18 +110,17 @@ class _RunGuard:
 
     def _lost(self, new_holder: str | None, error: Exception | None = None) -> None:
         if new_holder and new_holder != self.holder:
-            self.reason = (
-                "Another run took over: this run could not renew its lock on the sync in time, "
-                "so it stopped before its next account, so that no two runs work at once. "
-                + PICKS_UP
-            )
+            what = "Another run took over: this run could not renew its lock on the sync in time"
         else:
             cause = f" (the database answered: {type(error).__name__})" if error else ""
-            self.reason = (
-                f"The run lost its lock on the sync: it could not renew it within "
-                f"{_duration(self.ttl.total_seconds())}{cause}, so it stopped before its next "
-                "account, so that no two runs work at once. " + PICKS_UP
+            what = (
+                "The run lost its lock on the sync: it could not renew it within "
+                f"{_duration(self.ttl.total_seconds())}{cause}"
             )
+        self.reason = (
+            f"{what}. It stopped before its next account, so that no two runs work at once. "
+            + PICKS_UP
+        )
         logger.warning("sync run stopping: %s", self.reason)
 
     def __enter__(self) -> _RunGuard:
