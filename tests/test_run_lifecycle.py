@@ -79,13 +79,16 @@ def zuora_master(systems: Any) -> Any:
     systems.netsuite.config.update({"latency_ms": 150})
 
     def far_enough() -> bool:
-        # Zuora → NetSuite records its results after their write-back, near the end.
-        return systems.netsuite.customers_count() >= 60
+        running = AccountResult.objects.filter(run__status=SyncRun.Status.RUNNING)
+        return running.filter(outcome="created").count() >= 30
+
+    def midway() -> bool:
+        return systems.netsuite.customers_count() < len(syncable(systems))
 
     def all_synced_once() -> None:
         assert_every_account_is_in_netsuite_once(systems)
 
-    return far_enough, all_synced_once
+    return far_enough, midway, all_synced_once
 
 
 def netsuite_master(systems: Any) -> Any:
@@ -94,14 +97,18 @@ def netsuite_master(systems: Any) -> Any:
     systems.netsuite.config.update({"latency_ms": 150})
 
     def far_enough() -> bool:
-        return AccountResult.objects.filter(run__status=SyncRun.Status.RUNNING).count() >= 30
+        running = AccountResult.objects.filter(run__status=SyncRun.Status.RUNNING)
+        return running.filter(outcome="created").count() >= 30
+
+    def midway() -> bool:
+        return systems.zuora.calls_to("v1.account.create") < len(customers_to_sync(systems))
 
     def all_synced_once() -> None:
         wanted = customers_to_sync(systems)
         assert systems.zuora.calls_to("v1.account.create") == len(wanted)  # none made twice
         assert set(RecordLink.objects.values_list("netsuite_internal_id", flat=True)) == set(wanted)
 
-    return far_enough, all_synced_once
+    return far_enough, midway, all_synced_once
 
 
 @pytest.mark.parametrize("master", [zuora_master, netsuite_master], ids=["zuora", "netsuite"])
@@ -110,7 +117,7 @@ def test_a_killed_run_is_closed_as_interrupted_and_the_next_run_starts_within_th
     systems, run_sync, settings, tmp_path, master
 ):
     short_lease(settings)
-    far_enough, all_synced_once = master(systems)
+    far_enough, midway, all_synced_once = master(systems)
     log = tmp_path / "run.log"
     process = subprocess.Popen(
         [sys.executable, "manage.py", "sync_customers", "--no-progress"],
@@ -138,6 +145,7 @@ def test_a_killed_run_is_closed_as_interrupted_and_the_next_run_starts_within_th
         killed_at = timezone.now()
     ghost = SyncRun.objects.get()
     assert ghost.status == SyncRun.Status.RUNNING  # nobody has looked yet
+    assert midway()  # its results were stored as it went, not all at its end
 
     report = run_sync()
 
@@ -151,7 +159,7 @@ def test_a_killed_run_is_closed_as_interrupted_and_the_next_run_starts_within_th
     assert ghost.finished_at is not None
     recorded = AccountResult.objects.filter(run=ghost)
     assert ghost.processed == recorded.count()
-    assert ghost.created == recorded.filter(outcome="created").count()
+    assert ghost.created == recorded.filter(outcome="created").count() >= 30
     assert "interrupted" in ghost.message
     assert "the next run picks up where it stopped" in ghost.message
     all_synced_once()

@@ -237,6 +237,10 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._lookups_lock = threading.Lock()
         self._run_started = now()
         self._pool: ThreadPoolExecutor | None = None
+        # Write-backs to Zuora, not queued behind the accounts waiting for a NetSuite slot:
+        # an account's result and link are stored once its write-back answers, so they are
+        # stored while the run goes on (a killed run keeps them), not all near its end.
+        self._writeback_pool: ThreadPoolExecutor | None = None
         # The streaming pipeline's state: ids and short texts only, never whole accounts
         # (except children waiting for a parent later in the stream, and what is in flight).
         self._futures: dict[Future[Any], SelectedAccount | None] = {}  # None: a write-back
@@ -434,6 +438,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
         # NetSuite calls are bounded by the limiter, not by the pool: the extra threads carry
         # the Zuora write-backs, so a NetSuite slot never waits for Zuora.
         self._pool = ThreadPoolExecutor(max_workers=workers * 3 + 2, thread_name_prefix="sync")
+        self._writeback_pool = ThreadPoolExecutor(
+            max_workers=ZUORA_WRITES_AT_ONCE, thread_name_prefix="writeback"
+        )
         if self.watermark is None and self.account_ids is None:
             # An initial sync: what its first writes need from NetSuite (existing customers,
             # the lookups) is read while Zuora's token and first page are on the wire.
@@ -463,9 +470,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
             self._finish_stream()  # a read met the stop: record what was sent
         except BaseException:
             self._pool.shutdown(wait=True)  # nothing of this run may still be on the wire
+            self._writeback_pool.shutdown(wait=True)
             raise
         # Every call has answered: the idle threads exit on their own, unjoined.
         self._pool.shutdown(wait=False)
+        self._writeback_pool.shutdown(wait=False)
         return self._conclude(throttles=self.limiter.throttles)
 
     def _running_low(self, workers: int) -> bool:
@@ -633,7 +642,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
     def _flush_writebacks(self) -> None:
         batch, self._writebacks = self._writebacks, []
         if batch:
-            future = self._pool.submit(self._write_back_batch, batch)
+            assert self._writeback_pool is not None
+            future = self._writeback_pool.submit(self._write_back_batch, batch)
             self._futures[future] = None
             future.add_done_callback(self._done.put)
 
