@@ -689,7 +689,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         def finished(future: Future[AccountOutcome]) -> None:
             item = futures.pop(future)
             item.record = None  # back to the summary: memory stays bounded
-            if not isinstance(future.exception(), RunStopped):  # else not sent: the next run
+            if not isinstance(future.exception(), RunStopped):  # never sent: left to the next
                 self._record(future.result())
 
         # A queue fed by done-callbacks, and a bounded number queued: concurrent.futures.wait()

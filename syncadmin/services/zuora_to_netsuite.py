@@ -435,8 +435,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._run_started = now()
         self._ignored = ignored_source_ids(direction=Direction.ZUORA_TO_NETSUITE)
         workers = max(1, self.preferences.netsuite_concurrency)
-        # NetSuite calls are bounded by the limiter, not by the pool: the extra threads carry
-        # the Zuora write-backs, so a NetSuite slot never waits for Zuora.
+        # NetSuite calls are bounded by the limiter, not by the pool; the Zuora write-backs
+        # have threads of their own, so a NetSuite slot never waits for Zuora.
         self._pool = ThreadPoolExecutor(max_workers=workers * 3 + 2, thread_name_prefix="sync")
         self._writeback_pool = ThreadPoolExecutor(
             max_workers=ZUORA_WRITES_AT_ONCE, thread_name_prefix="writeback"
@@ -584,6 +584,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._waiting_ids[item.id] = parent
 
     def _submit(self, item: SelectedAccount, parent_destination: str | None) -> None:
+        if self.stopping():
+            return  # not sent: the next run sends it
         lookups = self.lookups()
         sync = self.sync_account
         if item.is_parent or item.id in self._waiting:
