@@ -210,6 +210,55 @@ def test_a_run_takes_over_a_lease_whose_holder_stopped_renewing_it(systems, run_
     assert_every_account_is_in_netsuite_once(systems)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_started_in_place_of_a_killed_one_queues_a_run_that_takes_over(systems, settings):
+    from django_q.brokers import get_broker
+    from django_q.signals import post_spawn
+    from django_q.signing import SignedPackage
+
+    from syncadmin.tasks import sync_customers_task
+
+    short_lease(settings)
+    broker = get_broker()
+    broker.purge_queue()
+    # The worker running a scheduled sync was killed: its run is marked running, its lease
+    # is still there and nobody renews it.
+    assert lease.lease_acquire(holder="worker-host:4242:dead")
+    ghost = SyncRun.objects.create(
+        trigger="schedule",
+        direction=Direction.ZUORA_TO_NETSUITE,
+        lease_holder="worker-host:4242:dead",
+    )
+    killed_at = timezone.now()
+
+    post_spawn.send(sender="django_q", proc_name="Worker-2")  # the cluster starts a new one
+
+    queued = broker.dequeue()
+    assert queued, "no run was queued"
+    broker.acknowledge(queued[0][0])
+    task = SignedPackage.loads(queued[0][1])
+    assert task["func"] == "syncadmin.tasks.sync_customers_task"
+    result = sync_customers_task(**task["kwargs"])  # what the new worker runs
+    run = SyncRun.objects.get(pk=result["run"])
+    assert run.status in FINISHED
+    assert (run.started_at - killed_at).total_seconds() <= TTL + 1.0
+    ghost.refresh_from_db()
+    assert ghost.status == SyncRun.Status.INTERRUPTED
+    assert_every_account_is_in_netsuite_once(systems)
+
+
+def test_a_worker_that_starts_with_no_run_going_queues_nothing(db):
+    from django_q.brokers import get_broker
+    from django_q.signals import post_spawn
+
+    broker = get_broker()
+    broker.purge_queue()
+
+    post_spawn.send(sender="django_q", proc_name="Worker-1")
+
+    assert not broker.queue_size()
+
+
 # -- a run that loses its lease -----------------------------------------------------------------
 def take_the_lease() -> None:
     """What another worker does when it finds this run's lease lapsed."""
