@@ -247,6 +247,28 @@ def test_a_worker_started_in_place_of_a_killed_one_queues_a_run_that_takes_over(
     assert_every_account_is_in_netsuite_once(systems)
 
 
+def _nonces_signed_in_a_worker(_: int) -> list[str]:
+    from connectors.netsuite.auth import tba_signer
+
+    sign = tba_signer("1234567_SB1", "key", "secret", "token", "token-secret")
+    headers = [sign("POST", "https://1234567-sb1.suitetalk.api.netsuite.com/x") for _ in range(3)]
+    return [h["Authorization"].split('oauth_nonce="')[1].split('"')[0] for h in headers]
+
+
+def test_workers_forked_from_one_cluster_never_sign_with_the_same_nonce():
+    import multiprocessing
+
+    # The cluster forks its workers, and forks a new one in place of a killed worker: NetSuite
+    # refuses a nonce it has seen, so the replacement's run failed with INVALID_LOGIN.
+    _nonces_signed_in_a_worker(0)  # the parent has the signer loaded, as the cluster has
+    signed = []
+    for worker in (1, 2):  # each a process of its own, forked from the same parent
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            signed.append(pool.apply(_nonces_signed_in_a_worker, (worker,)))
+
+    assert not set(signed[0]) & set(signed[1])
+
+
 def test_a_worker_that_starts_with_no_run_going_queues_nothing(db):
     from django_q.brokers import get_broker
     from django_q.signals import post_spawn
