@@ -421,6 +421,9 @@ class SyncRun(models.Model):
         PARTLY_FAILED = "partly_failed", "Partly failed"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped (another run was active)"
+        # Stopped before the end (killed, lost its lease, or reached its deadline): what it
+        # recorded stands, and the next run picks up where it stopped.
+        INTERRUPTED = "interrupted", "Interrupted (the next run continues)"
 
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     direction = models.CharField(max_length=30, choices=Direction.choices)
@@ -442,6 +445,9 @@ class SyncRun(models.Model):
     watermark_after = models.DateTimeField(null=True, blank=True)
     api_calls = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # The lease holder (host:pid:nonce) of a running run: a running run whose holder no longer
+    # holds the lease has died (see services.runs.runs_interrupted_close).
+    lease_holder = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

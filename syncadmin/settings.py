@@ -91,15 +91,27 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 
 LOGIN_URL = "admin:login"
 
+# Runs: the lease that keeps them one at a time is renewed every heartbeat and lapses after
+# the TTL, so a killed run's lease frees within the TTL. A run stops by itself at the next
+# record boundary once it has run for the deadline (the next run picks up where it stopped).
+SYNC_LEASE_TTL_SECONDS = env.float("SYNC_LEASE_TTL_SECONDS", default=30.0)
+SYNC_LEASE_HEARTBEAT_SECONDS = env.float(
+    "SYNC_LEASE_HEARTBEAT_SECONDS", default=SYNC_LEASE_TTL_SECONDS / 6
+)
+SYNC_RUN_DEADLINE_SECONDS = env.float("SYNC_RUN_DEADLINE_SECONDS", default=12 * 3600)
+
 # Queue: the ORM broker needs nothing extra; set Q_BROKER_URL=redis://... to use Redis.
 Q_BROKER_URL = env("Q_BROKER_URL", default="")
+_Q_TIMEOUT = env.int("Q_TIMEOUT", default=int(SYNC_RUN_DEADLINE_SECONDS) + 3600)
 Q_CLUSTER = {
     "name": "syncadmin",
     "workers": env.int("Q_WORKERS", default=1),
-    # A sync run reports its own per-account failures; the task never needs a broker retry,
-    # so the timeout sits well below retry and failed tasks are acknowledged.
-    "timeout": env.int("Q_TIMEOUT", default=3300),
-    "retry": env.int("Q_RETRY", default=3600),
+    # A run ends itself at its deadline; the queue's timeout is only a backstop an hour after
+    # it, so it never kills a long initial sync. A sync run reports its own per-account
+    # failures and never needs a broker retry: retry sits above the timeout (django-q2 asks
+    # for that) and failed tasks are acknowledged.
+    "timeout": _Q_TIMEOUT,
+    "retry": env.int("Q_RETRY", default=_Q_TIMEOUT + 3600),
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,

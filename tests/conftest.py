@@ -25,6 +25,21 @@ def encryption_key(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_lease_heartbeat_inside_a_test_transaction(request: Any, settings: Any) -> None:
+    """A test run inside one transaction (the `db` fixture) hides the lease row from the
+    heartbeat thread's own connection (SQLite even makes it wait for the test's write lock),
+    so there a heartbeat would find no lease and stop the run: such tests renew too rarely
+    to matter. Transactional tests keep the real heartbeat."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or (
+        "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+    )
+    if not transactional:
+        settings.SYNC_LEASE_HEARTBEAT_SECONDS = 24 * 3600
+        settings.SYNC_LEASE_TTL_SECONDS = 48 * 3600
+
+
+@pytest.fixture(autouse=True)
 def no_kept_zuora_tokens() -> None:
     """Each test starts without the tokens earlier tests' clients kept: sandboxes listen on
     free ports, and a later one may reuse an earlier one's address."""

@@ -411,12 +411,16 @@ def test_results_page_links_the_export_to_its_filter(admin_client, failures):
 
 # -- dashboard ----------------------------------------------------------------------------------
 def test_progress_reports_rate_and_time_left_of_a_running_sync(admin_client, db):
+    from syncadmin.services import lease
+
+    lease.lease_acquire(holder="worker-1")  # the run's process is alive
     run = SyncRun.objects.create(
         trigger="manual",
         direction=Direction.ZUORA_TO_NETSUITE,
         started_at=timezone.now() - timezone.timedelta(seconds=60),
         total=400,
         processed=100,
+        lease_holder="worker-1",
     )
 
     data = admin_client.get(reverse("admin:syncadmin_syncrun_progress")).json()["run"]

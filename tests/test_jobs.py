@@ -39,7 +39,6 @@ def test_turning_the_schedule_off_removes_it(db):
     assert Schedule.objects.count() == 1
 
     preferences_update(values={"schedule_enabled": False})
-    call_command("setup_schedule", stdout=StringIO())
 
     assert Schedule.objects.count() == 0
 

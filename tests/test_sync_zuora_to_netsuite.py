@@ -734,10 +734,26 @@ def test_dry_run_writes_nothing_anywhere(systems, run_sync):
     assert all(not a.get(z_fields.INTEGRATION_ID) for a in systems.zuora.accounts.values())
 
 
-def test_a_run_while_another_holds_the_lease_is_recorded_as_skipped(systems, run_sync):
+@pytest.mark.django_db(transaction=True)
+def test_a_run_while_another_holds_the_lease_is_recorded_as_skipped(systems, run_sync, settings):
+    settings.SYNC_LEASE_HEARTBEAT_SECONDS = 0.1
     assert lease.lease_acquire(holder="another-worker")
+    alive = threading.Event()
 
-    report = run_sync()
+    def heartbeat() -> None:  # the other worker is alive: it renews its lease
+        from django.db import connection
+
+        while not alive.wait(0.1):
+            lease.lease_renew(holder="another-worker")
+        connection.close()
+
+    beating = threading.Thread(target=heartbeat)
+    beating.start()
+    try:
+        report = run_sync()
+    finally:
+        alive.set()
+        beating.join()
 
     assert report.status == SyncRun.Status.SKIPPED
     assert SyncRun.objects.get().status == SyncRun.Status.SKIPPED

@@ -4,6 +4,7 @@ credentials with a signed JWT assertion. The client picks one from its credentia
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 import threading
 import time
@@ -46,6 +47,16 @@ class _CountingNonceClient(oauthlib.oauth1.Client):
     def nonce(self, value: str | None) -> None:
         # oauthlib sets None ("generate one") in __init__; every request gets its own anyway.
         pass
+
+
+def _new_nonce_prefix() -> None:
+    _CountingNonceClient._prefix = secrets.token_hex(8)
+
+
+# A forked process (a queue worker, and the one started in place of a killed worker) would
+# otherwise count from the same prefix as its siblings, and NetSuite refuses a nonce it has
+# seen: the replacement's first calls failed with INVALID_LOGIN.
+os.register_at_fork(after_in_child=_new_nonce_prefix)
 
 
 class TbaSigner:

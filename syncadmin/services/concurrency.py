@@ -8,7 +8,7 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # While a run is on: a thread whose answer has arrived waits at most this long for the
 # interpreter lock (the default is 5 ms), and that wait happens while it still holds a
@@ -45,10 +45,20 @@ def interpreter_tuned_for_calls() -> Iterator[None]:
                 _saved = None
 
 
+class RunStopped(Exception):
+    """The run must stop (its lease is lost, or its deadline passed), raised at a record
+    boundary: that record was not sent. The run leaves it, and every record it did not reach,
+    to the next run: its watermark does not move."""
+
+
 class AdaptiveLimiter:
     """Never more than `limit` calls at once; after a 429 the allowance drops by one (not below
     one) and climbs back one step per `recover_after` successes, so a throttled account slows
-    the writers down instead of failing accounts."""
+    the writers down instead of failing accounts.
+
+    With `stop` set, a call that waits for a slot once the run must stop is not sent: it
+    raises RunStopped instead (the writers queued behind the slots are the records not sent
+    yet)."""
 
     def __init__(self, limit: int, *, recover_after: int = 20) -> None:
         self.limit = max(1, limit)
@@ -63,6 +73,7 @@ class AdaptiveLimiter:
         self._local = threading.local()
         self.throttles = 0
         self.peak = 0
+        self.stop: Callable[[], bool] | None = None
 
     @contextlib.contextmanager
     def urgent(self) -> Iterator[None]:
@@ -90,6 +101,9 @@ class AdaptiveLimiter:
                     self._cond.wait()
             self._in_use += 1
             self.peak = max(self.peak, self._in_use)
+        if self.stop is not None and self.stop():
+            self.__exit__(RunStopped)
+            raise RunStopped()
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:

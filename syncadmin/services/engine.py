@@ -19,7 +19,7 @@ from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
 from syncadmin.mapping import MappingOptions, NumberMode
 from syncadmin.models import Outcome, SyncCursor, SyncPreferences
-from syncadmin.services.concurrency import AdaptiveLimiter
+from syncadmin.services.concurrency import AdaptiveLimiter, RunStopped
 from syncadmin.services.recording import AccountOutcome, Recorder
 
 FaultHook = Callable[[str, dict[str, Any]], None]
@@ -146,7 +146,9 @@ class SyncEngine:
         account_ids: Iterable[str] | None = None,
         fault_hook: FaultHook | None = None,
         limiter: AdaptiveLimiter | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
+        self.should_stop = should_stop
         self.zuora = zuora
         self.netsuite = netsuite
         self.preferences = preferences
@@ -221,6 +223,15 @@ class SyncEngine:
             retryable=retryable,
             waiting_for=parent or "",
         )
+
+    def stopping(self) -> bool:
+        """Whether the run must stop at this record boundary (cheap: called per record)."""
+        return self.should_stop is not None and self.should_stop()
+
+    def _stop_here(self) -> None:
+        """Called in a worker before a record is sent."""
+        if self.stopping():
+            raise RunStopped()
 
     def _fault(self, point: str, context: dict[str, Any]) -> None:
         if self.fault_hook is not None:

@@ -52,6 +52,7 @@ from syncadmin.services.crossref import StrayReference, stray_references_review
 from syncadmin.services.engine import (
     EPOCH,
     OVERLAP,
+    RunStopped,
     RunSummary,
     SyncEngine,
     WrittenBack,
@@ -292,6 +293,9 @@ class NetSuiteToZuoraSync(SyncEngine):
         zuora = self.zuora
         # NetSuite's concurrency limit gates the write-backs; Zuora writes have their own.
         self.zuora_limiter = AdaptiveLimiter(ZUORA_WRITE_CONCURRENCY)
+        # Zuora writes are the records sent; NetSuite's are the write-backs of records already
+        # sent, which complete even after a stop.
+        self.zuora_limiter.stop = self.should_stop
         transport = getattr(zuora, "transport", None)
         if transport is not None:
             # A Zuora 429 must slow the Zuora writers, not NetSuite's (the run wires both
@@ -698,7 +702,8 @@ class NetSuiteToZuoraSync(SyncEngine):
         def finished(future: Future[AccountOutcome]) -> None:
             item = futures.pop(future)
             item.record = None  # back to the summary: memory stays bounded
-            self._record(future.result())
+            if not isinstance(future.exception(), RunStopped):  # never sent: left to the next
+                self._record(future.result())
 
         # A queue fed by done-callbacks, and a bounded number queued: concurrent.futures.wait()
         # walks every pending future on each call, which at 100,000 customers costs more CPU
@@ -715,6 +720,8 @@ class NetSuiteToZuoraSync(SyncEngine):
             for item, message in orphans:
                 self._record(self._failure(item, "PARENT_NOT_SYNCED", message()))
             for index, chunk in enumerate(chunks):
+                if self.stopping():
+                    break
                 assert ahead is not None
                 prepared = ahead.result()
                 if index + 1 < len(chunks):
@@ -819,8 +826,10 @@ class NetSuiteToZuoraSync(SyncEngine):
         or done), then sync it and tell its own children, if any, where it went."""
         outcome: AccountOutcome | None = None
         try:
+            self._stop_here()
             if parent_placement is not None:
                 parent_placement.ready.wait()
+                self._stop_here()
                 if parent_placement.blocked is not None:
                     code, message, retryable = parent_placement.blocked
                     outcome = self._failure(item, code, message, retryable)
@@ -861,7 +870,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         settle margin through its ordinary selection: SuiteQL pages are large, and the row
         digest stored with each link (see _row_unchanged) tells our write-backs from edits.
         """
-        if self.dry_run or self.account_ids is not None:
+        if self.dry_run or self.account_ids is not None or self.stopping():
             return
         for round_ in range(SETTLE_ROUNDS):
             read_back, self._early_read = self._early_read, None

@@ -22,6 +22,7 @@ def preferences_update(*, values: dict[str, Any]) -> SyncPreferences:
         preferences = SyncPreferences.load()
         before_behavior = preferences.sync_behavior
         before_master = preferences.master
+        before_schedule = _schedule_of(preferences)
         known = {f.name for f in SyncPreferences._meta.get_fields()}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -36,8 +37,14 @@ def preferences_update(*, values: dict[str, Any]) -> SyncPreferences:
         ) or before_master != preferences.master
         if reset:
             SyncCursor.objects.filter(direction=preferences.direction).update(watermark=None)
-    if preferences.schedule_enabled or before_master != preferences.master:
-        from syncadmin.services.schedule import schedule_ensure
+        if _schedule_of(preferences) != before_schedule or preferences.schedule_enabled:
+            # Here rather than in each caller: the command, the admin and any other caller
+            # turn the queue's schedule on, off or to a new interval at once.
+            from syncadmin.services.schedule import schedule_ensure
 
-        schedule_ensure()
+            schedule_ensure()
     return preferences
+
+
+def _schedule_of(preferences: SyncPreferences) -> tuple[bool, int]:
+    return preferences.schedule_enabled, preferences.schedule_minutes()

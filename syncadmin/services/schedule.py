@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django_q.models import Schedule
 
 from syncadmin.models import SyncPreferences
@@ -16,14 +19,20 @@ def schedule_ensure() -> Schedule | None:
     if not preferences.schedule_enabled:
         Schedule.objects.filter(name=SCHEDULE_NAME).delete()
         return None
-    schedule, _ = Schedule.objects.update_or_create(
+    minutes = preferences.schedule_minutes()
+    schedule, created = Schedule.objects.update_or_create(
         name=SCHEDULE_NAME,
         defaults={
             "func": TASK,
             "kwargs": "trigger='schedule'",
             "schedule_type": Schedule.MINUTES,
-            "minutes": preferences.schedule_minutes(),
+            "minutes": minutes,
             "repeats": -1,
         },
     )
+    # A shorter interval takes effect now, not after the run the old one had planned.
+    soonest = timezone.now() + timedelta(minutes=minutes)
+    if not created and (schedule.next_run is None or schedule.next_run > soonest):
+        schedule.next_run = soonest
+        schedule.save(update_fields=["next_run"])
     return schedule

@@ -49,6 +49,7 @@ from syncadmin.services.engine import (
     EPOCH,
     OVERLAP,
     SETTLE_MARGIN,
+    RunStopped,
     RunSummary,
     SyncEngine,
     WrittenBack,
@@ -262,6 +263,10 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._lookups_lock = threading.Lock()
         self._run_started = now()
         self._pool: ThreadPoolExecutor | None = None
+        # Write-backs to Zuora, not queued behind the accounts waiting for a NetSuite slot:
+        # an account's result and link are stored once its write-back answers, so they are
+        # stored while the run goes on (a killed run keeps them), not all near its end.
+        self._writeback_pool: ThreadPoolExecutor | None = None
         # The streaming pipeline's state: ids and short texts only, never whole accounts
         # (except children waiting for a parent later in the stream, and what is in flight).
         self._futures: dict[Future[Any], SelectedAccount | None] = {}  # None: a write-back
@@ -280,6 +285,9 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._zuora_slots = threading.Semaphore(ZUORA_WRITES_AT_ONCE)
         self._row_digests: dict[str, bytes] = {}
         self._candidates: Future[list[dict[str, str]] | None] | None = None
+        # Every NetSuite call of this direction is a record's write or a read of the run:
+        # once it must stop, none is sent.
+        self.limiter.stop = self.should_stop
 
     # -- selection ------------------------------------------------------------------------------
     def iter_selected(self) -> Iterator[SelectedAccount]:
@@ -466,9 +474,12 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._run_started = now()
         self._ignored = ignored_source_ids(direction=Direction.ZUORA_TO_NETSUITE)
         workers = max(1, self.preferences.netsuite_concurrency)
-        # NetSuite calls are bounded by the limiter, not by the pool: the extra threads carry
-        # the Zuora write-backs, so a NetSuite slot never waits for Zuora.
+        # NetSuite calls are bounded by the limiter, not by the pool; the Zuora write-backs
+        # have threads of their own, so a NetSuite slot never waits for Zuora.
         self._pool = ThreadPoolExecutor(max_workers=workers * 3 + 2, thread_name_prefix="sync")
+        self._writeback_pool = ThreadPoolExecutor(
+            max_workers=ZUORA_WRITES_AT_ONCE, thread_name_prefix="writeback"
+        )
         if self.watermark is None and self.account_ids is None:
             # An initial sync: what its first writes need from NetSuite (existing customers,
             # the lookups) is read while Zuora's token and first page are on the wire.
@@ -478,6 +489,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
             batch: list[SelectedAccount] = []
             size = FIRST_BATCH
             for item in self.iter_selected():
+                if self.stopping():
+                    break
                 batch.append(item)
                 if len(batch) >= size or (
                     len(batch) % FIRST_BATCH == 0 and self._running_low(workers)
@@ -492,11 +505,15 @@ class ZuoraToNetSuiteSync(SyncEngine):
             finally:
                 # Even if the read back failed: the last write-backs' links are recorded.
                 self._finish_stream()
+        except RunStopped:
+            self._finish_stream()  # a read met the stop: record what was sent
         except BaseException:
             self._pool.shutdown(wait=True)  # nothing of this run may still be on the wire
+            self._writeback_pool.shutdown(wait=True)
             raise
         # Every call has answered: the idle threads exit on their own, unjoined.
         self._pool.shutdown(wait=False)
+        self._writeback_pool.shutdown(wait=False)
         return self._conclude(throttles=self.limiter.throttles)
 
     def _running_low(self, workers: int) -> bool:
@@ -619,6 +636,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
         self._waiting_ids[item.id] = parent
 
     def _submit(self, item: SelectedAccount, parent_destination: str | None) -> None:
+        if self.stopping():
+            return  # not sent: the next run sends it
         lookups = self.lookups()
         sync = self.sync_account
         if item.is_parent or item.id in self._waiting:
@@ -656,7 +675,10 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     self._record(written)
                 continue
             self._in_flight.discard(item.id)
-            outcome = future.result()
+            try:
+                outcome = future.result()
+            except RunStopped:
+                continue  # not sent: the next run sends it
             if outcome.writeback:
                 self._writebacks.append(outcome)
                 if len(self._writebacks) >= WRITEBACK_BATCH:
@@ -674,7 +696,8 @@ class ZuoraToNetSuiteSync(SyncEngine):
     def _flush_writebacks(self) -> None:
         batch, self._writebacks = self._writebacks, []
         if batch:
-            future = self._pool.submit(self._write_back_batch, batch)
+            assert self._writeback_pool is not None
+            future = self._writeback_pool.submit(self._write_back_batch, batch)
             self._futures[future] = None
             future.add_done_callback(self._done.put)
 
@@ -728,6 +751,11 @@ class ZuoraToNetSuiteSync(SyncEngine):
                     return
             if self._futures:
                 self._collect(block=True)
+                continue
+            if self.stopping():
+                # Their parents were never sent: the next run reads them all again.
+                self._waiting.clear()
+                self._waiting_ids.clear()
                 continue
             absent = next((p for p in self._waiting if p not in self._waiting_ids), None)
             if absent is None:
@@ -786,7 +814,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         read. The digests of the margin's rows go with the watermark, so the next run tells
         our write-backs there from such writes with one ZOQL call (see _edits_in_margin).
         """
-        if self.dry_run or self.account_ids is not None:
+        if self.dry_run or self.account_ids is not None or self.stopping():
             return
         for round_ in range(SETTLE_ROUNDS):
             written = self._own_writes.take()
@@ -904,6 +932,7 @@ class ZuoraToNetSuiteSync(SyncEngine):
         parent_destination_id: str | None,
         lookups: NetSuiteLookups,
     ) -> AccountOutcome:
+        self._stop_here()
         account = item.account
         try:
             payload = customer_payload(
