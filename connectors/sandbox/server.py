@@ -15,6 +15,7 @@ import logging
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -417,6 +418,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that dies (a sync run killed with kill -9) resets its connections: that
+        # is the client's end, not an error of the sandbox worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("%s: connection reset by the client", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
