@@ -78,7 +78,7 @@ class PhaseFigures:
     phase: str  # "kill" or "faults"
     expected: int = 0
     kills: int = 0
-    kills_in_run: int = 0  # the killed process had already started its run
+    kills_in_run: int = 0  # the killed process was in the middle of its run
     next_run: list[float | None] = field(default_factory=list)  # None: not within the limit
     cleared_by_hand: int = 0
     real_runs: int = 0
@@ -90,7 +90,9 @@ class PhaseFigures:
     lost: list[str] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
     ghosts: list[str] = field(default_factory=list)
+    faults: dict[str, int] = field(default_factory=dict)  # faults served, by kind
     probes: int = 0
+    probes_placed: int = 0  # of them, with hand-kept data on their destination
     wall: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -99,6 +101,12 @@ class PhaseFigures:
         source, destination = _systems(self.master)
         what = "kill -9 trials" if self.phase == "kill" else "fault run"
         return f"{source} → {destination} ({source} master), {what}"
+
+    @property
+    def kinds_not_served(self) -> list[str]:
+        from connectors.sandbox.server import FAULT_KINDS
+
+        return [kind for kind in FAULT_KINDS if not self.faults.get(kind)]
 
     @property
     def slowest_next_run(self) -> float | None:
@@ -114,6 +122,8 @@ class PhaseFigures:
             (not self.lost, f"{len(self.lost)} lost"),
             (not self.damaged, f"{len(self.damaged)} damaged"),
         ]
+        if self.phase == "faults":
+            checks.append((not self.kinds_not_served, f"no {self.kinds_not_served} fault served"))
         if self.phase == "kill":
             slowest = self.slowest_next_run
             checks += [
@@ -134,7 +144,7 @@ class PhaseFigures:
         if self.phase == "kill":
             smaller = f" (the target asks {TARGET_KILLS})" if kills_asked < TARGET_KILLS else ""
             lines.append(
-                f"  kills {self.kills} ({self.kills_in_run} after the run had started)"
+                f"  kills {self.kills} ({self.kills_in_run} in the middle of a run)"
                 f"{smaller}   target {kills_asked}: {verdict(self.kills >= kills_asked)}"
             )
             waits = [w for w in self.next_run if w is not None]
@@ -150,15 +160,26 @@ class PhaseFigures:
                     f"    {self.cleared_by_hand} kills left a lease no run could take within "
                     "the limit; the harness cleared it by hand to go on"
                 )
+        if self.phase == "faults":
+            served = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items()))
+            lines.append(
+                f"  faults served: {served or 'none'}   target every kind: "
+                f"{verdict(not self.kinds_not_served)}"
+            )
         lines.append(
-            f"  runs {self.real_runs} real, {self.skipped_runs} skipped; converged "
+            f"  runs that ended by themselves {self.real_runs}, skipped {self.skipped_runs}; "
+            "converged "
             f"{'after ' + str(self.runs_to_converge) + ' runs' if self.converged else 'NO'}"
             f"   target converges: {verdict(self.converged)}"
         )
         for label, items in (
             ("duplicates", self.duplicates),
             ("lost", self.lost),
-            (f"damaged (of {self.probes} records with hand-kept data)", self.damaged),
+            (
+                f"damaged (of {self.probes} records with hand-kept data, "
+                f"{self.probes_placed} on their destination)",
+                self.damaged,
+            ),
         ):
             lines.append(f"  {label} {len(items)}   target 0: {verdict(not items)}")
             lines.extend(f"    {item}" for item in items[:10])
@@ -514,6 +535,7 @@ class World:
             elif destination not in destinations:
                 figures.lost.append(f"source {key} is linked to {destination}, which is missing")
         figures.probes = len(self.probes)
+        figures.probes_placed = sum(p.placed for p in self.probes.values())
         for probe in self.probes.values():
             figures.damaged.extend(self._damage(probe, sources, links))
 
@@ -604,7 +626,7 @@ class ChildRuns:
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         self.figures.kills += 1
-        if SyncRun.objects.filter(pk__gt=newest_before).exclude(status="skipped").exists():
+        if SyncRun.objects.filter(pk__gt=newest_before, status="running").exists():
             self.figures.kills_in_run += 1
         self.kill_times.append(timezone.now())
         self.waiting_since = time.monotonic()
@@ -783,6 +805,13 @@ def fault_run(
         world = World(master, zuora, netsuite, rng)
         world.choose_probes(expected, _probe_count(expected))
         world.set_faults(options.fault_rate)
+        for sandbox in (zuora, netsuite):
+            sandbox.reset_calls()
+        # The first run creates; then, while some fault kind has not been served yet (a small
+        # data set makes few calls), every probe's address moves and a record is created
+        # again, so updates and creates meet faults too. Then runs go on until one writes
+        # nothing.
+        edits, edits_allowed = 0, max(1, options.max_runs // 2)
         for number in range(1, options.max_runs + 1):
             try:
                 report = sync_run_execute(
@@ -798,22 +827,29 @@ def fault_run(
             figures.real_runs += 1
             world.set_faults(0.0)
             world.place_probes()
-            if number == 1:
-                # Updates under faults too: every probe's address moves, one record is new.
+            figures.faults = _faults_served(zuora, netsuite)
+            if edits == 0 or (figures.kinds_not_served and edits < edits_allowed):
                 world.edit()
-                world.set_faults(options.fault_rate)
-                continue
-            world.set_faults(options.fault_rate)
-            if report.run is not None and _wrote_nothing(report.run):
+                edits += 1
+            elif report.run is not None and _wrote_nothing(report.run):
                 figures.converged = True
                 figures.runs_to_converge = number
                 break
+            world.set_faults(options.fault_rate)
         world.set_faults(0.0)
+        figures.faults = _faults_served(zuora, netsuite)
         world.audit(expected, figures)
         figures.ghosts = _ghosts()
     out(f"  {master}: fault run done")
     figures.wall = time.monotonic() - started
     return figures
+
+
+def _faults_served(*sandboxes: SandboxHandle) -> dict[str, int]:
+    served: Counter[str] = Counter()
+    for sandbox in sandboxes:
+        served.update(sandbox.calls().get("faults", {}))
+    return dict(served)
 
 
 def _probe_count(expected: set[str]) -> int:

@@ -135,6 +135,7 @@ class SandboxServer:
         self._recent: deque[float] = deque()
         self._rng = random.Random(self.config.random_seed)
         self.calls: Counter[str] = Counter()  # by endpoint name
+        self.faults_served: Counter[str] = Counter()  # by fault kind
         self.statuses: Counter[str] = Counter()  # "endpoint status"
         self.call_log: deque[dict[str, Any]] = deque(maxlen=5000)
         self._httpd: ThreadingHTTPServer | None = None
@@ -211,6 +212,7 @@ class SandboxServer:
                 "by_endpoint": dict(self.calls),
                 "by_status": dict(self.statuses),
                 "peak_in_flight": self.peak_in_flight,
+                "faults": dict(self.faults_served),
                 "total": sum(v for k, v in self.calls.items() if not k.startswith("sandbox.")),
             }
 
@@ -218,6 +220,7 @@ class SandboxServer:
         with self._lock:
             self.calls.clear()
             self.statuses.clear()
+            self.faults_served.clear()
             self.call_log.clear()
             self.peak_in_flight = 0
 
@@ -257,7 +260,9 @@ class SandboxServer:
         with self._lock:
             if self._rng.random() >= config.fault_rate:
                 return None
-            return self._rng.choice(config.faults)
+            fault = self._rng.choice(config.faults)
+            self.faults_served[fault] += 1
+            return fault
 
     def _latency(self) -> float:
         config = self.config
