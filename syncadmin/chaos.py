@@ -51,7 +51,7 @@ FAULT_HANG_SECONDS = 3.0
 REFERENCE_CLIENTS = {"timeout": 10.0, "backoff_base": 0.01}
 STARTUP_KILL_SHARE = 0.1  # kills before the run starts (in Django's start-up)
 STARTUP_SECONDS = 1.0
-OUT_OF_RUN_EXIT_CODES = (0, 1)  # sync_customers: 0 all succeeded or skipped, 1 some failed
+SYNC_EXIT_CODES = (0, 1)  # sync_customers: 0 all succeeded or skipped, 1 some failed
 
 
 @dataclass
@@ -251,7 +251,6 @@ def child_environment(options: ChaosOptions) -> dict[str, str]:
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url()
     env["FIELD_ENCRYPTION_KEYS"] = ",".join(settings.FIELD_ENCRYPTION_KEYS)
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py names the project's settings
     if options.lease_ttl_seconds is not None and lease_ttl_setting_exists():
         env["SYNC_LEASE_TTL_SECONDS"] = f"{options.lease_ttl_seconds:g}"
     return env
@@ -636,7 +635,7 @@ class ChildRuns:
         from syncadmin.models import SyncRun
 
         run = SyncRun.objects.filter(pk__gt=newest_before).order_by("-pk").first()
-        if process.returncode not in OUT_OF_RUN_EXIT_CODES or run is None:
+        if process.returncode not in SYNC_EXIT_CODES or run is None:
             tail = self.log.read_text(errors="replace")[-600:]
             self.figures.crashed_runs.append(f"exit code {process.returncode}: {tail!r}")
         if run is None or run.status == "skipped":
