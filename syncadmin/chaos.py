@@ -65,7 +65,7 @@ class ChaosOptions:
     seed: int = 1
     max_runs: int = 10  # runs (not skipped) allowed to converge, per phase
     next_run_limit: float = 120.0  # after this the harness clears a stale lease by hand
-    retry_pause: float = 2.0  # between a skipped run and the next attempt
+    retry_pause: float = 5.0  # between a skipped run and the next attempt
     lease_ttl_seconds: float | None = None  # set only when the project has the setting
     in_process: bool = False  # sandboxes in this process (they share its interpreter lock)
     faults: bool = True
@@ -536,16 +536,18 @@ class World:
         figures.probes = len(self.probes)
         figures.probes_placed = sum(p.placed for p in self.probes.values())
         for probe in self.probes.values():
-            figures.damaged.extend(self._damage(probe, sources, links))
+            damage = self._damage(probe, links)
+            if damage:
+                figures.damaged.append(damage)
 
-    def _damage(
-        self, probe: Probe, sources: dict[str, dict[str, Any]], links: dict[str, str]
-    ) -> list[str]:
+    def _damage(self, probe: Probe, links: dict[str, str]) -> str:
+        """What a probe lost of its hand-kept data ("" when nothing), in one line: the figure
+        counts damaged records, not damaged values."""
         problems = []
         if self.master == "zuora":
             destination = links.get(probe.key)
             if not probe.placed or destination is None:
-                return []  # never reached its destination: counted as lost, if expected
+                return ""  # never reached its destination: counted as lost, if expected
             book = self.netsuite.address_books([destination]).get(destination, [])
             where = f"NetSuite customer {destination} (Zuora {probe.key})"
         else:
@@ -556,18 +558,18 @@ class World:
             and line["addressBookAddress"].get("addr1") == HAND_LINE_ADDR1
             for line in book
         ):
-            problems.append(f"{where}: the address line {HAND_LINE_LABEL!r} is gone")
+            problems.append(f"the address line {HAND_LINE_LABEL!r} is gone")
         if self.master == "zuora":
             if not any(line["addressBookAddress"].get("addr2") == HAND_ADDR2 for line in book):
-                problems.append(f"{where}: address line 2 {HAND_ADDR2!r} was blanked")
+                problems.append(f"address line 2 {HAND_ADDR2!r} was blanked")
         elif probe.placed and links.get(probe.key):
             account = self.zuora.get_account(links[probe.key])
             if (account.get("billTo") or {}).get("address2") != HAND_ADDR2:
                 problems.append(
-                    f"Zuora account {account.get('accountNumber')} (NetSuite {probe.key}): "
-                    f"bill-to address line 2 {HAND_ADDR2!r} was blanked"
+                    f"on its Zuora account {account.get('accountNumber')}, bill-to address "
+                    f"line 2 {HAND_ADDR2!r} was blanked"
                 )
-        return problems
+        return f"{where}: {'; '.join(problems)}" if problems else ""
 
 
 def _hand_line() -> dict[str, Any]:

@@ -140,4 +140,4 @@ def test_the_audit_reports_a_duplicate_a_lost_and_a_damaged_record():
     assert figures.damaged == [
         f"NetSuite customer {link.netsuite_internal_id} (Zuora {probe}): the address line "
         f"{chaos.HAND_LINE_LABEL!r} is gone"
-    ]
+    ]  # one line per damaged record
