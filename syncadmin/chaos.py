@@ -147,9 +147,10 @@ class PhaseFigures:
                 f"  kills {self.kills} ({self.kills_in_run} in the middle of a run)"
                 f"{smaller}   target {kills_asked}: {verdict(self.kills >= kills_asked)}"
             )
-            waits = [w for w in self.next_run if w is not None]
+            # A kill after which no run came within the limit ranks as the longest wait.
+            waits = sorted(self.next_run, key=lambda w: float("inf") if w is None else w)
             slowest = self.slowest_next_run
-            median = sorted(waits)[len(waits) // 2] if waits else None
+            median = waits[len(waits) // 2] if waits else None
             lines.append(
                 f"  next real run after a kill: slowest {_seconds(slowest)}, median "
                 f"{_seconds(median)}   target within {TARGET_NEXT_RUN_SECONDS:g} s: "
