@@ -62,7 +62,7 @@ class SandboxHandle:
             self.process.join(timeout=10)
 
 
-def _build(kind: str, latency_ms: float, limit: int, accounts: int) -> Any:
+def _build(kind: str, latency_ms: float, limit: int, accounts: int, seed: int = 42) -> Any:
     from connectors.netsuite.sandbox import NetSuiteSandbox
     from connectors.sandbox.server import SandboxConfig
     from connectors.zuora.sandbox import ZuoraSandbox
@@ -70,21 +70,23 @@ def _build(kind: str, latency_ms: float, limit: int, accounts: int) -> Any:
     config = SandboxConfig(latency_ms=latency_ms, concurrency_limit=limit)
     if kind == "zuora":
         server = ZuoraSandbox(config=config)
-        server.seed(accounts, seed=42)
+        server.seed(accounts, seed=seed)
     else:
         server = NetSuiteSandbox(config=config)
-        server.seed(customers=accounts, seed=42)
+        server.seed(customers=accounts, seed=seed)
     return server
 
 
-def _serve_child(kind: str, latency_ms: float, limit: int, accounts: int, conn: Any) -> None:
+def _serve_child(
+    kind: str, latency_ms: float, limit: int, accounts: int, conn: Any, seed: int = 42
+) -> None:
     # A handler whose latency has passed must not wait 5 ms (the default switch interval)
     # for another handler's SQL to give the interpreter lock back: that wait would be added
     # to every call's latency, a cost of the sandbox, not of the client being measured.
     from syncadmin.services.concurrency import RUN_SWITCH_INTERVAL
 
     sys.setswitchinterval(RUN_SWITCH_INTERVAL)
-    server = _build(kind, latency_ms, limit, accounts)
+    server = _build(kind, latency_ms, limit, accounts, seed)
     server.start()
     conn.send(server.url)
     conn.close()
@@ -93,15 +95,15 @@ def _serve_child(kind: str, latency_ms: float, limit: int, accounts: int, conn: 
 
 
 def start_sandbox(
-    kind: str, *, latency_ms: float, limit: int, accounts: int, in_process: bool
+    kind: str, *, latency_ms: float, limit: int, accounts: int, in_process: bool, seed: int = 42
 ) -> SandboxHandle:
     if in_process:
-        server = _build(kind, latency_ms, limit, accounts).start()
+        server = _build(kind, latency_ms, limit, accounts, seed).start()
         return SandboxHandle(kind, server.url, server=server)
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(
-        target=_serve_child, args=(kind, latency_ms, limit, accounts, child), daemon=True
+        target=_serve_child, args=(kind, latency_ms, limit, accounts, child, seed), daemon=True
     )
     process.start()
     if not parent.poll(600):

@@ -15,6 +15,7 @@ import logging
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -142,6 +143,7 @@ class SandboxServer:
         self._rng = random.Random(self.config.random_seed)
         self.faults_injected = 0  # since the last config change (see fault_limit)
         self.calls: Counter[str] = Counter()  # by endpoint name
+        self.faults_served: Counter[str] = Counter()  # by fault kind
         self.statuses: Counter[str] = Counter()  # "endpoint status"
         self.call_log: deque[dict[str, Any]] = deque(maxlen=5000)
         self._httpd: ThreadingHTTPServer | None = None
@@ -219,6 +221,7 @@ class SandboxServer:
                 "by_endpoint": dict(self.calls),
                 "by_status": dict(self.statuses),
                 "peak_in_flight": self.peak_in_flight,
+                "faults": dict(self.faults_served),
                 "total": sum(v for k, v in self.calls.items() if not k.startswith("sandbox.")),
             }
 
@@ -226,6 +229,7 @@ class SandboxServer:
         with self._lock:
             self.calls.clear()
             self.statuses.clear()
+            self.faults_served.clear()
             self.call_log.clear()
             self.peak_in_flight = 0
 
@@ -268,7 +272,9 @@ class SandboxServer:
             if self._rng.random() >= config.fault_rate:
                 return None
             self.faults_injected += 1
-            return self._rng.choice(config.faults)
+            fault = self._rng.choice(config.faults)
+            self.faults_served[fault] += 1
+            return fault
 
     def _latency(self) -> float:
         config = self.config
@@ -444,6 +450,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that dies (a sync run killed with kill -9) resets its connections: that
+        # is the client's end, not an error of the sandbox worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("%s: connection reset by the client", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
