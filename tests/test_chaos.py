@@ -70,23 +70,17 @@ def test_faults_of_every_kind_at_10_percent_converge_with_every_record_synced_on
         assert figures.lost == [], figures.title
 
 
-# The three below measure defects other parts of issue 17 fix (the address book replaced as a
-# whole; the lease of a killed run blocking runs for 5 minutes and its run left "running").
-# Remove each xfail once its fix is merged: strict=False lets them pass before that.
-@pytest.mark.xfail(strict=False, reason="issue 17: the address book is replaced as a whole")
 def test_address_lines_and_values_kept_by_hand_survive_kills_and_faults(trials):
     for figures in trials["report"].phases:
         assert figures.probes >= 2
         assert figures.damaged == [], figures.title
 
 
-@pytest.mark.xfail(strict=False, reason="issue 17: a killed run stays 'running' forever")
 def test_no_run_is_left_running_after_every_process_died(trials):
     for figures in phases(trials, "kill"):
         assert figures.ghosts == [], figures.title
 
 
-@pytest.mark.xfail(strict=False, reason="issue 17: a killed run's lease blocks runs for 5 minutes")
 def test_a_real_run_starts_soon_after_a_kill(trials):
     for figures in phases(trials, "kill"):
         assert len(figures.next_run) == SMALL.kills
