@@ -81,7 +81,7 @@ from syncadmin.services.matching import (
 )
 from syncadmin.services.preferences import preferences_update
 from syncadmin.services.results import account_results_retry, accounts_ignore, accounts_unignore
-from syncadmin.services.runs import sync_run_queue
+from syncadmin.services.runs import runs_interrupted_close, sync_run_queue
 
 
 class SingletonAdmin(admin.ModelAdmin):
@@ -371,6 +371,7 @@ class SyncRunAdmin(admin.ModelAdmin):
                     "can_test": model_admin.has_test_permission(request),
                 }
             )
+        runs_interrupted_close()  # a run whose process died never shows as running
         context = {
             **self.admin_site.each_context(request),
             "title": "Sync dashboard",
@@ -387,6 +388,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     def progress_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        runs_interrupted_close()
         return JsonResponse({"run": run_progress(run_current())})
 
     def run_now_view(self, request: HttpRequest) -> HttpResponse:

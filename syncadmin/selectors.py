@@ -306,11 +306,8 @@ def run_progress(run: SyncRun | None) -> dict[str, Any] | None:
 
 
 def run_current() -> SyncRun | None:
-    """The running sync, else the newest run. A run whose process died is closed as
-    interrupted first (a write only when there is one), so it never shows as running."""
-    from syncadmin.services.runs import runs_interrupted_close
-
-    runs_interrupted_close()
+    """The running sync, else the newest run. Callers close the runs whose process died
+    first (services.runs.runs_interrupted_close), so a dead run never shows as running."""
     running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-started_at")
     return running.first() or SyncRun.objects.order_by("-started_at").first()
 
