@@ -1032,5 +1032,7 @@ class IgnoredAccountAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Put the selected accounts back in the sync", permissions=["ignore"])
     def unignore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = accounts_unignore(ignored=list(queryset[:5000]))
-        self.message_user(request, f"{count} account(s) are back in the sync.")
+        count = accounts_unignore(ignored=list(queryset[:5000]), user=request.user)
+        self.message_user(
+            request, f"{count} account(s) are back in the sync; a run of them has been queued."
+        )

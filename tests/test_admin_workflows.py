@@ -392,6 +392,44 @@ def test_ignoring_takes_an_account_out_of_the_sync_and_can_be_undone(admin_clien
     assert "z0" in open_failure_source_ids(direction=Direction.ZUORA_TO_NETSUITE)
 
 
+def test_an_account_put_back_in_the_sync_after_it_failed_is_synced_at_once(
+    admin_client, systems, run_sync
+):
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    accounts = systems.zuora.accounts
+    childless = [
+        a
+        for a in accounts.values()
+        if a["status"] == "Active"
+        and not a.get("parentId")
+        and not any(b.get("parentId") == a["id"] for b in accounts.values())
+    ]
+    account_id = childless[0]["id"]
+    accounts[account_id]["paymentTerm"] = "Net 99"
+    run_sync()
+    failed = AccountResult.objects.get(source_id=account_id)
+    assert failed.error_code == "UNKNOWN_PAYMENT_TERM"
+    admin_client.post(results_url(), {"action": "ignore_selected", "_selected_action": [failed.pk]})
+    run_sync()  # the ignored account is left out, so its failure is no longer the latest
+    accounts[account_id]["paymentTerm"] = "Net 30"  # fixed, without a change Zuora stamps
+    broker = get_broker()
+    broker.purge_queue()
+
+    response = admin_client.post(
+        reverse("admin:syncadmin_ignoredaccount_changelist"),
+        {"action": "unignore_selected", "_selected_action": [IgnoredAccount.objects.get().pk]},
+        follow=True,
+    )
+
+    assert "a run of them has been queued" in response.content.decode()
+    task = SignedPackage.loads(broker.dequeue()[0][1])
+    assert task["kwargs"]["account_ids"] == [account_id]
+    run_sync(trigger=task["kwargs"]["trigger"], account_ids=task["kwargs"]["account_ids"])
+    assert RecordLink.objects.filter(zuora_account_id=account_id).exists()
+
+
 def test_export_downloads_the_current_filter_as_csv(admin_client, failures):
     response = admin_client.get(
         reverse("admin:syncadmin_accountresult_export"), {"error_code": "UNKNOWN_PAYMENT_TERM"}

@@ -81,7 +81,16 @@ def accounts_ignore(*, results: Iterable[AccountResult], user: Any) -> int:
         return IgnoredAccount.objects.count() - before
 
 
-def accounts_unignore(*, ignored: Iterable[IgnoredAccount]) -> int:
-    """Put accounts back in the sync: their next change (or a retry) syncs them again."""
-    deleted, _ = IgnoredAccount.objects.filter(pk__in=[i.pk for i in ignored]).delete()
+def accounts_unignore(*, ignored: Iterable[IgnoredAccount], user: Any = None) -> int:
+    """Put accounts back in the sync, and queue a run of those in the current direction at
+    once: while ignored they were reported as skipped, so an open failure of theirs is no
+    longer open and nothing else would bring them back until their source changes."""
+    rows = IgnoredAccount.objects.filter(pk__in=[i.pk for i in ignored])
+    direction = SyncPreferences.load().direction
+    account_ids = list(
+        rows.filter(direction=direction).values_list("source_id", flat=True)[:RETRY_MAX_ACCOUNTS]
+    )
+    deleted, _ = rows.delete()
+    if account_ids:
+        sync_run_queue(trigger=SyncRun.Trigger.RETRY, user=user, account_ids=account_ids)
     return deleted
