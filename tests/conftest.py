@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,19 @@ from connectors.zuora.sandbox import ZuoraSandbox
 pytest_plugins = ["tests.zuora_fixtures", "tests.netsuite_fixtures"]
 
 TEST_KEY = Fernet.generate_key().decode()
+
+
+def pytest_unconfigure(config: Any) -> None:
+    """pytest-django removes the SQLite test database, but not its write-ahead log and index
+    (a sandbox thread may still hold a connection): remove them too, so var/ does not fill up."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        for suffix in ("-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
 FAST_CLIENTS = {"timeout": 2.0, "backoff_base": 0.01, "max_attempts": 5}
 
 
