@@ -805,7 +805,7 @@ class NetSuiteToZuoraSync(SyncEngine):
                     written = self._own_writes.take()
                     if written is not None:
                         self._early_read = self._start_read_back(written)
-                        self._fault("read_back_sent", {})
+                        self._fault("read_back_sent", {"read_back": self._early_read})
                         # Stored while the last wave and the read back are on the wire, not
                         # after them: settle() then has only the last wave's results left.
                         self.recorder.flush()
