@@ -67,6 +67,18 @@ class Systems:
     zuora: ZuoraSandbox
     netsuite: NetSuiteSandbox
 
+    def netsuite_client(self) -> Any:
+        """A client of the NetSuite sandbox, for a test's own edits (as a NetSuite user)."""
+        from tests.netsuite_fixtures import make_client, tba_credentials
+
+        return make_client(tba_credentials(self.netsuite))
+
+    def zuora_client(self) -> Any:
+        """A client of the Zuora sandbox, for a test's own edits (as a Zuora user)."""
+        from tests.zuora_fixtures import make_zuora_client
+
+        return make_zuora_client(self.zuora)
+
 
 @pytest.fixture
 def systems(db: Any) -> Iterator[Systems]:

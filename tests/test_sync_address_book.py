@@ -22,18 +22,6 @@ WAREHOUSE = {
 }
 
 
-def netsuite_client(systems: Any) -> Any:
-    from tests.netsuite_fixtures import make_client, tba_credentials
-
-    return make_client(tba_credentials(systems.netsuite))
-
-
-def zuora_client(systems: Any) -> Any:
-    from tests.zuora_fixtures import make_zuora_client
-
-    return make_zuora_client(systems.zuora)
-
-
 def synced_account(systems: Any) -> dict[str, Any]:
     """An active account the first run created in NetSuite, with both contacts."""
     link = RecordLink.objects.filter(origin=RecordLink.Origin.CREATED).order_by("id").first()
@@ -53,7 +41,7 @@ def line(lines: list[dict[str, Any]], label: str) -> dict[str, Any]:
 def add_user_line(systems: Any, account_id: str, *, default_shipping: bool = False) -> None:
     """A NetSuite user adds a ship-to address of their own (a PATCH that names no line)."""
     link = RecordLink.objects.get(zuora_account_id=account_id)
-    netsuite_client(systems).update_customer(
+    systems.netsuite_client().update_customer(
         link.netsuite_internal_id,
         {
             "addressBook": {
@@ -75,7 +63,7 @@ def test_a_ship_to_line_a_netsuite_user_added_survives_a_zuora_address_change(sy
     run_sync()
     account = synced_account(systems)
     add_user_line(systems, account["id"])
-    zuora_client(systems).update_contact(account["billToId"], {"address1": "77 Moved Street"})
+    systems.zuora_client().update_contact(account["billToId"], {"address1": "77 Moved Street"})
 
     report = run_sync()
 
@@ -93,7 +81,7 @@ def test_a_default_shipping_flag_a_user_moved_to_their_line_stays_there(systems,
     run_sync()
     account = synced_account(systems)
     add_user_line(systems, account["id"], default_shipping=True)
-    zuora_client(systems).update_contact(account["soldToId"], {"city": "Tacoma"})
+    systems.zuora_client().update_contact(account["soldToId"], {"city": "Tacoma"})
 
     run_sync()
 
@@ -110,7 +98,7 @@ def test_a_zuora_contact_without_addr2_state_or_phone_does_not_blank_them_on_net
 ):
     run_sync()
     account = synced_account(systems)
-    client = zuora_client(systems)
+    client = systems.zuora_client()
     client.update_contact(
         account["billToId"],
         {
@@ -143,7 +131,7 @@ def test_our_lines_keep_their_line_ids_across_zuora_address_changes(systems, run
     run_sync()
     account = synced_account(systems)
     first = {item["label"]: item["id"] for item in lines_of(systems, account["id"])}
-    client = zuora_client(systems)
+    client = systems.zuora_client()
 
     for street in ("1 First Ave", "2 Second Ave"):
         client.update_contact(account["billToId"], {"address1": street})
@@ -163,7 +151,7 @@ def test_our_lines_keep_their_line_ids_across_zuora_address_changes(systems, run
 def test_a_line_of_ours_a_user_relabelled_is_still_updated_in_place(systems, run_sync):
     run_sync()
     account = synced_account(systems)
-    client = zuora_client(systems)
+    client = systems.zuora_client()
     client.update_contact(account["billToId"], {"city": "Bend"})
     run_sync()  # learns the line ids
     link = RecordLink.objects.get(zuora_account_id=account["id"])
@@ -185,7 +173,7 @@ def test_a_line_of_ours_a_user_relabelled_is_still_updated_in_place(systems, run
 # -- NetSuite -> Zuora ----------------------------------------------------------------------------
 def ns_customer_with_two_lines(systems: Any) -> str:
     """A NetSuite customer ready for Zuora whose billing and shipping addresses differ."""
-    client = netsuite_client(systems)
+    client = systems.netsuite_client()
     return client.create_customer(
         {
             "companyName": "Two Sites Ltd",
@@ -224,7 +212,7 @@ def test_a_sold_to_that_is_the_bill_to_contact_is_not_overwritten_with_the_shipp
 ):
     preferences_update(values={"master": "netsuite"})
     customer_id = ns_customer_with_two_lines(systems)
-    made = zuora_client(systems).create_account(
+    made = systems.zuora_client().create_account(
         {
             "name": "Two Sites Ltd",
             "currency": "USD",

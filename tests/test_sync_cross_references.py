@@ -30,18 +30,6 @@ UNRELATED_LINE = {
 }
 
 
-def netsuite_client(systems: Any) -> Any:
-    from tests.netsuite_fixtures import make_client, tba_credentials
-
-    return make_client(tba_credentials(systems.netsuite))
-
-
-def zuora_client(systems: Any) -> Any:
-    from tests.zuora_fixtures import make_zuora_client
-
-    return make_zuora_client(systems.zuora)
-
-
 def root_account(systems: Any) -> dict[str, Any]:
     """An active account without parent or children that syncs to NetSuite."""
     accounts = systems.zuora.accounts.values()
@@ -59,7 +47,7 @@ def root_account(systems: Any) -> dict[str, Any]:
 
 def unrelated_customer(systems: Any) -> str:
     """A NetSuite customer that this sync never made and that names no Zuora account."""
-    return netsuite_client(systems).create_customer(
+    return systems.netsuite_client().create_customer(
         {
             "companyName": "Unrelated Ltd",
             "entityId": "CUS-UNREL",
@@ -137,7 +125,7 @@ def test_an_approved_stray_pair_is_linked_and_keeps_the_customers_other_lines(sy
     with systems.zuora.state_lock:
         systems.zuora.accounts[account["id"]][z_fields.INTEGRATION_ID] = customer_id
     run_sync()
-    netsuite_client(systems).update_customer(
+    systems.netsuite_client().update_customer(
         customer_id,
         {
             "addressBook": {
@@ -194,7 +182,7 @@ def test_a_stray_zuora_id_field_waits_for_review_and_leaves_the_named_account_al
     systems, run_sync
 ):
     preferences_update(values={"master": "netsuite"})
-    made = zuora_client(systems).create_account(
+    made = systems.zuora_client().create_account(
         {
             "name": "Someone Else Inc",
             "accountNumber": "A-ELSE",
@@ -206,7 +194,7 @@ def test_a_stray_zuora_id_field_waits_for_review_and_leaves_the_named_account_al
         idempotency_key="someone-else",
     )
     zuora_id = made["accountId"]
-    customer_id = netsuite_client(systems).create_customer(
+    customer_id = systems.netsuite_client().create_customer(
         {
             "companyName": "Pointing Co",
             "entityId": "CUS-POINT",
