@@ -18,13 +18,15 @@ from syncadmin.models import LinkEvent, LinkImport, RecordLink
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.selectors import link_history, linked_netsuite_internal_ids, linked_zuora_account_ids
 from syncadmin.services.connections import ConnectionNotConfigured
-from syncadmin.services.linking import (
+from syncadmin.services.link_import import (
     ImportRejected,
     ImportStatus,
-    LinkRefused,
     link_import_apply,
     link_import_preview,
     link_import_report_csv,
+)
+from syncadmin.services.linking import (
+    LinkRefused,
     netsuite_customers_search,
     record_link_create,
     record_link_delete,
