@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from syncadmin.models import (
     AccountResult,
     Direction,
+    LinkEvent,
     Outcome,
     RecordLink,
     SyncCursor,
     SyncRun,
+    name_search_key,
 )
 
 _FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTLY_FAILED)
@@ -276,6 +278,46 @@ def error_code_counts(*, run_id: int | None = None, limit: int = 50) -> list[tup
         .annotate(n=Count("id"))
         .order_by("-n", "error_code")[:limit]
     ]
+
+
+def account_results_search(queryset: QuerySet, *, term: str) -> QuerySet:
+    """The results whose account number, source id or destination id is the term, or whose
+    name starts with it (any case). The whole term, not word by word: "Acme Corp 2" is the start
+    of one name, and its words must not also match unrelated ids (a NetSuite id "2"). Every
+    branch is an index lookup; a substring search would read all rows of a million-row table."""
+    match = Q(source_number=term) | Q(source_id=term) | Q(destination_id=term)
+    key = name_search_key(term)[: AccountResult._meta.get_field("name_key").max_length]
+    if key:
+        match |= Q(name_key__startswith=key)
+    return queryset.filter(match)
+
+
+def link_history(link: RecordLink, *, limit: int = 50) -> list[LinkEvent]:
+    """Who linked or unlinked either record of the pair, and when, newest first."""
+    return list(
+        LinkEvent.objects.filter(
+            Q(zuora_account_id=link.zuora_account_id)
+            | Q(netsuite_internal_id=link.netsuite_internal_id)
+        ).select_related("user")[:limit]
+    )
+
+
+def linked_zuora_account_ids(account_ids: Iterable[str]) -> set[str]:
+    """The Zuora account ids among these that are already linked."""
+    return set(
+        RecordLink.objects.filter(zuora_account_id__in=list(account_ids)).values_list(
+            "zuora_account_id", flat=True
+        )
+    )
+
+
+def linked_netsuite_internal_ids(internal_ids: Iterable[str]) -> set[str]:
+    """The NetSuite internal ids among these that are already linked."""
+    return set(
+        RecordLink.objects.filter(netsuite_internal_id__in=list(internal_ids)).values_list(
+            "netsuite_internal_id", flat=True
+        )
+    )
 
 
 def run_progress(run: SyncRun | None) -> dict[str, Any] | None:

@@ -25,8 +25,8 @@ from syncadmin.services.linking import (
     LinkRefused,
     NetSuiteRef,
     ZuoraRef,
-    _link_save,
     netsuite_customers_resolve,
+    record_link_save,
     zuora_accounts_resolve,
 )
 from syncadmin.services.storable import make_storable
@@ -280,7 +280,13 @@ def match_suggestions_approve(
             refused.append((suggestion, "one of the records no longer exists"))
             continue
         try:
-            _link_save(z, n, user=user, action=LinkEvent.Action.MATCHED, note=suggestion.reason)
+            record_link_save(
+                zuora=z,
+                netsuite=n,
+                user=user,
+                action=LinkEvent.Action.MATCHED,
+                note=suggestion.reason,
+            )
         except LinkRefused as exc:
             refused.append((suggestion, str(exc)))
             continue

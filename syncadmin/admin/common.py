@@ -1,0 +1,45 @@
+"""What the admin screens share: one-row settings pages, service-written rows, permission checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+
+class SingletonAdmin(admin.ModelAdmin):
+    """One row: the list view goes straight to its form."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        obj = self.model.load()
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services: viewable, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def require_permission(request: HttpRequest, permission: str) -> None:
+    if not request.user.has_perm(f"syncadmin.{permission}"):
+        raise PermissionDenied

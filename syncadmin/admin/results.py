@@ -1,0 +1,269 @@
+"""Account outcomes of the runs: what failed and why, retry, ignore, CSV export; and the
+accounts taken out of the sync."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from syncadmin.admin.common import ReadOnlyAdmin
+from syncadmin.csvutil import csv_safe
+from syncadmin.models import AccountResult, Direction, IgnoredAccount, Outcome
+from syncadmin.paginator import CappedCountPaginator
+from syncadmin.selectors import account_results_search, error_code_counts, error_hint
+from syncadmin.services.results import account_results_retry, accounts_ignore, accounts_unignore
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class ErrorCodeFilter(admin.SimpleListFilter):
+    title = "error code (failed accounts)"
+    parameter_name = "error_code"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        run_id = request.GET.get("run__id__exact", "")
+        counts = error_code_counts(run_id=int(run_id) if run_id.isdigit() else None)
+        return [(code, f"{code} ({count})") for code, count in counts]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(error_code=self.value())
+        return queryset
+
+
+EXPORT_COLUMNS = (
+    ("run_id", "run"),
+    ("created_at", "time"),
+    ("source_id", "source id"),
+    ("source_number", "source number"),
+    ("source_name", "source name"),
+    ("outcome", "outcome"),
+    ("error_code", "error code"),
+    ("error_message", "message"),
+    ("reason", "reason"),
+    ("destination_id", "destination id"),
+)
+
+
+@admin.register(AccountResult)
+class AccountResultAdmin(ReadOnlyAdmin):
+    list_display = (
+        "source_number",
+        "source_name",
+        "outcome",
+        "error_code",
+        "short_message",
+        "run_id",
+        "created_at",
+        "destination_id",
+    )
+    list_display_links = ("source_number",)
+    list_filter = ("outcome", ErrorCodeFilter)
+    # What the search box matches; get_search_results implements it with indexed lookups only.
+    search_fields = ("=source_number", "=source_id", "=destination_id", "^source_name")
+    search_help_text = (
+        "Finds an account number, Zuora or NetSuite id typed in full, or accounts whose name "
+        "starts with what you type (any case): “acme c” finds “ACME Corp”, “corp” does not."
+    )
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    sortable_by = ("created_at",)
+    list_select_related = False
+    list_per_page = 50
+    readonly_fields = [f.name for f in AccountResult._meta.fields if f.name != "name_key"] + [
+        "what_to_fix",
+        "changes_table",
+        "link_by_hand",
+    ]
+    exclude = ("changes",)
+    change_list_template = "admin/syncadmin/accountresult/change_list.html"
+    actions = ["retry_selected", "ignore_selected"]
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("syncadmin.retry_accounts")
+
+    def has_ignore_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("syncadmin.ignore_accounts")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        run_id = request.GET.get("run__id__exact")
+        if run_id and run_id.isdigit():
+            qs = qs.filter(run_id=int(run_id))
+        return qs
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if lookup == "run__id__exact":
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if len(term) > 1 and term[0] == term[-1] and term[0] in "\"'":
+            # Quotes, Django's way to keep a phrase together, are redundant here: dropped.
+            term = term[1:-1].strip()
+        if not term:
+            return queryset, False
+        return account_results_search(queryset, term=term), False
+
+    @admin.display(description="Message")
+    def short_message(self, obj: AccountResult) -> str:
+        text = obj.error_message or obj.reason
+        text = text if len(text) <= 120 else text[:119] + "…"
+        # A readable width: without it the table squeezes the message into a tall sliver.
+        return format_html('<span style="display:inline-block;min-width:24em">{}</span>', text)
+
+    @admin.display(description="What to fix")
+    def what_to_fix(self, obj: AccountResult) -> str:
+        return error_hint(obj.error_code) or "—"
+
+    @admin.display(description="Changed fields (before → after)")
+    def changes_table(self, obj: AccountResult) -> str:
+        if not obj.changes:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((name, _show(before), _show(after)) for name, (before, after) in obj.changes.items()),
+        )
+        return format_html(
+            "<table><tr><th>Field</th><th>Before</th><th>After</th></tr>{}</table>", rows
+        )
+
+    @admin.display(description="Link by hand")
+    def link_by_hand(self, obj: AccountResult) -> str:
+        if obj.outcome not in (Outcome.FAILED, Outcome.NEEDS_REVIEW, Outcome.SKIPPED):
+            return "—"
+        from_zuora = obj.run.direction == Direction.ZUORA_TO_NETSUITE
+        key = "zuora_q" if from_zuora else "netsuite_q"
+        url = reverse("admin:syncadmin_recordlink_link")
+        return format_html(
+            '<a href="{}?{}={}">Find its {} record and link it by hand</a>',
+            url,
+            key,
+            obj.source_number or obj.source_id,
+            "NetSuite" if from_zuora else "Zuora",
+        )
+
+    @admin.action(description="Retry selected accounts now", permissions=["retry"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        report = account_results_retry(results=queryset[:5000], user=request.user)
+        if report.task_id:
+            self.message_user(
+                request,
+                f"A retry of {len(report.account_ids)} account(s) is queued; follow it on the "
+                "dashboard.",
+            )
+        notes = []
+        if report.ignored:
+            notes.append(f"{report.ignored} ignored account(s) left out")
+        if report.other_direction:
+            notes.append(f"{report.other_direction} result(s) of the other direction left out")
+        if report.over_limit:
+            notes.append(f"{report.over_limit} account(s) over the limit of one retry left out")
+        if notes or not report.task_id:
+            self.message_user(request, "; ".join(notes) or "Nothing to retry.", messages.WARNING)
+
+    @admin.action(
+        description="Ignore: take the selected accounts out of the sync", permissions=["ignore"]
+    )
+    def ignore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = accounts_ignore(results=queryset[:5000], user=request.user)
+        url = reverse("admin:syncadmin_ignoredaccount_changelist")
+        self.message_user(
+            request,
+            format_html(
+                '{} account(s) taken out of the sync. Undo under <a href="{}">Ignored '
+                "accounts</a>.",
+                count,
+                url,
+            ),
+        )
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="syncadmin_accountresult_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The current filter and search of the list, as CSV, streamed (any size)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        rows = (
+            changelist.get_queryset(request)
+            .values_list(*(name for name, _ in EXPORT_COLUMNS))
+            .iterator(chunk_size=2000)
+        )
+        writer = csv.writer(_Echo())
+
+        def lines() -> Iterator[str]:
+            yield writer.writerow([label for _, label in EXPORT_COLUMNS] + ["what to fix"])
+            for row in rows:
+                code = row[6]
+                yield writer.writerow([csv_safe(v) for v in row] + [error_hint(code)])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="account-results.csv"'
+        return response
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request,
+            {
+                **(extra_context or {}),
+                "export_url": reverse("admin:syncadmin_accountresult_export"),
+            },
+        )
+
+
+def _show(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
+@admin.register(IgnoredAccount)
+class IgnoredAccountAdmin(ReadOnlyAdmin):
+    list_display = (
+        "source_number",
+        "source_name",
+        "source_id",
+        "direction",
+        "ignored_by",
+        "ignored_at",
+    )
+    list_filter = ("direction",)
+    search_fields = ("=source_number", "=source_id", "source_name")
+    list_select_related = ("ignored_by",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    actions = ["unignore_selected"]
+
+    def has_ignore_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("syncadmin.ignore_accounts")
+
+    @admin.action(description="Put the selected accounts back in the sync", permissions=["ignore"])
+    def unignore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = accounts_unignore(ignored=list(queryset[:5000]), user=request.user)
+        self.message_user(
+            request, f"{count} account(s) are back in the sync; a run of them has been queued."
+        )

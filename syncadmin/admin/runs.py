@@ -1,0 +1,156 @@
+"""Sync runs: the list, the dashboard with its live progress, and "run now"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from syncadmin.charts import runs_chart_svg
+from syncadmin.models import NetSuiteConnection, SyncRun, ZuoraConnection
+from syncadmin.paginator import CappedCountPaginator
+from syncadmin.selectors import run_current, run_progress, runs_chart, runs_latest
+from syncadmin.services.runs import runs_interrupted_close, sync_run_queue
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "started_at",
+        "direction",
+        "trigger",
+        "status",
+        "total",
+        "created",
+        "updated",
+        "unchanged",
+        "linked",
+        "skipped",
+        "failed_link",
+        "duration_display",
+    )
+    list_filter = ("status", "trigger", "direction")
+    date_hierarchy = None
+    change_list_template = "admin/syncadmin/syncrun/change_list.html"
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    # Sorting by an unindexed column would scan every run; these orderings use an index.
+    sortable_by = ("id", "started_at")
+    readonly_fields = [f.name for f in SyncRun._meta.fields] + ["results_link"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Failed")
+    def failed_link(self, obj: SyncRun) -> str:
+        if not obj.failed:
+            return "0"
+        url = reverse("admin:syncadmin_accountresult_changelist")
+        return format_html(
+            '<a href="{}?run__id__exact={}&outcome__exact=failed">{}</a>', url, obj.pk, obj.failed
+        )
+
+    @admin.display(description="Duration")
+    def duration_display(self, obj: SyncRun) -> str:
+        return (
+            "running"
+            if obj.duration is None and obj.status == SyncRun.Status.RUNNING
+            else (f"{obj.duration:.1f} s" if obj.duration is not None else "—")
+        )
+
+    @admin.display(description="Results")
+    def results_link(self, obj: SyncRun) -> str:
+        url = reverse("admin:syncadmin_accountresult_changelist")
+        return format_html(
+            '<a href="{}?run__id__exact={}">Every account of this run</a>', url, obj.pk
+        )
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "run-now/",
+                self.admin_site.admin_view(self.run_now_view),
+                name="syncadmin_syncrun_run_now",
+            ),
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="syncadmin_syncrun_dashboard",
+            ),
+            path(
+                "progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="syncadmin_syncrun_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        connections = []
+        for model in (ZuoraConnection, NetSuiteConnection):
+            model_admin = self.admin_site._registry[model]
+            connection = model.load()
+            connections.append(
+                {
+                    "name": model._meta.verbose_name,
+                    "connection": connection,
+                    "test_url": reverse(f"admin:syncadmin_{model._meta.model_name}_test"),
+                    "change_url": reverse(
+                        f"admin:syncadmin_{model._meta.model_name}_change", args=[1]
+                    ),
+                    "can_test": model_admin.has_test_permission(request),
+                }
+            )
+        runs_interrupted_close()  # a run whose process died never shows as running
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sync dashboard",
+            "opts": self.model._meta,
+            "progress": run_progress(run_current()),
+            "runs": runs_latest(limit=10),
+            "chart": runs_chart_svg(runs_chart(days=30)),
+            "connections": connections,
+            "can_run_sync": request.user.has_perm("syncadmin.run_sync"),
+            "results_url": reverse("admin:syncadmin_accountresult_changelist"),
+        }
+        return TemplateResponse(request, "admin/syncadmin/dashboard.html", context)
+
+    def progress_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        runs_interrupted_close()
+        return JsonResponse({"run": run_progress(run_current())})
+
+    def run_now_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            raise PermissionDenied
+        if not request.user.has_perm("syncadmin.run_sync"):
+            raise PermissionDenied
+        sync_run_queue(trigger=SyncRun.Trigger.MANUAL, user=request.user)
+        self.message_user(
+            request, "A sync run is queued; it appears here when the worker starts it."
+        )
+        next_url = reverse("admin:syncadmin_syncrun_changelist")
+        if request.POST.get("next") == "dashboard":
+            next_url = reverse("admin:syncadmin_syncrun_dashboard")
+        return HttpResponseRedirect(next_url)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "can_run_sync": request.user.has_perm("syncadmin.run_sync"),
+        }
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,39 @@
+"""The app's models, one module per subject; every public name is importable from here."""
+
+from syncadmin.models.base import Direction, Master, SecretsMixin, Singleton
+from syncadmin.models.connections import NetSuiteConnection, ZuoraConnection
+from syncadmin.models.links import LinkEvent, LinkImport, RecordLink
+from syncadmin.models.matches import MatchSuggestion
+from syncadmin.models.preferences import SyncPreferences
+from syncadmin.models.results import (
+    AccountResult,
+    IgnoredAccount,
+    NameKeyField,
+    NameKeyStartsWith,
+    Outcome,
+    name_search_key,
+)
+from syncadmin.models.runs import SyncCursor, SyncLease, SyncRun
+
+__all__ = [
+    "AccountResult",
+    "Direction",
+    "IgnoredAccount",
+    "LinkEvent",
+    "LinkImport",
+    "Master",
+    "MatchSuggestion",
+    "NameKeyField",
+    "NameKeyStartsWith",
+    "NetSuiteConnection",
+    "Outcome",
+    "RecordLink",
+    "SecretsMixin",
+    "Singleton",
+    "SyncCursor",
+    "SyncLease",
+    "SyncPreferences",
+    "SyncRun",
+    "ZuoraConnection",
+    "name_search_key",
+]
