@@ -164,7 +164,9 @@ class AccountResultFactory(DjangoModelFactory):
         failed = factory.Trait(
             outcome=Outcome.FAILED,
             error_code="UNKNOWN_PAYMENT_TERM",
-            error_message="Payment term Net 99 does not exist in NetSuite.",
+            error_message=factory.LazyAttribute(
+                lambda result: f"Account {result.source_number} failed: {result.error_code}."
+            ),
         )
 
 
