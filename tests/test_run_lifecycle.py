@@ -24,9 +24,8 @@ from django_q.models import Schedule
 
 from syncadmin.models import AccountResult, Direction, RecordLink, SyncCursor, SyncLease, SyncRun
 from syncadmin.services import lease
-from syncadmin.services.preferences import preferences_update
 from tests.conftest import TEST_KEY
-from tests.factories import AccountResultFactory, SyncRunFactory
+from tests.factories import AccountResultFactory, SyncPreferencesFactory, SyncRunFactory
 from tests.test_admin import preferences_form
 from tests.test_sync_netsuite_to_zuora import syncable as customers_to_sync
 from tests.test_sync_zuora_to_netsuite import syncable
@@ -94,7 +93,7 @@ def zuora_master(systems: Any) -> Any:
 
 def netsuite_master(systems: Any) -> Any:
     systems.netsuite.seed(customers=200, seed=7)
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     systems.netsuite.config.update({"latency_ms": 150})
 
     def far_enough() -> bool:
@@ -319,7 +318,7 @@ def test_a_netsuite_master_run_that_loses_its_lease_stops_before_its_next_custom
     systems, run_sync, settings
 ):
     systems.netsuite.seed(customers=150, seed=7)
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     settings.SYNC_LEASE_HEARTBEAT_SECONDS = 0.05
     systems.zuora.config.update({"latency_ms": 200})
     created: list[str] = []
