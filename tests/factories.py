@@ -52,8 +52,9 @@ class UserFactory(DjangoModelFactory):
 
 
 class SingletonFactory(DjangoModelFactory):
-    """The one row of a settings table (pk=1): its declared fields are set on that row, created
-    or not yet, and secrets named in the model's SECRET_FIELDS are stored encrypted."""
+    """The one row of a settings table (pk=1, created if there is none yet): the factory's fields
+    are set on it without the admin's validation, and secrets named in the model's
+    SECRET_FIELDS are stored encrypted."""
 
     class Meta:
         abstract = True
@@ -61,23 +62,13 @@ class SingletonFactory(DjangoModelFactory):
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
         instance = model_class.load()
-        cls._assign(instance, kwargs)
-        instance.save()
-        return instance
-
-    @classmethod
-    def _build(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        instance = model_class()
-        cls._assign(instance, kwargs)
-        return instance
-
-    @staticmethod
-    def _assign(instance: Any, values: dict[str, Any]) -> None:
-        for name, value in values.items():
+        for name, value in kwargs.items():
             if name in getattr(instance, "SECRET_FIELDS", ()):
                 instance.set_secret(name, value)
             else:
                 setattr(instance, name, value)
+        instance.save()
+        return instance
 
 
 class ZuoraConnectionFactory(SingletonFactory):
