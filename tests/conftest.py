@@ -85,7 +85,7 @@ def systems(db: Any) -> Iterator[Systems]:
     """Both sandboxes running, the connections pointing at them, preferences ready: Zuora seeded
     with 40 accounts, NetSuite with reference data and no customers."""
     from syncadmin.services.connections import connections_point_at_sandboxes
-    from syncadmin.services.preferences import preferences_update
+    from tests.factories import SyncPreferencesFactory
 
     zuora = ZuoraSandbox(config=SandboxConfig(concurrency_limit=40, hang_seconds=3.0))
     zuora.retry_after_seconds = 0
@@ -98,7 +98,7 @@ def systems(db: Any) -> Iterator[Systems]:
     netsuite.start()
     try:
         connections_point_at_sandboxes(zuora_url=zuora.url, netsuite_url=netsuite.url)
-        preferences_update(values={"default_subsidiary": "Parent Company : US Sub"})
+        SyncPreferencesFactory(default_subsidiary="Parent Company : US Sub")
         yield Systems(zuora=zuora, netsuite=netsuite)
     finally:
         zuora.stop()

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from syncadmin.models import AccountResult, Direction, SyncPreferences, SyncRun
-from syncadmin.services.connections import zuora_connection_update
+from syncadmin.models import AccountResult, SyncPreferences, SyncRun, ZuoraConnection
 from tests.conftest import FAST_CLIENTS
+from tests.factories import (
+    AccountResultFactory,
+    SyncRunFactory,
+    UserFactory,
+    ZuoraConnectionFactory,
+)
 
 
 @pytest.fixture
@@ -74,17 +79,9 @@ NAMES = {
 
 @pytest.fixture
 def named_results(db):
-    run = SyncRun.objects.create(trigger="schedule", direction=Direction.ZUORA_TO_NETSUITE)
-    AccountResult.objects.bulk_create(
-        AccountResult(
-            run=run,
-            source_id=f"z-{number}",
-            source_number=number,
-            source_name=name,
-            outcome="created",
-        )
-        for number, name in NAMES.items()
-    )
+    run = SyncRunFactory()
+    for number, name in NAMES.items():
+        AccountResultFactory(run=run, source_number=number, source_name=name)
 
 
 def listed(admin_client, q):
@@ -164,9 +161,7 @@ def test_links_list_is_searchable_by_either_side(admin_client, synced):
 
 
 def test_connection_page_never_renders_a_stored_secret(admin_client, db):
-    zuora_connection_update(
-        base_url="https://rest.zuora.com", client_id="cid", client_secret="very-secret-value"
-    )
+    ZuoraConnectionFactory(client_secret="very-secret-value")
 
     html = admin_client.get(
         reverse("admin:syncadmin_zuoraconnection_change", args=[1])
@@ -177,11 +172,7 @@ def test_connection_page_never_renders_a_stored_secret(admin_client, db):
 
 
 def test_saving_the_connection_with_an_empty_secret_keeps_the_stored_one(admin_client, db):
-    from syncadmin.models import ZuoraConnection
-
-    zuora_connection_update(
-        base_url="https://rest.zuora.com", client_id="cid", client_secret="keep-me"
-    )
+    ZuoraConnectionFactory(client_secret="keep-me")
 
     admin_client.post(
         reverse("admin:syncadmin_zuoraconnection_change", args=[1]),
@@ -205,7 +196,7 @@ def test_test_connection_button_reports_success_against_the_sandbox(admin_client
 
 
 def test_test_connection_reports_a_bad_secret_without_showing_it(admin_client, systems):
-    zuora_connection_update(
+    ZuoraConnectionFactory(
         base_url=systems.zuora.url, client_id="sandbox-client-id", client_secret="wrong-one"
     )
 
@@ -292,9 +283,8 @@ def test_run_now_button_queues_a_run_for_the_worker(admin_client, systems):
     assert task["kwargs"]["trigger"] == "manual"
 
 
-def test_run_now_is_refused_without_the_permission(client, django_user_model, db):
-    user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
-    client.force_login(user)
+def test_run_now_is_refused_without_the_permission(client, db):
+    client.force_login(UserFactory())
 
     page = client.post(reverse("admin:syncadmin_syncrun_run_now"))
 

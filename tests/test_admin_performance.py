@@ -10,55 +10,38 @@ from django.urls import reverse
 
 from syncadmin.models import (
     AccountResult,
-    Direction,
     LinkEvent,
     MatchSuggestion,
     RecordLink,
     SyncRun,
 )
 from syncadmin.paginator import CappedCountPaginator
+from tests.factories import (
+    AccountResultFactory,
+    LinkEventFactory,
+    MatchSuggestionFactory,
+    RecordLinkFactory,
+    SyncRunFactory,
+)
 
 
 def fill(rows: int) -> None:
-    run = SyncRun.objects.create(
-        trigger="schedule", direction=Direction.ZUORA_TO_NETSUITE, status="partly_failed"
-    )
-    start = RecordLink.objects.count()
-    links = RecordLink.objects.bulk_create(
-        RecordLink(zuora_account_id=f"z{start + i}", netsuite_internal_id=str(start + i))
-        for i in range(rows)
-    )
+    """`rows` rows in each big table, inserted in bulk; results are named Customer 0, 1, ..."""
+    run = SyncRunFactory(partly_failed=True)
+    links = RecordLink.objects.bulk_create(RecordLinkFactory.build_batch(rows))
     AccountResult.objects.bulk_create(
-        AccountResult(
+        AccountResultFactory.build(
             run=run,
             link=links[i],
-            source_id=f"z{i}",
-            source_number=f"A{i}",
             source_name=f"Customer {i}",
             outcome="failed" if i % 3 else "created",
             error_code=f"CODE_{i % 4}" if i % 3 else "",
         )
         for i in range(rows)
     )
-    LinkEvent.objects.bulk_create(
-        LinkEvent(action="linked", zuora_account_id=f"z{i}", netsuite_internal_id=str(i))
-        for i in range(rows)
-    )
-    MatchSuggestion.objects.bulk_create(
-        MatchSuggestion(
-            zuora_account_id=f"m{start + i}",
-            netsuite_internal_id=f"{start + i}",
-            rule="email",
-            confidence=85,
-            strong=True,
-            reason="Same email",
-        )
-        for i in range(rows)
-    )
-    SyncRun.objects.bulk_create(
-        SyncRun(trigger="schedule", direction=Direction.ZUORA_TO_NETSUITE, status="succeeded")
-        for _ in range(rows)
-    )
+    LinkEvent.objects.bulk_create(LinkEventFactory.build_batch(rows))
+    MatchSuggestion.objects.bulk_create(MatchSuggestionFactory.build_batch(rows))
+    SyncRun.objects.bulk_create(SyncRunFactory.build_batch(rows, succeeded=True))
 
 
 PAGES = [

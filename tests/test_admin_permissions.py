@@ -6,30 +6,27 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from syncadmin.models import (
-    AccountResult,
-    Direction,
-    IgnoredAccount,
-    LinkImport,
-    MatchSuggestion,
-    RecordLink,
-    SyncRun,
-)
+from syncadmin.models import IgnoredAccount, RecordLink
 from syncadmin.services.roles import ADMIN, OPERATOR, VIEWER, roles_setup
+from tests.factories import (
+    AccountResultFactory,
+    IgnoredAccountFactory,
+    LinkImportFactory,
+    MatchSuggestionFactory,
+    RecordLinkFactory,
+    UserFactory,
+    ZuoraConnectionFactory,
+)
 
 ROLES = [VIEWER, OPERATOR, ADMIN]
 
 
 @pytest.fixture
-def as_role(client, django_user_model, db):
+def as_role(client, db):
     roles_setup()
 
     def login(role):
-        user = django_user_model.objects.create_user(
-            role.replace(" ", "_").lower(), password="pw", is_staff=True
-        )
-        user.groups.add(Group.objects.get(name=role))
-        client.force_login(user)
+        client.force_login(UserFactory(groups=[Group.objects.get(name=role)]))
         return client
 
     return login
@@ -37,30 +34,15 @@ def as_role(client, django_user_model, db):
 
 @pytest.fixture
 def objects(db):
-    run = SyncRun.objects.create(
-        trigger="schedule", direction=Direction.ZUORA_TO_NETSUITE, status="partly_failed"
-    )
-    result = AccountResult.objects.create(
-        run=run, source_id="z1", source_number="A1", outcome="failed", error_code="X"
-    )
-    link = RecordLink.objects.create(zuora_account_id="z9", netsuite_internal_id="9")
-    link_import = LinkImport.objects.create(filename="a.csv", rows=[])
-    suggestion = MatchSuggestion.objects.create(
-        zuora_account_id="z2",
-        netsuite_internal_id="2",
-        rule="email",
-        confidence=85,
-        strong=True,
-        reason="Same email",
-    )
-    ignored = IgnoredAccount.objects.create(direction=Direction.ZUORA_TO_NETSUITE, source_id="z3")
+    # action_effect finds the effect of ignoring by "z1" and of putting back by "z3".
+    result = AccountResultFactory(run__partly_failed=True, source_id="z1", failed=True)
     return {
-        "run": run,
+        "run": result.run,
         "result": result,
-        "link": link,
-        "import": link_import,
-        "suggestion": suggestion,
-        "ignored": ignored,
+        "link": RecordLinkFactory(),
+        "import": LinkImportFactory(),
+        "suggestion": MatchSuggestionFactory(),
+        "ignored": IgnoredAccountFactory(source_id="z3"),
     }
 
 
@@ -192,11 +174,7 @@ def test_only_sync_admins_change_preferences_and_connections(as_role, db, role):
 
 
 def test_a_viewer_never_sees_a_stored_secret(as_role, db):
-    from syncadmin.services.connections import zuora_connection_update
-
-    zuora_connection_update(
-        base_url="https://rest.zuora.com", client_id="c", client_secret="s3cr3t"
-    )
+    ZuoraConnectionFactory(client_secret="s3cr3t")
     client = as_role(VIEWER)
 
     html = client.get(reverse("admin:syncadmin_zuoraconnection_change", args=[1])).content

@@ -19,7 +19,6 @@ from syncadmin.models import (
     LinkImport,
     MatchSuggestion,
     RecordLink,
-    SyncPreferences,
     SyncRun,
 )
 from syncadmin.selectors import (
@@ -44,7 +43,12 @@ from syncadmin.services.matching import (
     match_suggestions_generate,
     normalise_name,
 )
-from syncadmin.services.preferences import preferences_update
+from tests.factories import (
+    AccountResultFactory,
+    IgnoredAccountFactory,
+    SyncPreferencesFactory,
+    SyncRunFactory,
+)
 
 
 @pytest.fixture
@@ -310,25 +314,16 @@ def test_the_sync_does_not_create_a_record_that_has_an_unreviewed_strong_match(
 # -- errors: filter, retry, ignore, export ------------------------------------------------------
 @pytest.fixture
 def failures(db):
-    run = SyncRun.objects.create(
-        trigger="schedule", direction=Direction.ZUORA_TO_NETSUITE, status="partly_failed"
-    )
-    rows = []
+    """z0-z2 failed with UNKNOWN_CURRENCY, z3-z4 with UNKNOWN_PAYMENT_TERM, one created."""
+    run = SyncRunFactory(partly_failed=True)
     for i in range(5):
-        code = "UNKNOWN_CURRENCY" if i < 3 else "UNKNOWN_PAYMENT_TERM"
-        rows.append(
-            AccountResult(
-                run=run,
-                source_id=f"z{i}",
-                source_number=f"A{i:03d}",
-                source_name=f"Customer {i}",
-                outcome="failed",
-                error_code=code,
-                error_message=f"Currency XYZ of account A{i:03d} is not enabled in NetSuite.",
-            )
+        AccountResultFactory(
+            run=run,
+            source_id=f"z{i}",
+            failed=True,
+            error_code="UNKNOWN_CURRENCY" if i < 3 else "UNKNOWN_PAYMENT_TERM",
         )
-    rows.append(AccountResult(run=run, source_id="ok", source_number="A999", outcome="created"))
-    AccountResult.objects.bulk_create(rows)
+    AccountResultFactory(run=run, source_id="ok")
     return run
 
 
@@ -452,9 +447,7 @@ def test_progress_reports_rate_and_time_left_of_a_running_sync(admin_client, db)
     from syncadmin.services import lease
 
     lease.lease_acquire(holder="worker-1")  # the run's process is alive
-    run = SyncRun.objects.create(
-        trigger="manual",
-        direction=Direction.ZUORA_TO_NETSUITE,
+    run = SyncRunFactory(
         started_at=timezone.now() - timezone.timedelta(seconds=60),
         total=400,
         processed=100,
@@ -483,14 +476,7 @@ def test_dashboard_shows_latest_runs_a_chart_and_connection_health(admin_client,
 
 
 def test_finished_run_progress_is_complete(db):
-    run = SyncRun.objects.create(
-        trigger="manual",
-        direction=Direction.ZUORA_TO_NETSUITE,
-        status="succeeded",
-        total=10,
-        processed=10,
-        finished_at=timezone.now(),
-    )
+    run = SyncRunFactory(succeeded=True, total=10, processed=10)
 
     progress = run_progress(run)
 
@@ -501,7 +487,7 @@ def test_finished_run_progress_is_complete(db):
 # -- alerts -------------------------------------------------------------------------------------
 def test_admins_are_emailed_when_a_run_has_failed_accounts(settings, systems, run_sync):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    preferences_update(values={"alert_emails": "finance@example.com\nops@example.com"})
+    SyncPreferencesFactory(alert_emails="finance@example.com\nops@example.com")
 
     report = run_sync()
 
@@ -517,12 +503,8 @@ def test_no_email_when_a_run_has_no_failure(settings, db):
     from syncadmin.services.alerts import run_alert_send
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    prefs = SyncPreferences.load()
-    prefs.alert_emails = "finance@example.com"
-    prefs.save()
-    run = SyncRun.objects.create(
-        trigger="schedule", direction=Direction.ZUORA_TO_NETSUITE, status="succeeded"
-    )
+    SyncPreferencesFactory(alert_emails="finance@example.com")
+    run = SyncRunFactory(succeeded=True)
 
     assert run_alert_send(run=run) is False
     assert mail.outbox == []
@@ -532,9 +514,7 @@ def test_admins_are_emailed_when_a_run_stops(settings, db):
     from syncadmin.services.runs import sync_run_execute
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    prefs = SyncPreferences.load()
-    prefs.alert_emails = "finance@example.com"
-    prefs.save()
+    SyncPreferencesFactory(alert_emails="finance@example.com")
 
     report = sync_run_execute(trigger="schedule")  # no connection configured
 
@@ -543,10 +523,8 @@ def test_admins_are_emailed_when_a_run_stops(settings, db):
 
 
 def test_the_sync_skips_an_ignored_account(admin_user, systems, run_sync):
-    from syncadmin.models import IgnoredAccount
-
     account = next(a for a in systems.zuora.accounts.values() if a["status"] == "Active")
-    IgnoredAccount.objects.create(direction=Direction.ZUORA_TO_NETSUITE, source_id=account["id"])
+    IgnoredAccountFactory(direction=Direction.ZUORA_TO_NETSUITE, source_id=account["id"])
 
     run_sync()
 

@@ -24,8 +24,8 @@ from django_q.models import Schedule
 
 from syncadmin.models import AccountResult, Direction, RecordLink, SyncCursor, SyncLease, SyncRun
 from syncadmin.services import lease
-from syncadmin.services.preferences import preferences_update
 from tests.conftest import TEST_KEY
+from tests.factories import AccountResultFactory, SyncPreferencesFactory, SyncRunFactory
 from tests.test_admin import preferences_form
 from tests.test_sync_netsuite_to_zuora import syncable as customers_to_sync
 from tests.test_sync_zuora_to_netsuite import syncable
@@ -93,7 +93,7 @@ def zuora_master(systems: Any) -> Any:
 
 def netsuite_master(systems: Any) -> Any:
     systems.netsuite.seed(customers=200, seed=7)
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     systems.netsuite.config.update({"latency_ms": 150})
 
     def far_enough() -> bool:
@@ -168,16 +168,11 @@ def test_a_killed_run_is_closed_as_interrupted_and_the_next_run_starts_within_th
 def test_the_dashboard_never_shows_a_run_whose_process_died_as_running(admin_client, db):
     # Its process stopped renewing the lease, which has lapsed.
     lease.lease_acquire(holder="worker-host:4242:dead", ttl=timedelta(seconds=-1))
-    ghost = SyncRun.objects.create(
-        trigger="schedule",
-        direction=Direction.ZUORA_TO_NETSUITE,
-        total=300,
-        lease_holder="worker-host:4242:dead",
+    ghost = SyncRunFactory(
+        status=SyncRun.Status.RUNNING, total=300, lease_holder="worker-host:4242:dead"
     )
-    AccountResult.objects.bulk_create(
-        [AccountResult(run=ghost, source_id=f"z{i}", outcome="created") for i in range(3)]
-        + [AccountResult(run=ghost, source_id="z9", outcome="failed", error_code="X")]
-    )
+    AccountResultFactory.create_batch(3, run=ghost, outcome="created")
+    AccountResultFactory(run=ghost, failed=True)
 
     data = admin_client.get(reverse("admin:syncadmin_syncrun_progress")).json()["run"]
 
@@ -194,11 +189,7 @@ def test_the_dashboard_never_shows_a_run_whose_process_died_as_running(admin_cli
 def test_a_run_takes_over_a_lease_whose_holder_stopped_renewing_it(systems, run_sync, settings):
     short_lease(settings)
     assert lease.lease_acquire(holder="worker-host:4242:dead")
-    ghost = SyncRun.objects.create(
-        trigger="schedule",
-        direction=Direction.ZUORA_TO_NETSUITE,
-        lease_holder="worker-host:4242:dead",
-    )
+    ghost = SyncRunFactory(status=SyncRun.Status.RUNNING, lease_holder="worker-host:4242:dead")
     began = timezone.now()
 
     report = run_sync()
@@ -224,11 +215,7 @@ def test_a_worker_started_in_place_of_a_killed_one_queues_a_run_that_takes_over(
     # The worker running a scheduled sync was killed: its run is marked running, its lease
     # is still there and nobody renews it.
     assert lease.lease_acquire(holder="worker-host:4242:dead")
-    ghost = SyncRun.objects.create(
-        trigger="schedule",
-        direction=Direction.ZUORA_TO_NETSUITE,
-        lease_holder="worker-host:4242:dead",
-    )
+    ghost = SyncRunFactory(status=SyncRun.Status.RUNNING, lease_holder="worker-host:4242:dead")
     killed_at = timezone.now()
 
     post_spawn.send(sender="django_q", proc_name="Worker-2")  # the cluster starts a new one
@@ -331,7 +318,7 @@ def test_a_netsuite_master_run_that_loses_its_lease_stops_before_its_next_custom
     systems, run_sync, settings
 ):
     systems.netsuite.seed(customers=150, seed=7)
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     settings.SYNC_LEASE_HEARTBEAT_SECONDS = 0.05
     systems.zuora.config.update({"latency_ms": 200})
     created: list[str] = []

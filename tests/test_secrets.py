@@ -9,7 +9,8 @@ from django.db import connection
 
 from syncadmin.crypto import SecretKeyError
 from syncadmin.models import NetSuiteConnection, ZuoraConnection
-from syncadmin.services.connections import netsuite_connection_update, zuora_connection_update
+from syncadmin.services.connections import zuora_connection_update
+from tests.factories import NetSuiteConnectionFactory, ZuoraConnectionFactory
 
 SECRET = "zuora-client-secret-value-123"
 
@@ -50,14 +51,8 @@ def test_missing_keys_refuse_to_store_a_secret(db, settings):
 
 def test_rotation_reencrypts_every_secret_with_the_newest_key(db, settings):
     old = settings.FIELD_ENCRYPTION_KEYS[0]
-    netsuite_connection_update(
-        account_id="1234567",
-        consumer_key="ck",
-        consumer_secret="consumer-secret",
-        token_id="tk",
-        token_secret="token-secret",
-    )
-    zuora_connection_update(base_url="https://rest.zuora.com", client_id="id", client_secret=SECRET)
+    NetSuiteConnectionFactory(consumer_secret="consumer-secret", token_secret="token-secret")
+    ZuoraConnectionFactory(client_secret=SECRET)
     new = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
 

@@ -6,15 +6,16 @@ import pytest
 
 from syncadmin.models import AccountResult, Direction, Outcome, SyncRun
 from syncadmin.selectors import open_failure_source_ids
+from tests.factories import AccountResultFactory, SyncRunFactory
 
 Z2N = Direction.ZUORA_TO_NETSUITE
 N2Z = Direction.NETSUITE_TO_ZUORA
 
 
 def _run(direction: str, *results: tuple[str, str], trigger: str = "schedule") -> SyncRun:
-    run = SyncRun.objects.create(trigger=trigger, direction=direction, status="partly_failed")
+    run = SyncRunFactory(trigger=trigger, direction=direction, partly_failed=True)
     AccountResult.objects.bulk_create(
-        AccountResult(run=run, source_id=source_id, outcome=outcome)
+        AccountResultFactory.build(run=run, source_id=source_id, outcome=outcome)
         for source_id, outcome in results
     )
     return run

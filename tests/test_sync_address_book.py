@@ -8,7 +8,7 @@ from typing import Any
 from connectors.netsuite import fields as ns_fields
 from connectors.zuora import fields as z_fields
 from syncadmin.models import AccountResult, RecordLink
-from syncadmin.services.preferences import preferences_update
+from tests.factories import SyncPreferencesFactory
 
 WAREHOUSE = {
     "addressee": "Acme Warehouse",
@@ -210,7 +210,7 @@ def ns_customer_with_two_lines(systems: Any) -> str:
 def test_a_sold_to_that_is_the_bill_to_contact_is_not_overwritten_with_the_shipping_address(
     systems, run_sync
 ):
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     customer_id = ns_customer_with_two_lines(systems)
     made = systems.zuora_client().create_account(
         {
@@ -240,7 +240,7 @@ def test_a_sold_to_that_is_the_bill_to_contact_is_not_overwritten_with_the_shipp
 
 
 def test_an_empty_netsuite_address_field_does_not_blank_the_zuora_contact(systems, run_sync):
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     customer_id = ns_customer_with_two_lines(systems)
     run_sync()
     link = RecordLink.objects.get(netsuite_internal_id=customer_id)

@@ -13,7 +13,7 @@ from syncadmin.services.matching import (
     match_suggestions_generate,
     match_suggestions_reject,
 )
-from syncadmin.services.preferences import preferences_update
+from tests.factories import SyncPreferencesFactory
 
 UNRELATED_LINE = {
     "label": "Main office",
@@ -181,7 +181,7 @@ def test_a_rejected_stray_pair_gets_a_new_customer_and_the_named_one_stays_untou
 def test_a_stray_zuora_id_field_waits_for_review_and_leaves_the_named_account_alone(
     systems, run_sync
 ):
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     made = systems.zuora_client().create_account(
         {
             "name": "Someone Else Inc",

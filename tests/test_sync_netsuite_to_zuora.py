@@ -19,6 +19,12 @@ from connectors.zuora import fields as z_fields
 from syncadmin.models import AccountResult, RecordLink, SyncCursor, SyncLease, SyncRun
 from syncadmin.services.preferences import preferences_update
 from tests.conftest import FAST_CLIENTS
+from tests.factories import (
+    IgnoredAccountFactory,
+    MatchSuggestionFactory,
+    SyncCursorFactory,
+    SyncPreferencesFactory,
+)
 
 CUSTOMERS = 20
 ZUORA_WRITES = ("v1.account.create", "v1.account.update", "v1.contact.update")
@@ -35,7 +41,7 @@ def seeded(systems: Any) -> Any:
 @pytest.fixture
 def ns_master(seeded: Any) -> Any:
     """The seeded sandboxes with NetSuite as master."""
-    preferences_update(values={"master": "netsuite"})
+    SyncPreferencesFactory(netsuite_master=True)
     return seeded
 
 
@@ -838,7 +844,7 @@ def test_watermark_stays_before_a_customer_that_failed_with_a_retryable_error(ns
 # -- master switch --------------------------------------------------------------------------------
 def test_switching_master_back_and_forth_keeps_links_and_duplicates_nothing(seeded, run_sync):
     # A NetSuite-master period long ago left its watermark behind.
-    SyncCursor.objects.create(direction="netsuite_to_zuora", watermark=timezone.now())
+    SyncCursorFactory(direction="netsuite_to_zuora", watermark=timezone.now())
     run_sync()  # Zuora is master: Zuora accounts become NetSuite customers
     zuora_links = set(RecordLink.objects.values_list("zuora_account_id", "netsuite_internal_id"))
     assert zuora_links
@@ -892,14 +898,7 @@ def test_a_customer_with_an_unreviewed_strong_match_is_not_created_but_waits_for
     from syncadmin.models import MatchSuggestion
 
     customer_id = roots(ns_master)[0]
-    MatchSuggestion.objects.create(
-        zuora_account_id="2c92c0f8existing",
-        netsuite_internal_id=customer_id,
-        rule=MatchSuggestion.Rule.EMAIL,
-        confidence=85,
-        strong=True,
-        reason="Same email",
-    )
+    MatchSuggestionFactory(netsuite_internal_id=customer_id, strong=True)
 
     run_sync()
 
@@ -917,18 +916,9 @@ def test_a_customer_with_an_unreviewed_strong_match_is_not_created_but_waits_for
 def test_child_of_a_parent_waiting_for_review_fails_naming_the_parent_and_the_review(
     ns_master, run_sync
 ):
-    from syncadmin.models import MatchSuggestion
-
     parent, child = roots(ns_master)[:2]
     set_customer(ns_master, child, parent=int(parent))
-    MatchSuggestion.objects.create(
-        zuora_account_id="2c92c0f8existing",
-        netsuite_internal_id=parent,
-        rule=MatchSuggestion.Rule.EMAIL,
-        confidence=85,
-        strong=True,
-        reason="Same email",
-    )
+    MatchSuggestionFactory(netsuite_internal_id=parent, strong=True)
 
     run_sync()
 
@@ -940,10 +930,10 @@ def test_child_of_a_parent_waiting_for_review_fails_naming_the_parent_and_the_re
 
 
 def test_an_ignored_customer_is_skipped_until_put_back(ns_master, run_sync):
-    from syncadmin.models import Direction, IgnoredAccount
+    from syncadmin.models import Direction
 
     customer_id = roots(ns_master)[0]
-    IgnoredAccount.objects.create(direction=Direction.NETSUITE_TO_ZUORA, source_id=customer_id)
+    IgnoredAccountFactory(direction=Direction.NETSUITE_TO_ZUORA, source_id=customer_id)
 
     run_sync()
 
