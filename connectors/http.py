@@ -121,10 +121,6 @@ class CircuitBreaker:
         self._opened = threading.Event()
         self.error: RunAborted | None = None
 
-    @property
-    def is_open(self) -> bool:
-        return self.error is not None
-
     def check(self) -> None:
         """Raise the run's RunAborted if the breaker is open (a new instance per raise: the
         threads of a run may raise it at the same time)."""
@@ -267,12 +263,12 @@ NO_AUTH = _NoAuth()
 class HttpTransport:
     """One requests.Session, timeouts, retries, and a thread-safe count of calls by kind.
 
-    The session is shared by every thread of the client: its connection pool (urllib3's) is
-    thread-safe, and nothing else of the session changes after it is built (cookies are
-    refused, so no answer changes what later calls send). One pool for all threads is what
-    makes its size the number of connections: `pool_size` is the number of calls the client
-    makes at once (NetSuite's configured concurrency), so each call finds an idle connection
-    kept alive and none is opened only to be thrown away.
+    The session is shared by every thread of the client: urllib3's connection pool is
+    thread-safe, and nothing else of the session changes once it is built (cookies are
+    refused, so no answer changes what later calls send). One pool for all threads makes its
+    size the number of connections: `pool_size` is the number of calls the client makes at
+    once, so each call finds a kept-alive connection and none is opened only to be thrown
+    away (a pool per thread would keep one for every thread that ever called).
     """
 
     def __init__(
@@ -296,13 +292,12 @@ class HttpTransport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name or self.base_url  # the system, in messages ("Zuora", "NetSuite")
+        # (connect, read): an unreachable host is known in seconds, a busy one may be slower.
         self.timeout = timeout
-        # An unreachable host is known in seconds; a busy server may take longer to answer.
         self.connect_timeout = connect_timeout or min(timeout, 10.0)
-        # A transient failure (throttling, an outage, a dropped or garbled answer) is retried
-        # until the call has spent this many seconds: a fixed count of attempts gives up on a
-        # run of bad luck that a few more seconds would have outlasted. `max_attempts` caps
-        # the attempts as well, when given (tests, a connection check).
+        # A transient failure is retried until the call has spent `retry_budget` seconds: a
+        # fixed count of attempts gives up on a run of bad luck that a few more seconds would
+        # have outlasted. `max_attempts` caps the attempts as well (tests, a connection check).
         self.retry_budget = retry_budget
         self.max_attempts = max(1, max_attempts) if max_attempts else None
         self.backoff_base = backoff_base
@@ -313,33 +308,25 @@ class HttpTransport:
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         if auth is not None:
             self.session.auth = _SameOriginOnly(auth, self.base_url)
-        # Our own retries (budget, Retry-After, the breaker), not urllib3's.
+        # Retries are ours (budget, Retry-After, breaker), never urllib3's.
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        # The environment's proxy and CA bundle, read once for the base URL.
-        self._base_settings = self._environment(self.base_url)
+        self._base_settings = self._environment(self.base_url)  # proxy, CA bundle: read once
         self.breaker = breaker or CircuitBreaker()
-        self._sleep = sleep
+        self._sleep = sleep or self.breaker.wait
         self.on_throttle = on_throttle
         # Held only while a request is on the wire (never while it is built, signed or parsed,
         # nor during a backoff): a concurrency slot of the vendor is worth more than our CPU.
         self.gate = gate
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
-        self.throttled = 0
 
     def __repr__(self) -> str:
         return f"<HttpTransport {self.base_url}>"
 
     def _environment(self, url: str) -> dict[str, Any]:
         return self.session.merge_environment_settings(url, {}, None, None, None)
-
-    def _count(self, kind: str, *, throttled: bool = False) -> None:
-        with self._lock:
-            self.calls[kind] += 1
-            if throttled:
-                self.throttled += 1
 
     def calls_by_kind(self) -> dict[str, int]:
         with self._lock:
@@ -348,7 +335,6 @@ class HttpTransport:
     def reset_counts(self) -> None:
         with self._lock:
             self.calls.clear()
-            self.throttled = 0
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1): exponential
@@ -359,23 +345,52 @@ class HttpTransport:
             wait = max(wait, retry_after + random.uniform(0, self.backoff_base / 2))
         return wait
 
-    def _wait(self, seconds: float) -> None:
-        if self._sleep is not None:
-            self._sleep(seconds)
-        else:
-            self.breaker.wait(seconds)
-
     def _send(self, request: requests.Request) -> requests.Response:
         """One attempt: prepared (and signed, with a fresh nonce or token) outside the gate,
         sent inside it. Raises requests' errors."""
         prepared = self.session.prepare_request(request)
         url = prepared.url or ""
-        settings = self._base_settings if url.startswith(self.base_url) else None
-        settings = settings or self._environment(url)
+        own = url.startswith(f"{self.base_url}/")
+        settings = self._base_settings if own else self._environment(url)
         timeout = (self.connect_timeout, self.timeout)
         with self.gate or nullcontext():
             self.breaker.check()  # it may have opened while this call waited for a slot
             return self.session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.calls[kind] += 1
+
+    def _failure(
+        self, exc: requests.RequestException, kind: str, method: str, where: str
+    ) -> ApiError:
+        """The error for an attempt that got no answer, or could not be sent at all."""
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+            return TransportError(
+                f"{self.name}: {method} {where}: {self.base_url} is not a usable URL "
+                f"({type(exc).__name__}): correct the connection's base URL",
+                code="BAD_URL",
+                retryable=False,
+            )
+        self._count(kind)
+        if not isinstance(exc, requests.Timeout):
+            return TransportError(
+                f"{self.name}: {method} {where}: connection failed ({type(exc).__name__})",
+                code="CONNECTION",
+            )
+        connecting = isinstance(exc, requests.ConnectTimeout)
+        waited = self.connect_timeout if connecting else self.timeout
+        error = TransportError(
+            f"{self.name} did not {'accept a connection for' if connecting else 'answer'} "
+            f"{method} {where} within {waited:g} s",
+            code="TIMEOUT",
+        )
+        aborted = self.breaker.timed_out(
+            f"{self.name} at {self.base_url} stopped answering ({method} {where} got no answer "
+            f"within {waited:g} s, and so did the calls before it): check that {self.name} is "
+            "up and reachable from this server, then run again."
+        )
+        return aborted or error
 
     def request(
         self,
@@ -413,41 +428,14 @@ class HttpTransport:
         while True:
             attempt += 1
             self.breaker.check()
-            error: ApiError | None
             try:
                 response = self._send(request)
-            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
-                raise TransportError(
-                    f"{self.name}: {method} {where}: {self.base_url} is not a usable URL "
-                    f"({type(exc).__name__}): correct the connection's base URL",
-                    code="BAD_URL",
-                    retryable=False,
-                ) from None
-            except requests.Timeout as exc:
-                self._count(kind)
-                connecting = isinstance(exc, requests.ConnectTimeout)
-                waited = self.connect_timeout if connecting else self.timeout
-                error = TransportError(
-                    f"{self.name} did not {'accept a connection for' if connecting else 'answer'}"
-                    f" {method} {where} within {waited:g} s",
-                    code="TIMEOUT",
-                )
-                aborted = self.breaker.timed_out(
-                    f"{self.name} at {self.base_url} stopped answering ({method} {where} got "
-                    f"no answer within {waited:g} s, and so did the calls before it): "
-                    f"check that {self.name} is up and reachable from this server, then run "
-                    "again."
-                )
-                if aborted is not None:
-                    raise aborted from error
-            except (requests.RequestException, OSError) as exc:
-                self._count(kind)
-                error = TransportError(
-                    f"{self.name}: {method} {where}: connection failed ({type(exc).__name__})",
-                    code="CONNECTION",
-                )
+            except requests.RequestException as exc:
+                error = self._failure(exc, kind, method, where)
+                if isinstance(error, RunAborted):
+                    raise error from exc
             else:
-                self._count(kind, throttled=response.status_code == 429)
+                self._count(kind)
                 error = check(response)
                 if error is None:
                     problem = expect(response) if expect is not None else None
@@ -484,12 +472,6 @@ class HttpTransport:
                 if aborted is not None:
                     raise aborted from error
                 raise error
-            logger.info(
-                "%s %s failed (%s), retry %d in %.2fs",
-                method,
-                where,
-                error.code or error.status,
-                attempt,
-                wait,
-            )
-            self._wait(wait)
+            code = error.code or error.status
+            logger.info("%s %s failed (%s), retry %d in %.2fs", method, where, code, attempt, wait)
+            self._sleep(wait)
