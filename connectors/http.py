@@ -1,30 +1,22 @@
-"""All outbound HTTP of the connectors goes through HttpTransport.
+"""All outbound HTTP of the connectors goes through HttpTransport: one requests.Session per
+client, whose connection pool holds as many connections as the client makes calls at once.
 
-It owns the connections of a client, the timeout on every call, retries within a time
+Around requests it adds what a sync needs of every call: the timeouts, retries within a time
 budget with exponential backoff and jitter that honour Retry-After, the check that a success
-answer is readable, a circuit breaker, and the count of calls by kind.
-The transport encodes each request itself (query string, JSON or form body); a client passes
-an `authorize` function for its credentials (a bearer token, or an OAuth 1.0a signature
-through oauthlib, see connectors/netsuite/auth.py). Calls to the client's base URL go out on
-a kept-alive http.client connection of the calling thread; through a proxy, and to any other
-URL, urllib3 sends them, with the same TLS settings. At a few hundred calls a second the
-client is CPU-bound, and every millisecond of CPU a call spends is interpreter time the
-threads holding NetSuite slots wait for: requests' preparing and sending paths, then
-urllib3's pool, each cost more CPU than the rest of a call.
+answer is readable, a circuit breaker, and the count of calls by kind. The credentials are
+the session's `auth` (an OAuth 1.0a signature or a bearer token, see connectors/netsuite/auth.py
+and connectors/zuora/client.py), and they only ever go to the base URL's host: redirects are
+not followed, and a call to any other host is sent without them.
 What counts as a failure is the vendor's business: each client passes a `check` function that
 turns a response into an ApiError (or None when the response is a success).
 """
 
 from __future__ import annotations
 
-import functools
-import http.client
-import json as jsonlib
+import http.cookiejar
 import logging
 import math
-import os
 import random
-import ssl
 import threading
 import time
 from collections import Counter
@@ -32,13 +24,11 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
-import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util.wait import wait_for_read
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +72,11 @@ def _rebuild_error(cls: type[ApiError], state: dict[str, Any]) -> ApiError:
 
 
 class TransportError(ApiError):
-    """No usable answer: timeout, dropped connection, refused connection. Always retryable."""
+    """No usable answer: timeout, dropped connection, refused connection (retryable), or a
+    request that cannot be sent at all, such as a base URL that is not one (permanent)."""
 
-    def __init__(self, message: str, *, code: str = "TRANSPORT") -> None:
-        super().__init__(message, retryable=True, code=code)
+    def __init__(self, message: str, *, code: str = "TRANSPORT", retryable: bool = True) -> None:
+        super().__init__(message, retryable=retryable, code=code)
 
 
 class BadAnswer(TransportError):
@@ -129,10 +120,6 @@ class CircuitBreaker:
         self._timeouts = 0
         self._opened = threading.Event()
         self.error: RunAborted | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.error is not None
 
     def check(self) -> None:
         """Raise the run's RunAborted if the breaker is open (a new instance per raise: the
@@ -180,58 +167,9 @@ class CircuitBreaker:
         self._opened.wait(seconds)
 
 
-class SentRequest:
-    """What an error message may say of the request an answer is for: method and URL (the
-    names are requests.PreparedRequest's). Never its headers: they carry the credentials."""
-
-    __slots__ = ("method", "url")
-
-    def __init__(self, method: str, url: str) -> None:
-        self.method = method
-        self.url = url
-
-    @property
-    def path_url(self) -> str:
-        parts = urlsplit(self.url)
-        return f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}"
-
-
-# (method, url) -> the headers that authorize that request: a bearer token, or an OAuth 1.0a
-# signature (which covers the method and the URL)
-AuthorizeFn = Callable[[str, str], Mapping[str, str]]
-
-
-class HttpResponse:
-    """What a check function and a client read of an answer (the subset of requests.Response
-    they use, with the same names)."""
-
-    __slots__ = ("status_code", "headers", "content", "request", "_json")
-
-    def __init__(
-        self, status_code: int, headers: Any, content: bytes, request: SentRequest
-    ) -> None:
-        self.status_code = status_code
-        self.headers = headers  # case-insensitive .get(), like requests'
-        self.content = content
-        self.request = request
-        self._json: Any = _UNPARSED
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The decoded body, decoded once (the check, the shape check and the client all
-        read it). Raises ValueError for a body that is not JSON, an empty one included."""
-        if self._json is _UNPARSED:
-            self._json = jsonlib.loads(self.content)
-        return self._json
-
-
-_UNPARSED = object()
-CheckFn = Callable[[HttpResponse], ApiError | None]
+CheckFn = Callable[[requests.Response], ApiError | None]
 # What is wrong with a success answer, in a few words, or None when it is the expected one.
-ExpectFn = Callable[[HttpResponse], str | None]
+ExpectFn = Callable[[requests.Response], str | None]
 
 
 def _kind_of(value: Any) -> str:
@@ -242,7 +180,7 @@ def _kind_of(value: Any) -> str:
     return "null" if value is None else f"a {type(value).__name__}"
 
 
-def json_problem(response: HttpResponse, kind: type) -> tuple[Any, str | None]:
+def json_problem(response: requests.Response, kind: type) -> tuple[Any, str | None]:
     """(body, None) when the body is JSON of `kind` (dict or list), else (None, the problem)."""
     if not response.content.strip():
         return None, "the body is empty"
@@ -262,7 +200,7 @@ def expect_json(
     """An `expect` for a JSON answer of `kind`; for an object, each key of `lists` holds a
     list of objects and each key of `ids` a non-empty id."""
 
-    def expect(response: HttpResponse) -> str | None:
+    def expect(response: requests.Response) -> str | None:
         body, problem = json_problem(response, kind)
         if problem is not None:
             return problem
@@ -296,17 +234,42 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-@functools.lru_cache(maxsize=4)
-def _tls_context(bundle: str | None) -> ssl.SSLContext:
-    """Certificate-verifying TLS settings, by CA bundle: loading the system's certificates
-    takes tens of milliseconds, so a process does it once, not once per client."""
-    if bundle and os.path.isdir(bundle):
-        return ssl.create_default_context(capath=bundle)
-    return ssl.create_default_context(cafile=bundle or None)
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class _SameOriginOnly(AuthBase):
+    """The credentials for calls to the base URL's scheme, host and port, and nothing for any
+    other: a signature or a token never leaves for a host other than the one entered."""
+
+    def __init__(self, auth: AuthBase, base_url: str) -> None:
+        self._auth = auth
+        self._origin = _origin(base_url)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return self._auth(request) if _origin(request.url or "") == self._origin else request
+
+
+class _NoAuth(AuthBase):
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+# For the calls that get the credentials (a token request): they carry none of the session's.
+NO_AUTH = _NoAuth()
 
 
 class HttpTransport:
-    """Kept-alive connections, timeouts, retries, and a thread-safe count of calls by kind."""
+    """One requests.Session, timeouts, retries, and a thread-safe count of calls by kind.
+
+    The session is shared by every thread of the client: urllib3's connection pool is
+    thread-safe, and nothing else of the session changes once it is built (cookies are
+    refused, so no answer changes what later calls send). One pool for all threads makes its
+    size the number of connections: `pool_size` is the number of calls the client makes at
+    once, so each call finds a kept-alive connection and none is opened only to be thrown
+    away (a pool per thread would keep one for every thread that ever called).
+    """
 
     def __init__(
         self,
@@ -314,12 +277,14 @@ class HttpTransport:
         base_url: str,
         name: str = "",
         timeout: float = 30.0,
+        connect_timeout: float | None = None,
         retry_budget: float = 90.0,
         max_attempts: int | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 15.0,
-        pool_size: int = 32,
+        pool_size: int = 10,
         user_agent: str = "syncadmin",
+        auth: AuthBase | None = None,
         sleep: Callable[[float], None] | None = None,
         on_throttle: Callable[[float | None], None] | None = None,
         gate: AbstractContextManager[Any] | None = None,
@@ -327,51 +292,41 @@ class HttpTransport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name or self.base_url  # the system, in messages ("Zuora", "NetSuite")
+        # (connect, read): an unreachable host is known in seconds, a busy one may be slower.
         self.timeout = timeout
-        # A transient failure (throttling, an outage, a dropped or garbled answer) is retried
-        # until the call has spent this many seconds: a fixed count of attempts gives up on a
-        # run of bad luck that a few more seconds would have outlasted. `max_attempts` caps
-        # the attempts as well, when given (tests, a connection check).
+        self.connect_timeout = connect_timeout or min(timeout, 10.0)
+        # A transient failure is retried until the call has spent `retry_budget` seconds: a
+        # fixed count of attempts gives up on a run of bad luck that a few more seconds would
+        # have outlasted. `max_attempts` caps the attempts as well (tests, a connection check).
         self.retry_budget = retry_budget
         self.max_attempts = max(1, max_attempts) if max_attempts else None
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.user_agent = user_agent
-        self._bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        # The proxy settings of the environment are read once, for this base URL.
-        proxies = requests.utils.get_environ_proxies(self.base_url)
-        self._proxy = proxies.get(self.base_url.split(":", 1)[0]) or proxies.get("all")
-        self._pool_size = pool_size
-        self._manager: urllib3.PoolManager | None = None
-        self._manager_lock = threading.Lock()
-        # Calls to the base URL go out on a connection of the calling thread (http.client,
-        # kept alive): urllib3's pool checks, wrappers and retries objects cost as much CPU as
-        # the rest of the call, and every thread switch they add is interpreter time a thread
-        # holding a NetSuite slot waits for (a run of 2,000 NetSuite → Zuora accounts went
-        # from 8.5 s to 6.5 s of CPU). Through a proxy, and for any other URL, urllib3 sends.
-        self._base = urlsplit(self.base_url)
-        self._origin = f"{self._base.scheme}://{self._base.netloc}/"
-        self._direct = not self._proxy and self._base.scheme in ("http", "https")
-        self._local = threading.local()
+        self.pool_size = max(1, pool_size)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        if auth is not None:
+            self.session.auth = _SameOriginOnly(auth, self.base_url)
+        # Retries are ours (budget, Retry-After, breaker), never urllib3's.
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._base_settings = self._environment(self.base_url)  # proxy, CA bundle: read once
         self.breaker = breaker or CircuitBreaker()
-        self._sleep = sleep
+        self._sleep = sleep or self.breaker.wait
         self.on_throttle = on_throttle
         # Held only while a request is on the wire (never while it is built, signed or parsed,
         # nor during a backoff): a concurrency slot of the vendor is worth more than our CPU.
         self.gate = gate
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
-        self.throttled = 0
 
     def __repr__(self) -> str:
         return f"<HttpTransport {self.base_url}>"
 
-    # -- counters ---------------------------------------------------------------------------
-    def _count(self, kind: str, *, throttled: bool = False) -> None:
-        with self._lock:
-            self.calls[kind] += 1
-            if throttled:
-                self.throttled += 1
+    def _environment(self, url: str) -> dict[str, Any]:
+        return self.session.merge_environment_settings(url, {}, None, None, None)
 
     def calls_by_kind(self) -> dict[str, int]:
         with self._lock:
@@ -380,58 +335,6 @@ class HttpTransport:
     def reset_counts(self) -> None:
         with self._lock:
             self.calls.clear()
-            self.throttled = 0
-
-    # -- calls ------------------------------------------------------------------------------
-    def _send(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, Any, bytes]:
-        """Status, headers and body of one attempt. Raises TimeoutError, OSError or
-        http.client.HTTPException (direct), or urllib3's errors (through urllib3)."""
-        if not (self._direct and url.startswith(self._origin)):
-            answer = self._pool().urlopen(
-                method,
-                url,
-                body=body,
-                headers=headers,
-                timeout=self.timeout,
-                retries=False,
-                redirect=False,
-            )
-            return answer.status, answer.headers, answer.data
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._connect()
-        elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
-            connection.close()  # closed by the server while idle: it reconnects below
-        try:
-            connection.request(method, url[len(self._origin) - 1 :], body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        except BaseException:
-            connection.close()  # never reuse a connection in an unknown state
-            raise
-
-    def _connect(self) -> http.client.HTTPConnection:
-        host, port = self._base.hostname or "", self._base.port
-        if self._base.scheme == "https":
-            context = _tls_context(self._bundle)
-            return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=context)
-        return http.client.HTTPConnection(host, port, timeout=self.timeout)
-
-    def _pool(self) -> urllib3.PoolManager:
-        """urllib3, for a proxy and for URLs other than the base URL's, made on first use
-        with the same TLS settings as the direct connections."""
-        with self._manager_lock:
-            if self._manager is None:
-                options: dict[str, Any] = {"num_pools": 4, "maxsize": self._pool_size}
-                options["ssl_context"] = _tls_context(self._bundle)
-                self._manager = (
-                    urllib3.ProxyManager(self._proxy, **options)
-                    if self._proxy
-                    else urllib3.PoolManager(**options)
-                )
-            return self._manager
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1): exponential
@@ -442,11 +345,52 @@ class HttpTransport:
             wait = max(wait, retry_after + random.uniform(0, self.backoff_base / 2))
         return wait
 
-    def _wait(self, seconds: float) -> None:
-        if self._sleep is not None:
-            self._sleep(seconds)
-        else:
-            self.breaker.wait(seconds)
+    def _send(self, request: requests.Request) -> requests.Response:
+        """One attempt: prepared (and signed, with a fresh nonce or token) outside the gate,
+        sent inside it. Raises requests' errors."""
+        prepared = self.session.prepare_request(request)
+        url = prepared.url or ""
+        own = url.startswith(f"{self.base_url}/")
+        settings = self._base_settings if own else self._environment(url)
+        timeout = (self.connect_timeout, self.timeout)
+        with self.gate or nullcontext():
+            self.breaker.check()  # it may have opened while this call waited for a slot
+            return self.session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.calls[kind] += 1
+
+    def _failure(
+        self, exc: requests.RequestException, kind: str, method: str, where: str
+    ) -> ApiError:
+        """The error for an attempt that got no answer, or could not be sent at all."""
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+            return TransportError(
+                f"{self.name}: {method} {where}: {self.base_url} is not a usable URL "
+                f"({type(exc).__name__}): correct the connection's base URL",
+                code="BAD_URL",
+                retryable=False,
+            )
+        self._count(kind)
+        if not isinstance(exc, requests.Timeout):
+            return TransportError(
+                f"{self.name}: {method} {where}: connection failed ({type(exc).__name__})",
+                code="CONNECTION",
+            )
+        connecting = isinstance(exc, requests.ConnectTimeout)
+        waited = self.connect_timeout if connecting else self.timeout
+        error = TransportError(
+            f"{self.name} did not {'accept a connection for' if connecting else 'answer'} "
+            f"{method} {where} within {waited:g} s",
+            code="TIMEOUT",
+        )
+        aborted = self.breaker.timed_out(
+            f"{self.name} at {self.base_url} stopped answering ({method} {where} got no answer "
+            f"within {waited:g} s, and so did the calls before it): check that {self.name} is "
+            "up and reachable from this server, then run again."
+        )
+        return aborted or error
 
     def request(
         self,
@@ -460,36 +404,23 @@ class HttpTransport:
         json: Any = None,
         data: Any = None,
         headers: Mapping[str, str] | None = None,
-        authorize: AuthorizeFn | None = None,
+        auth: AuthBase | None = None,
         max_attempts: int | None = None,
         retry_if: Callable[[ApiError], bool] | None = None,
-    ) -> HttpResponse:
+    ) -> requests.Response:
         """Send one logical call, retrying what can be retried; raise ApiError otherwise.
 
         `check` turns a failed answer into an ApiError; `expect` says what is wrong with a
         success answer that is not the one the call expects (BadAnswer). `retry_if` narrows
         which retryable errors this call may retry (a create without an idempotency key
-        retries only what certainly was not carried out). `authorize` is called before every
-        attempt with the method and the whole URL and returns the credential headers, so a
-        retry never reuses a token that just expired nor a signature's nonce. Only a form body
-        is part of an OAuth 1.0a signature, and the clients that sign send JSON.
+        retries only what certainly was not carried out). `auth` replaces the session's for
+        this call (NO_AUTH: none). Each attempt is signed anew, so a retry never reuses a
+        token that just expired nor a signature's nonce.
         """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        if params:
-            query = urlencode(list(params.items()) if isinstance(params, Mapping) else params)
-            url = f"{url}{'&' if '?' in url else '?'}{query}"
-        base_headers = {"User-Agent": self.user_agent}
-        body: bytes | None = None
-        if json is not None:
-            body = jsonlib.dumps(json, allow_nan=False).encode("utf-8")
-            base_headers["Content-Type"] = "application/json"
-        elif data is not None:
-            encoded = urlencode(data) if isinstance(data, Mapping) else data
-            body = encoded.encode("utf-8") if isinstance(encoded, str) else encoded
-            base_headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if body is not None or method not in ("GET", "HEAD"):
-            base_headers["Content-Length"] = str(len(body or b""))
-        sent = SentRequest(method, url)
+        request = requests.Request(
+            method, url, params=params, json=json, data=data, headers=headers, auth=auth
+        )
         where = path.split("?", 1)[0]
         limit = max_attempts or self.max_attempts
         started = time.monotonic()
@@ -497,37 +428,14 @@ class HttpTransport:
         while True:
             attempt += 1
             self.breaker.check()
-            call_headers = {**base_headers, **(headers or {})}
-            if authorize is not None:
-                call_headers.update(authorize(method, url))
-            error: ApiError | None
             try:
-                with self.gate or nullcontext():
-                    self.breaker.check()  # it may have opened while this call waited for a slot
-                    status, answer_headers, content = self._send(method, url, body, call_headers)
-                response = HttpResponse(status, answer_headers, content, sent)
-            except (Urllib3Timeout, TimeoutError):
-                self._count(kind)
-                error = TransportError(
-                    f"{self.name} did not answer {method} {where} within {self.timeout:g} s",
-                    code="TIMEOUT",
-                )
-                aborted = self.breaker.timed_out(
-                    f"{self.name} at {self.base_url} stopped answering ({method} {where} got "
-                    f"no answer within {self.timeout:g} s, and so did the calls before it): "
-                    f"check that {self.name} is up and reachable from this server, then run "
-                    "again."
-                )
-                if aborted is not None:
-                    raise aborted from error
-            except (Urllib3Error, OSError, http.client.HTTPException) as exc:
-                self._count(kind)
-                error = TransportError(
-                    f"{self.name}: {method} {where}: connection failed ({type(exc).__name__})",
-                    code="CONNECTION",
-                )
+                response = self._send(request)
+            except requests.RequestException as exc:
+                error = self._failure(exc, kind, method, where)
+                if isinstance(error, RunAborted):
+                    raise error from exc
             else:
-                self._count(kind, throttled=response.status_code == 429)
+                self._count(kind)
                 error = check(response)
                 if error is None:
                     problem = expect(response) if expect is not None else None
@@ -564,12 +472,6 @@ class HttpTransport:
                 if aborted is not None:
                     raise aborted from error
                 raise error
-            logger.info(
-                "%s %s failed (%s), retry %d in %.2fs",
-                method,
-                path,
-                error.code or error.status,
-                attempt,
-                wait,
-            )
-            self._wait(wait)
+            code = error.code or error.status
+            logger.info("%s %s failed (%s), retry %d in %.2fs", method, where, code, attempt, wait)
+            self._sleep(wait)

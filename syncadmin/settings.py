@@ -133,6 +133,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    # At DEBUG, oauthlib and requests-oauthlib log what they sign and the signed headers.
+    "loggers": {
+        name: {"level": "WARNING"} for name in ("urllib3", "oauthlib", "requests_oauthlib")
+    },
 }
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

@@ -1,5 +1,7 @@
-"""The transport's own connections: kept alive per thread between calls (a server that closed
-one while it was idle costs neither an error nor a retry), and verified TLS."""
+"""The transport's own connections: one pool per client, as many connections as the calls it
+makes at once, kept alive between calls (a server that closed one while it was idle costs
+neither an error nor a retry), verified TLS, credentials for the entered host only, and
+failures typed by whether a retry can help."""
 
 from __future__ import annotations
 
@@ -9,15 +11,18 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from requests.auth import AuthBase
 
 from connectors.http import HttpTransport, TransportError
 
@@ -47,6 +52,36 @@ class _ClosesAfterEachAnswer(_JsonAnswers):
     hang_up = True
 
 
+class _SlowAnswers(_JsonAnswers):
+    """Takes `delay` seconds over each answer, so that calls from several threads overlap;
+    counts the connections it accepted (a client port may come back on a new one), notes the
+    Authorization each host name was sent, and redirects /moved to `moved_to`."""
+
+    delay = 0.1
+    moved_to = ""
+    authorizations: list[tuple[str, str | None]] = []
+    accepted = 0
+    _counting = threading.Lock()
+
+    def setup(self) -> None:
+        super().setup()
+        with self._counting:
+            type(self).accepted += 1
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).authorizations.append(
+            (self.headers["Host"].split(":")[0], self.headers.get("Authorization"))
+        )
+        time.sleep(self.delay)
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", self.moved_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
 @contextlib.contextmanager
 def _serving(server: ThreadingHTTPServer) -> Iterator[int]:
     """The server's port while it serves in a thread of its own."""
@@ -64,6 +99,82 @@ def closing_server() -> Iterator[str]:
     _ClosesAfterEachAnswer.connections = set()
     with _serving(ThreadingHTTPServer(("127.0.0.1", 0), _ClosesAfterEachAnswer)) as port:
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def slow_server() -> Iterator[str]:
+    _SlowAnswers.accepted, _SlowAnswers.authorizations = 0, []
+    _SlowAnswers.delay = 0.1
+    with _serving(ThreadingHTTPServer(("127.0.0.1", 0), _SlowAnswers)) as port:
+        _SlowAnswers.moved_to = f"http://localhost:{port}/ping"
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_more_threads_than_the_concurrency_never_open_more_connections(slow_server: str) -> None:
+    # What a sync does: many workers, and a gate letting the configured concurrency through.
+    concurrency = 3
+    transport = HttpTransport(base_url=slow_server, pool_size=concurrency, max_attempts=1)
+    transport.gate = threading.BoundedSemaphore(concurrency)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(
+            pool.map(
+                lambda _: transport.request("GET", "/ping", kind="read", check=lambda r: None),
+                range(20),
+            )
+        )
+
+    assert transport.calls_by_kind() == {"read": 20}
+    # With a pool smaller than the concurrency, the connections a full pool throws away are
+    # opened again: with a pool of 1 this server accepts 4 or more.
+    assert 1 <= _SlowAnswers.accepted <= concurrency
+
+
+class _Bearer(AuthBase):
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = "Bearer the-token"
+        return request
+
+
+def test_credentials_go_to_the_entered_host_only(slow_server: str) -> None:
+    _SlowAnswers.delay = 0.0
+    transport = HttpTransport(base_url=slow_server, auth=_Bearer(), max_attempts=1)
+    elsewhere = slow_server.replace("127.0.0.1", "localhost")
+
+    transport.request("GET", "/ping", kind="read", check=lambda r: None)
+    transport.request("GET", f"{elsewhere}/ping", kind="read", check=lambda r: None)
+    moved = transport.request("GET", "/moved", kind="read", check=lambda r: None)
+
+    assert moved.status_code == 302  # not followed: the caller sees the redirect itself
+    assert _SlowAnswers.authorizations == [
+        ("127.0.0.1", "Bearer the-token"),
+        ("localhost", None),
+        ("127.0.0.1", "Bearer the-token"),
+    ]
+
+
+def test_no_answer_in_time_is_a_transient_timeout(slow_server: str) -> None:
+    _SlowAnswers.delay = 1.0
+    transport = HttpTransport(base_url=slow_server, timeout=0.2, max_attempts=1)
+
+    with pytest.raises(TransportError) as caught:
+        transport.request("GET", "/ping", kind="read", check=lambda r: None)
+
+    assert caught.value.retryable and caught.value.code == "TIMEOUT"
+    assert "did not answer GET /ping within 0.2 s" in str(caught.value)
+    assert transport.calls_by_kind() == {"read": 1}
+
+
+@pytest.mark.parametrize("base_url", ["htp://127.0.0.1:9", "http://"])
+def test_a_base_url_that_is_not_one_is_a_permanent_error_sent_nowhere(base_url: str) -> None:
+    transport = HttpTransport(base_url=base_url, max_attempts=5)
+
+    with pytest.raises(TransportError) as caught:
+        transport.request("GET", "/ping", kind="read", check=lambda r: None)
+
+    assert caught.value.permanent and caught.value.code == "BAD_URL"
+    assert "correct the connection's base URL" in str(caught.value)
+    assert transport.calls_by_kind() == {}
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(

@@ -42,6 +42,28 @@ def test_wrong_secret_is_refused_permanently_without_leaking_it(
     assert secret not in repr(client) and secret not in repr(client.credentials)
 
 
+def test_tba_signs_with_hmac_sha256_in_the_accounts_realm_afresh_each_call(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    # The sandbox's account id in the form NetSuite names its realm (1234567_SB1).
+    client = make_client(tba_credentials(netsuite_sandbox, account_id="1234567-sb1"))
+    sent: list[str] = []
+    client.transport.session.hooks["response"].append(
+        lambda answer, **_: sent.append(answer.request.headers["Authorization"].decode())
+    )
+
+    client.get_customer("1")
+    client.get_customer("1")
+
+    assert client.calls_by_kind() == {"read": 2}  # both accepted, neither retried
+    for header in sent:
+        assert header.startswith("OAuth ")
+        assert 'realm="1234567_SB1"' in header
+        assert 'oauth_signature_method="HMAC-SHA256"' in header
+    nonces = [header.split('oauth_nonce="')[1].split('"')[0] for header in sent]
+    assert len(set(nonces)) == 2
+
+
 def test_realm_must_be_the_account_id(netsuite_sandbox: NetSuiteSandbox) -> None:
     client = make_client(tba_credentials(netsuite_sandbox, account_id="7654321"))
     with pytest.raises(RunAborted, match="NetSuite refused the credentials"):
@@ -398,6 +420,22 @@ def test_concurrency_limit_429s_absorbed_by_retries(netsuite_sandbox: NetSuiteSa
     assert netsuite_sandbox.peak_in_flight <= 5
 
 
+def test_a_throttled_call_waits_the_retry_after_before_trying_again(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    netsuite_sandbox.config.update(
+        {"fault_rate": 1.0, "faults": ["429"], "fault_limit": 1, "retry_after_seconds": 1}
+    )
+    throttles: list[float | None] = []
+    client = make_client(tba_credentials(netsuite_sandbox), on_throttle=throttles.append)
+
+    assert client.get_customer("1")["id"] == "1"
+
+    assert throttles == [1.0] and client.calls_by_kind() == {"read": 2}
+    first, second = (call["at"] for call in netsuite_sandbox.call_log)
+    assert second - first >= 1.0  # the client's backoff alone would have been 0.01 s
+
+
 def test_hung_call_times_out(netsuite_sandbox: NetSuiteSandbox) -> None:
     netsuite_sandbox.config.update({"fault_rate": 1.0, "faults": ["hang"], "hang_seconds": 1.0})
     client = make_client(tba_credentials(netsuite_sandbox), timeout=0.2, max_attempts=1)
@@ -432,3 +470,26 @@ def test_a_create_whose_answer_is_garbled_is_not_tried_again(
     assert "NetSuite sent an unreadable answer to POST" in str(caught.value)
     assert netsuite_client.calls_by_kind() == {"write": 1}
     assert netsuite_sandbox.customers_count() == before + 1
+
+
+def test_a_client_built_from_the_settings_pools_a_connection_per_configured_call(
+    db, netsuite_sandbox: NetSuiteSandbox
+) -> None:
+    from connectors.netsuite import sandbox
+    from syncadmin.services.connections import netsuite_client_build, netsuite_connection_update
+    from syncadmin.services.preferences import preferences_update
+
+    preferences_update(values={"netsuite_concurrency": 7, "default_subsidiary": "1"})
+    netsuite_connection_update(
+        account_id=sandbox.DEFAULT_ACCOUNT_ID,
+        base_url=netsuite_sandbox.url,
+        consumer_key=sandbox.DEFAULT_CONSUMER_KEY,
+        consumer_secret=sandbox.DEFAULT_CONSUMER_SECRET,
+        token_id=sandbox.DEFAULT_TOKEN_ID,
+        token_secret=sandbox.DEFAULT_TOKEN_SECRET,
+    )
+
+    client = netsuite_client_build()
+
+    assert client.transport.pool_size == 7  # see test_http_transport: at most 7 connections
+    assert client.get_customer("1")["id"] == "1"

@@ -235,11 +235,15 @@ def test_a_worker_started_in_place_of_a_killed_one_queues_a_run_that_takes_over(
 
 
 def _nonces_signed_in_a_worker(_: int) -> list[str]:
-    from connectors.netsuite.auth import tba_signer
+    import requests
 
-    sign = tba_signer("1234567_SB1", "key", "secret", "token", "token-secret")
-    headers = [sign("POST", "https://1234567-sb1.suitetalk.api.netsuite.com/x") for _ in range(3)]
-    return [h["Authorization"].split('oauth_nonce="')[1].split('"')[0] for h in headers]
+    from connectors.netsuite.auth import tba_auth
+
+    auth = tba_auth("1234567_SB1", "key", "secret", "token", "token-secret")
+    url = "https://1234567-sb1.suitetalk.api.netsuite.com/x"
+    signed = [requests.Request("POST", url, auth=auth).prepare() for _ in range(3)]
+    headers = [r.headers["Authorization"].decode() for r in signed]  # requests-oauthlib: bytes
+    return [header.split('oauth_nonce="')[1].split('"')[0] for header in headers]
 
 
 def test_workers_forked_from_one_cluster_never_sign_with_the_same_nonce():

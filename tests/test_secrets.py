@@ -72,3 +72,27 @@ def test_client_built_from_settings_never_shows_its_secret(db):
 
     assert SECRET not in repr(client)
     assert SECRET not in repr(client.credentials)
+
+
+def test_calls_logged_at_debug_level_show_no_credentials(caplog, netsuite_sandbox, zuora_sandbox):
+    import logging
+
+    from connectors.netsuite.sandbox import DEFAULT_CONSUMER_SECRET, DEFAULT_TOKEN_SECRET
+    from connectors.zuora.client import forget_tokens
+    from connectors.zuora.sandbox import DEFAULT_CLIENT_SECRET
+    from tests.netsuite_fixtures import make_client, tba_credentials
+    from tests.zuora_fixtures import make_zuora_client
+
+    forget_tokens()
+    netsuite = make_client(tba_credentials(netsuite_sandbox))
+    zuora = make_zuora_client(zuora_sandbox)
+    caplog.set_level(logging.DEBUG)
+
+    netsuite.get_customer("1")
+    zuora.list_currencies()
+
+    assert "GET" in caplog.text or "POST" in caplog.text  # the calls were logged at all
+    for secret in (DEFAULT_CONSUMER_SECRET, DEFAULT_TOKEN_SECRET, DEFAULT_CLIENT_SECRET):
+        assert secret not in caplog.text
+    for credential in ("oauth_signature=", "Signature:", "Authorization", "Bearer", "access_token"):
+        assert credential not in caplog.text

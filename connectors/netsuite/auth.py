@@ -3,9 +3,6 @@ credentials with a signed JWT assertion. The client picks one from its credentia
 
 from __future__ import annotations
 
-import itertools
-import os
-import secrets
 import threading
 import time
 import uuid
@@ -13,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
-import oauthlib.oauth1
 import requests
+from requests.auth import AuthBase
+from requests_oauthlib import OAuth1
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -28,71 +26,21 @@ def realm_for(account_id: str) -> str:
     return account_id.strip().upper().replace("-", "_")
 
 
-class _CountingNonceClient(oauthlib.oauth1.Client):
-    """oauthlib's client with a nonce that is a per-process random prefix and a counter.
-
-    A nonce only has to be unique for its key and timestamp (RFC 5849, 3.3); oauthlib draws
-    each one from the operating system's random source, a system call per request that costs
-    more than the signature at a few hundred requests a second.
-    """
-
-    _prefix = secrets.token_hex(8)
-    _counter = itertools.count()
-
-    @property
-    def nonce(self) -> str:
-        return f"{self._prefix}{next(self._counter)}"
-
-    @nonce.setter
-    def nonce(self, value: str | None) -> None:
-        # oauthlib sets None ("generate one") in __init__; every request gets its own anyway.
-        pass
-
-
-def _new_nonce_prefix() -> None:
-    _CountingNonceClient._prefix = secrets.token_hex(8)
-
-
-# A forked process (a queue worker, and the one started in place of a killed worker) would
-# otherwise count from the same prefix as its siblings, and NetSuite refuses a nonce it has
-# seen: the replacement's first calls failed with INVALID_LOGIN.
-os.register_at_fork(after_in_child=_new_nonce_prefix)
-
-
-class TbaSigner:
-    """Signs one request for token-based authentication: the Authorization header for a method
-    and URL, with a fresh nonce and timestamp each call. oauthlib does the signing; the
-    requests-oauthlib auth object around it would first build a whole requests request,
-    which costs more CPU than the signature."""
-
-    def __init__(self, client: oauthlib.oauth1.Client) -> None:
-        self._client = client
-
-    def __repr__(self) -> str:
-        return "<TbaSigner>"
-
-    def __call__(self, method: str, url: str) -> dict[str, str]:
-        # A JSON body is not part of the signature (RFC 5849, 3.4.1.3.1: form bodies only).
-        _, headers, _ = self._client.sign(url, method, None, {})
-        return {"Authorization": headers["Authorization"]}
-
-
-def tba_signer(
+def tba_auth(
     account_id: str, consumer_key: str, consumer_secret: str, token_id: str, token_secret: str
-) -> TbaSigner:
-    """The signer of every request of a TBA connection: HMAC-SHA256 in the Authorization
-    header, with the account's realm (what requests_oauthlib.OAuth1 with the same
-    arguments produces)."""
-    return TbaSigner(
-        _CountingNonceClient(
-            consumer_key,
-            client_secret=consumer_secret,
-            resource_owner_key=token_id,
-            resource_owner_secret=token_secret,
-            signature_method=oauthlib.oauth1.SIGNATURE_HMAC_SHA256,
-            signature_type=oauthlib.oauth1.SIGNATURE_TYPE_AUTH_HEADER,
-            realm=realm_for(account_id),
-        )
+) -> OAuth1:
+    """The auth of every request of a TBA connection: HMAC-SHA256 in the Authorization header,
+    with the account's realm. Each request gets a fresh timestamp and nonce; oauthlib draws
+    the nonce (64 bits, with the timestamp) from the operating system's random source, which
+    a forked queue worker does not share with its siblings, so workers signing with the same
+    token never send the same nonce twice (NetSuite refuses one it has seen)."""
+    return OAuth1(
+        consumer_key,
+        client_secret=consumer_secret,
+        resource_owner_key=token_id,
+        resource_owner_secret=token_secret,
+        signature_method="HMAC-SHA256",
+        realm=realm_for(account_id),
     )
 
 
@@ -121,8 +69,9 @@ def build_assertion(
     return jwt.encode(claims, private_key_pem, algorithm=algorithm, headers={"kid": certificate_id})
 
 
-class OAuth2TokenSource:
-    """Fetches and caches a bearer token; thread-safe, one grant at a time.
+class OAuth2TokenSource(AuthBase):
+    """The bearer token of every request: fetched, cached and renewed before it expires;
+    thread-safe, one grant at a time.
 
     `fetch` posts the form to the token endpoint and returns the decoded JSON answer; it is
     given by the client so the call goes through its transport (retries, counting)."""
@@ -166,9 +115,9 @@ class OAuth2TokenSource:
             if token is None or token == self._token:
                 self._token = None
 
-    def headers(self, method: str = "", url: str = "") -> dict[str, str]:
-        """The bearer header (for any method and URL: the transport's `authorize`)."""
-        return {"Authorization": f"Bearer {self.token()}"}
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        return request
 
     def _grant(self) -> None:
         assertion = build_assertion(
@@ -197,9 +146,3 @@ class OAuth2TokenSource:
         self._token = str(answer["access_token"])
         self._expires_at = started + expires_in
         self._refresh_at = self._expires_at - margin
-
-
-def is_bearer(request: requests.PreparedRequest | None) -> bool:
-    if request is None:
-        return False
-    return str(request.headers.get("Authorization", "")).startswith("Bearer ")

@@ -12,17 +12,20 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import requests
+from requests.auth import AuthBase
+
 from connectors.http import (
+    NO_AUTH,
     ApiError,
     CircuitBreaker,
-    HttpResponse,
     HttpTransport,
     RunAborted,
     expect_json,
     json_problem,
 )
 from connectors.netsuite import fields
-from connectors.netsuite.auth import TOKEN_PATH, OAuth2TokenSource, TbaSigner, tba_signer
+from connectors.netsuite.auth import TOKEN_PATH, OAuth2TokenSource, tba_auth
 from connectors.netsuite.errors import NetSuiteAuthError, NetSuiteError, check
 
 logger = logging.getLogger(__name__)
@@ -71,7 +74,7 @@ _TOKEN = expect_json(dict, ids=("access_token",))
 _RECORD = expect_json(dict, ids=("id",))
 
 
-def _rows(response: HttpResponse) -> str | None:
+def _rows(response: requests.Response) -> str | None:
     body, problem = json_problem(response, dict)
     if problem is not None:
         return problem
@@ -83,14 +86,14 @@ def _rows(response: HttpResponse) -> str | None:
     return None
 
 
-def _written(response: HttpResponse) -> str | None:
+def _written(response: requests.Response) -> str | None:
     """The record API answers a write with 204 No Content (and nothing else)."""
     if response.status_code != 204:
         return "a record write answers 204 No Content"
     return None
 
 
-def _written_with_id(response: HttpResponse) -> str | None:
+def _written_with_id(response: requests.Response) -> str | None:
     """A create or upsert also names the record in Location (…/customer/123)."""
     problem = _written(response)
     if problem is None and not _location_id(response).isdigit():
@@ -98,7 +101,7 @@ def _written_with_id(response: HttpResponse) -> str | None:
     return problem
 
 
-def _location_id(response: HttpResponse) -> str:
+def _location_id(response: requests.Response) -> str:
     return (response.headers.get("Location") or "").rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -154,7 +157,8 @@ def _quote_ids(ids: list[str]) -> str:
 
 class NetSuiteClient:
     """A thread-safe SuiteTalk REST client. Calls are counted by kind: token, query, read,
-    write (see calls_by_kind())."""
+    write (see calls_by_kind()). `pool_size` is the number of calls made at once: the
+    connection's configured concurrency (5 on NetSuite's standard tier)."""
 
     def __init__(
         self,
@@ -165,31 +169,17 @@ class NetSuiteClient:
         retry_budget: float = 90,
         on_throttle: Callable[[float | None], None] | None = None,
         backoff_base: float = 0.5,
-        pool_size: int = 32,
+        pool_size: int = 5,
         max_rows_per_query: int = MAX_ROWS_PER_QUERY,
         gate: AbstractContextManager[Any] | None = None,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self.credentials = credentials
         self.max_rows_per_query = max_rows_per_query
-        self.transport = HttpTransport(
-            base_url=credentials.url,
-            name="NetSuite",
-            timeout=timeout,
-            max_attempts=max_attempts,
-            retry_budget=retry_budget,
-            backoff_base=backoff_base,
-            pool_size=pool_size,
-            user_agent="syncadmin-netsuite",
-            on_throttle=on_throttle,
-            gate=gate,
-            breaker=breaker,
-        )
-        self._sign: TbaSigner | None = None
         self._tokens: OAuth2TokenSource | None = None
         method = credentials.auth_method.lower()
         if method == "tba":
-            self._sign = tba_signer(
+            auth: AuthBase = tba_auth(
                 credentials.account_id,
                 credentials.consumer_key,
                 credentials.consumer_secret,
@@ -197,7 +187,7 @@ class NetSuiteClient:
                 credentials.token_secret,
             )
         elif method == "oauth2":
-            self._tokens = OAuth2TokenSource(
+            auth = self._tokens = OAuth2TokenSource(
                 client_id=credentials.client_id,
                 certificate_id=credentials.certificate_id,
                 private_key_pem=credentials.private_key_pem,
@@ -207,6 +197,20 @@ class NetSuiteClient:
             )
         else:
             raise ValueError(f"unknown NetSuite auth method {credentials.auth_method!r}")
+        self.transport = HttpTransport(
+            base_url=credentials.url,
+            name="NetSuite",
+            timeout=timeout,
+            max_attempts=max_attempts,
+            retry_budget=retry_budget,
+            backoff_base=backoff_base,
+            pool_size=pool_size,
+            user_agent="syncadmin-netsuite",
+            auth=auth,
+            on_throttle=on_throttle,
+            gate=gate,
+            breaker=breaker,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -220,17 +224,14 @@ class NetSuiteClient:
     # -- plumbing ------------------------------------------------------------------------------
     def _fetch_token(self, form: dict[str, str]) -> dict[str, Any]:
         response = self.transport.request(
-            "POST", TOKEN_PATH, kind="token", check=check, data=form, expect=_TOKEN
+            "POST", TOKEN_PATH, kind="token", check=check, data=form, expect=_TOKEN, auth=NO_AUTH
         )
         return response.json()
 
     def _call(self, method: str, path: str, *, kind: str, **kwargs: Any) -> Any:
-        authorize = self._sign if self._tokens is None else self._tokens.headers
         for again in (False, True):
             try:
-                return self.transport.request(
-                    method, path, kind=kind, check=check, authorize=authorize, **kwargs
-                )
+                return self.transport.request(method, path, kind=kind, check=check, **kwargs)
             except NetSuiteAuthError as error:
                 if error.retryable:
                     raise  # the token endpoint is throttled or out, not refusing

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from requests.auth import AuthBase
 
 from connectors.http import (
+    NO_AUTH,
     CircuitBreaker,
     ExpectFn,
-    HttpResponse,
     HttpTransport,
     RunAborted,
     expect_json,
@@ -53,7 +54,7 @@ _CURRENCIES = expect_json(dict, lists=("currencies",))
 _TERMS = expect_json(dict, lists=("paymentTerms",))
 
 
-def _v1_success(response: HttpResponse) -> str | None:
+def _v1_success(response: requests.Response) -> str | None:
     """A v1 write answers {"success": true, ...}; a failure was already told by check()."""
     body, problem = json_problem(response, dict)
     if problem is None and body.get("success") is not True:
@@ -61,7 +62,7 @@ def _v1_success(response: HttpResponse) -> str | None:
     return problem
 
 
-def _zoql_batch(response: HttpResponse) -> str | None:
+def _zoql_batch(response: requests.Response) -> str | None:
     body, problem = json_problem(response, dict)
     if problem is not None:
         return problem
@@ -72,7 +73,7 @@ def _zoql_batch(response: HttpResponse) -> str | None:
 
 
 def _save_results(count: int) -> ExpectFn:
-    def expect(response: HttpResponse) -> str | None:
+    def expect(response: requests.Response) -> str | None:
         body, problem = json_problem(response, list)
         if problem is None and len(body) != count:
             problem = f"{len(body)} results for {count} objects"
@@ -179,9 +180,28 @@ def forget_tokens() -> None:
     _process_tokens.clear()
 
 
+class _Bearer(AuthBase):
+    """The client's bearer token on every request; it remembers, per thread, the token it last
+    sent, so that a refusal drops that token and not one another thread just fetched."""
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self._token = token
+        self._sent = threading.local()
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self._sent.token = self._token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+    def last_sent(self) -> str | None:
+        return getattr(self._sent, "token", None)
+
+
 class ZuoraClient:
     """Thread-safe: one token and one connection pool are shared by all threads (and the
-    token by later clients of the same credentials in this process)."""
+    token by later clients of the same credentials in this process). `pool_size` is the
+    number of calls made at once: a run's Zuora writers (20) and readers (8), and a few more
+    for the token and settings calls."""
 
     def __init__(
         self,
@@ -193,10 +213,12 @@ class ZuoraClient:
         refresh_margin: float = 300,
         on_throttle: Callable[[float | None], None] | None = None,
         backoff_base: float = 0.5,
+        pool_size: int = 32,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self.credentials = credentials
         self.refresh_margin = refresh_margin
+        self._auth = _Bearer(self._bearer)
         self.transport = HttpTransport(
             base_url=credentials.base_url,
             name="Zuora",
@@ -205,7 +227,9 @@ class ZuoraClient:
             retry_budget=retry_budget,
             backoff_base=backoff_base,
             on_throttle=on_throttle,
+            pool_size=pool_size,
             user_agent="syncadmin-zuora",
+            auth=self._auth,
             breaker=breaker,
         )
         self._token_lock = threading.Lock()
@@ -237,6 +261,7 @@ class ZuoraClient:
             },
             headers={"Accept": "application/json"},
             expect=_TOKEN,
+            auth=NO_AUTH,
         )
         body = response.json()
         try:
@@ -295,13 +320,6 @@ class ZuoraClient:
             if not idempotency_key or len(idempotency_key) > 255:
                 raise ValueError("an idempotency key is 1 to 255 characters")
             headers["Idempotency-Key"] = idempotency_key
-        used: list[str] = []
-
-        def authorize(method: str, url: str) -> dict[str, str]:
-            token = self._bearer()
-            used.append(token)
-            return {"Authorization": f"Bearer {token}"}
-
         for refreshed in (False, True):
             try:
                 response = self.transport.request(
@@ -312,7 +330,6 @@ class ZuoraClient:
                     params=list(params) if params else None,
                     json=json,
                     headers=headers,
-                    authorize=authorize,
                     expect=expect,
                 )
             except ZuoraAuthError as error:
@@ -325,7 +342,7 @@ class ZuoraClient:
                 if error.status == 401:
                     if refreshed:
                         raise self._refused(error) from error
-                    self._invalidate(used[-1] if used else None)
+                    self._invalidate(self._auth.last_sent())
                     continue
                 raise
             return response.json()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from connectors.http import ApiError
 from connectors.netsuite.client import NetSuiteClient, NetSuiteCredentials
 from connectors.zuora.client import ZuoraClient, ZuoraCredentials
-from syncadmin.models import NetSuiteConnection, ZuoraConnection
+from syncadmin.models import NetSuiteConnection, SyncPreferences, ZuoraConnection
 from syncadmin.services.storable import storable_text
 
 
@@ -124,6 +124,8 @@ def netsuite_client_build(
         private_key_pem=connection.secret("private_key"),
         algorithm=connection.algorithm,
     )
+    # As many kept-alive connections as the calls the sync makes to NetSuite at once.
+    options.setdefault("pool_size", SyncPreferences.load().netsuite_concurrency)
     return NetSuiteClient(credentials, **options)
 
 
