@@ -63,9 +63,9 @@ class SandboxHandle:
 
 
 def _build(kind: str, latency_ms: float, limit: int, accounts: int, seed: int = 42) -> Any:
-    from connectors.netsuite.sandbox import NetSuiteSandbox
-    from connectors.sandbox.server import SandboxConfig
-    from connectors.zuora.sandbox import ZuoraSandbox
+    from connectors.sandboxes.netsuite import NetSuiteSandbox
+    from connectors.sandboxes.server import SandboxConfig
+    from connectors.sandboxes.zuora import ZuoraSandbox
 
     config = SandboxConfig(latency_ms=latency_ms, concurrency_limit=limit)
     if kind == "zuora":

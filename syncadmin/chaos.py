@@ -104,7 +104,7 @@ class PhaseFigures:
 
     @property
     def kinds_not_served(self) -> list[str]:
-        from connectors.sandbox.server import FAULT_KINDS
+        from connectors.sandboxes.server import FAULT_KINDS
 
         return [kind for kind in FAULT_KINDS if not self.faults.get(kind)]
 
@@ -316,7 +316,7 @@ class World:
         self.edits = 0
 
     def set_faults(self, rate: float) -> None:
-        from connectors.sandbox.server import FAULT_KINDS
+        from connectors.sandboxes.server import FAULT_KINDS
 
         for sandbox in (self.zuora_sandbox, self.netsuite_sandbox):
             sandbox.control(

@@ -6,7 +6,7 @@ form-encoded OAuth, bearer on every call, lowercase Object Query filter fields, 
 that leave the account's updatedDate alone, timestamps in the tenant's offset, ZOQL (the
 Actions query) without select *, ORDER BY, joins or parentheses, batches of at most 2000.
 
-Run standalone: python -m connectors.zuora.sandbox --port 8081 --accounts 500
+Run standalone: python -m connectors.sandboxes.zuora --port 8081 --accounts 500
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from connectors.sandbox.seed import generate_accounts
-from connectors.sandbox.server import Request, Response, SandboxConfig, SandboxServer
+from connectors.sandboxes.seed import generate_accounts
+from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 from connectors.zuora import fields as zf
 
 logger = logging.getLogger(__name__)

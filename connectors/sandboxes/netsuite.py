@@ -3,7 +3,7 @@
 record API with NetSuite's validation and merge rules, and SuiteQL executed as real SQL on an
 in-memory sqlite database holding NetSuite's table and column names.
 
-Run it standalone: python -m connectors.netsuite.sandbox --port 8766 --customers 200
+Run it standalone: python -m connectors.sandboxes.netsuite --port 8766 --customers 200
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from connectors.netsuite import fields
-from connectors.sandbox.seed import generate_accounts
-from connectors.sandbox.server import Request, Response, SandboxConfig, SandboxServer
+from connectors.sandboxes.seed import generate_accounts
+from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 
 logger = logging.getLogger(__name__)
 
