@@ -338,7 +338,8 @@ def test_runs_standalone_as_a_module(tmp_path):
         [
             sys.executable,
             "-m",
-            "connectors.sandboxes.zuora",
+            "connectors.sandboxes",
+            "zuora",
             "--port",
             str(port),
             "--accounts",
