@@ -11,7 +11,6 @@ import contextlib
 import multiprocessing
 import os
 import resource
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -80,12 +79,6 @@ def _build(kind: str, latency_ms: float, limit: int, accounts: int, seed: int = 
 def _serve_child(
     kind: str, latency_ms: float, limit: int, accounts: int, conn: Any, seed: int = 42
 ) -> None:
-    # A handler whose latency has passed must not wait 5 ms (the default switch interval)
-    # for another handler's SQL to give the interpreter lock back: that wait would be added
-    # to every call's latency, a cost of the sandbox, not of the client being measured.
-    from syncadmin.services.concurrency import RUN_SWITCH_INTERVAL
-
-    sys.setswitchinterval(RUN_SWITCH_INTERVAL)
     server = _build(kind, latency_ms, limit, accounts, seed)
     server.start()
     conn.send(server.url)
