@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from syncadmin import benchmark
+from syncadmin import benchmark, testbed
 
 
 class Command(BaseCommand):
@@ -51,7 +51,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
-        with benchmark.throwaway_database() as name:
+        with testbed.throwaway_database() as name:
             out(f"throwaway database {name}")
             benchmark.run_benchmark(
                 accounts=options["accounts"],
