@@ -16,6 +16,8 @@ from typing import Any
 from syncadmin.testbed import SandboxHandle, configure, sandboxes_started
 
 WRITE_KIND = "write"
+TOKEN_KIND = "token"
+SYSTEM_NAMES = {"zuora": "Zuora", "netsuite": "NetSuite"}
 
 
 @dataclass
@@ -30,11 +32,13 @@ class Phase:
     throttled: int
     peak_in_flight: int
     rss_peak_mb: float
+    master: str = "zuora"
     zuora_latency_ms: float = 0.0
     zuora_concurrency: int = 1  # the Zuora writes the engine runs at once
     sandbox_cpu: dict[str, float] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)
     routes: dict[str, dict[str, int]] = field(default_factory=dict)  # sandbox -> route -> calls
+    sandbox_rss_mb: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def writes(self) -> int:
@@ -67,6 +71,33 @@ class Phase:
         return sum(
             n for kinds in self.calls.values() for kind, n in kinds.items() if kind != WRITE_KIND
         )
+
+    @property
+    def destination(self) -> str:
+        return "netsuite" if self.master == "zuora" else "zuora"
+
+    @property
+    def destination_writes(self) -> int:
+        """Write calls to the system the records are synced to (not the write-backs of the
+        cross-references to the master)."""
+        return self.calls.get(self.destination, {}).get(WRITE_KIND, 0)
+
+    @property
+    def write_backs(self) -> int:
+        return self.calls.get(self.master, {}).get(WRITE_KIND, 0)
+
+    @property
+    def records_written(self) -> int:
+        """Records the run created or changed on the destination."""
+        return self.counts.get("created", 0) + self.counts.get("updated", 0)
+
+    @property
+    def token_calls(self) -> int:
+        return sum(kinds.get(TOKEN_KIND, 0) for kinds in self.calls.values())
+
+    @property
+    def total_writes(self) -> int:
+        return sum(kinds.get(WRITE_KIND, 0) for kinds in self.calls.values())
 
     def lines(self) -> list[str]:
         ratio = f"{self.wall / self.floor:.3f}" if self.floor else "n/a (no write)"
@@ -119,6 +150,7 @@ def run_phase(
     sandboxes: list[SandboxHandle],
     zuora_latency_ms: float,
     zuora_concurrency: int,
+    master: str,
 ) -> Phase:
     from syncadmin.services.runs import sync_run_execute
 
@@ -145,12 +177,14 @@ def run_phase(
         concurrency=concurrency,
         zuora_latency_ms=zuora_latency_ms,
         zuora_concurrency=zuora_concurrency,
+        master=master,
         calls=report.api_calls,
         counts=report.counts,
         throttled=throttled,
         peak_in_flight=summaries["netsuite"]["peak_in_flight"],
         rss_peak_mb=_rss_peak_mb(),
         sandbox_cpu={s.name: s.cpu_seconds() - cpu_before[s.name] for s in sandboxes},
+        sandbox_rss_mb={s.name: s.peak_rss_mb() for s in sandboxes},
         served={s.name: summaries[s.name]["total"] for s in sandboxes},
         routes={s.name: _by_route(summaries[s.name]["by_status"]) for s in sandboxes},
     )
@@ -259,6 +293,7 @@ def run_benchmark(
             "sandboxes": sandboxes,
             "zuora_latency_ms": zuora_latency,
             "zuora_concurrency": zuora_write_concurrency(direction),
+            "master": direction,
         }
         phases = []
         for name in ("initial sync", "rerun, no change"):
@@ -270,7 +305,50 @@ def run_benchmark(
             changed = change_netsuite_customers(netsuite)
         phases.append(run_phase(f"rerun after {changed} changes (1%, half address-only)", **common))
         _print(phases[-1], out)
-        return phases
+    for line in summary_lines(phases):
+        out(line)
+    return phases
+
+
+def summary_lines(phases: list[Phase]) -> list[str]:
+    """The figures the sync's targets are stated in, for one direction: the initial sync, the
+    rerun with no change and the rerun after 1% changed, as `run_benchmark` runs them."""
+    initial, unchanged, changed = phases
+    master, destination = SYSTEM_NAMES[initial.master], SYSTEM_NAMES[initial.destination]
+    records = initial.accounts or 1
+
+    def writes_per_record(phase: Phase) -> str:
+        per = phase.destination_writes / phase.records_written if phase.records_written else 0.0
+        return (
+            f"{per:.3f} {destination} writes per created/changed record "
+            f"({phase.destination_writes} for {phase.records_written}), "
+            f"{phase.write_backs} {master} write-back calls"
+        )
+
+    def timing(phase: Phase) -> str:
+        ratio = f"{phase.wall / phase.floor:.2f}" if phase.floor else "n/a (no write)"
+        return f"elapsed {phase.wall:.2f} s, floor {phase.floor:.2f} s, ratio to the floor {ratio}"
+
+    sandboxes = changed.sandbox_rss_mb
+    if all(mb is not None for mb in sandboxes.values()):
+        apart = ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(sandboxes.items()))
+        memory = f"sandboxes not counted; their own processes peaked at {apart}"
+    else:
+        memory = "the sandboxes run in this process and are counted in it"
+    return [
+        f"== {master} → {destination} ({master} master): the figures of the targets",
+        f"  records {initial.accounts}; latency {initial.latency_ms:g} ms NetSuite, "
+        f"{initial.zuora_latency_ms:g} ms Zuora; NetSuite limit {initial.concurrency}",
+        f"  initial sync: {timing(initial)}; {writes_per_record(initial)}; "
+        f"{(initial.reads - initial.token_calls) / records:.4f} reads per record "
+        f"({initial.reads - initial.token_calls} queries and reads, tokens apart)",
+        f"  rerun with no change: {unchanged.total_calls - unchanged.token_calls} calls besides "
+        f"token calls, {unchanged.total_writes} writes; {timing(unchanged)}",
+        f"  rerun after {changed.records_written} changed: {timing(changed)}; "
+        f"{writes_per_record(changed)}",
+        f"  peak memory of the process running the sync {changed.rss_peak_mb:.0f} MB (RSS "
+        f"high-water since it started; {memory})",
+    ]
 
 
 def _print(phase: Phase, out: Callable[[str], None]) -> None:

@@ -50,6 +50,16 @@ class SandboxHandle:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(parts[11]) + int(parts[12])) / ticks
 
+    def peak_rss_mb(self) -> float | None:
+        """The RSS high-water of the sandbox's own process; None when it runs in this one."""
+        if self.process is None:
+            return None
+        with open(f"/proc/{self.process.pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return None
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
@@ -141,6 +151,17 @@ def throwaway_database(verbosity: int = 0) -> Iterator[str]:
             # Django removes the database file; SQLite's write-ahead log and its index stay.
             for suffix in ("-wal", "-shm"):
                 Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def database_flush() -> None:
+    """Empty the (throwaway) database between directions or trial phases, and forget the Zuora
+    tokens kept for sandboxes that are gone."""
+    from django.core.management import call_command
+
+    from connectors.zuora.client import forget_tokens
+
+    call_command("flush", interactive=False, verbosity=0)
+    forget_tokens()
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from syncadmin.chaos.figures import ChaosReport, PhaseFigures, systems
 from syncadmin.chaos.kill_trial import kill_trials
 from syncadmin.chaos.options import HAND_LINE_LABEL, REFERENCE_CLIENTS, TARGET_KILLS, ChaosOptions
 from syncadmin.chaos.world import World, trial_sandboxes
-from syncadmin.testbed import configure
+from syncadmin.testbed import configure, database_flush
 
 # What `manage.py chaos_sync` and the tests use.
 __all__ = [
@@ -43,15 +43,6 @@ __all__ = [
     "run_chaos",
     "trial_sandboxes",
 ]
-
-
-def _flush_database() -> None:
-    from django.core.management import call_command
-
-    from connectors.zuora.client import forget_tokens
-
-    call_command("flush", interactive=False, verbosity=0)
-    forget_tokens()
 
 
 def reference_sync(master: str, options: ChaosOptions) -> tuple[set[str], int]:
@@ -70,7 +61,7 @@ def reference_sync(master: str, options: ChaosOptions) -> tuple[set[str], int]:
             keys = set(RecordLink.objects.values_list("zuora_account_number", flat=True))
         else:
             keys = set(RecordLink.objects.values_list("netsuite_internal_id", flat=True))
-    _flush_database()
+    database_flush()
     return keys, total
 
 
@@ -101,5 +92,5 @@ def run_chaos(options: ChaosOptions, out: Callable[[str], None] = print) -> Chao
                 report.phases.append(figures)
                 for line in figures.lines(options.kills):
                     out(line)
-                _flush_database()
+                database_flush()
     return report
