@@ -99,8 +99,13 @@ class Phase:
     def total_writes(self) -> int:
         return sum(kinds.get(WRITE_KIND, 0) for kinds in self.calls.values())
 
+    @property
+    def no_ratio(self) -> str:
+        """Why there is no ratio to the floor: no write, or no latency to wait for."""
+        return "n/a (latency 0)" if self.total_writes else "n/a (no write)"
+
     def lines(self) -> list[str]:
-        ratio = f"{self.wall / self.floor:.3f}" if self.floor else "n/a (no write)"
+        ratio = f"{self.wall / self.floor:.3f}" if self.floor else self.no_ratio
         per = self.accounts or 1
         calls = "; ".join(
             f"{system} " + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items()))
@@ -326,7 +331,7 @@ def summary_lines(phases: list[Phase]) -> list[str]:
         )
 
     def timing(phase: Phase) -> str:
-        ratio = f"{phase.wall / phase.floor:.2f}" if phase.floor else "n/a (no write)"
+        ratio = f"{phase.wall / phase.floor:.2f}" if phase.floor else phase.no_ratio
         return f"elapsed {phase.wall:.2f} s, floor {phase.floor:.2f} s, ratio to the floor {ratio}"
 
     sandboxes = changed.sandbox_rss_mb
