@@ -1,115 +1,23 @@
 """The sync benchmark behind `manage.py bench_sync`: fresh sandboxes, three phases, figures.
 
-The sandboxes run in their own processes by default: on a small machine, one process holding
-the client, both servers and the GIL measures Python's scheduler, not the sync. Each phase
-reports the floor N x latency / concurrency of its NetSuite writes and the ratio to it.
+The sandboxes run in their own processes by default (see syncadmin.testbed). Each phase
+reports the floor N x latency / concurrency of its writes and the ratio to it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import os
 import resource
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import requests
+from syncadmin.testbed import SandboxHandle, configure, sandboxes_started
 
 WRITE_KIND = "write"
-
-
-@dataclass
-class SandboxHandle:
-    """A running sandbox, in this process (`server`) or in a child process (`process`)."""
-
-    name: str
-    url: str
-    server: Any = None
-    process: Any = None
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=600)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def calls(self) -> dict[str, Any]:
-        return self.control("GET", "calls")
-
-    def reset_calls(self) -> None:
-        self.control("POST", "calls/reset")
-
-    def cpu_seconds(self) -> float:
-        """CPU time the sandbox's process used (user + system); this process when in-process."""
-        if self.process is None:
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            return usage.ru_utime + usage.ru_stime
-        with open(f"/proc/{self.process.pid}/stat") as handle:
-            parts = handle.read().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(parts[11]) + int(parts[12])) / ticks
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-        if self.process is not None:
-            self.process.terminate()
-            self.process.join(timeout=10)
-
-
-def _build(kind: str, latency_ms: float, limit: int, accounts: int, seed: int = 42) -> Any:
-    from connectors.netsuite.sandbox import NetSuiteSandbox
-    from connectors.sandbox.server import SandboxConfig
-    from connectors.zuora.sandbox import ZuoraSandbox
-
-    config = SandboxConfig(latency_ms=latency_ms, concurrency_limit=limit)
-    if kind == "zuora":
-        server = ZuoraSandbox(config=config)
-        server.seed(accounts, seed=seed)
-    else:
-        server = NetSuiteSandbox(config=config)
-        server.seed(customers=accounts, seed=seed)
-    return server
-
-
-def _serve_child(
-    kind: str, latency_ms: float, limit: int, accounts: int, conn: Any, seed: int = 42
-) -> None:
-    # A handler whose latency has passed must not wait 5 ms (the default switch interval)
-    # for another handler's SQL to give the interpreter lock back: that wait would be added
-    # to every call's latency, a cost of the sandbox, not of the client being measured.
-    from syncadmin.services.concurrency import RUN_SWITCH_INTERVAL
-
-    sys.setswitchinterval(RUN_SWITCH_INTERVAL)
-    server = _build(kind, latency_ms, limit, accounts, seed)
-    server.start()
-    conn.send(server.url)
-    conn.close()
-    while True:
-        time.sleep(3600)
-
-
-def start_sandbox(
-    kind: str, *, latency_ms: float, limit: int, accounts: int, in_process: bool, seed: int = 42
-) -> SandboxHandle:
-    if in_process:
-        server = _build(kind, latency_ms, limit, accounts, seed).start()
-        return SandboxHandle(kind, server.url, server=server)
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(
-        target=_serve_child, args=(kind, latency_ms, limit, accounts, child, seed), daemon=True
-    )
-    process.start()
-    if not parent.poll(600):
-        process.terminate()
-        raise RuntimeError(f"the {kind} sandbox did not start")
-    return SandboxHandle(kind, parent.recv(), process=process)
+TOKEN_KIND = "token"
+SYSTEM_NAMES = {"zuora": "Zuora", "netsuite": "NetSuite"}
 
 
 @dataclass
@@ -124,11 +32,13 @@ class Phase:
     throttled: int
     peak_in_flight: int
     rss_peak_mb: float
+    master: str = "zuora"
     zuora_latency_ms: float = 0.0
     zuora_concurrency: int = 1  # the Zuora writes the engine runs at once
     sandbox_cpu: dict[str, float] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)
     routes: dict[str, dict[str, int]] = field(default_factory=dict)  # sandbox -> route -> calls
+    sandbox_rss_mb: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def writes(self) -> int:
@@ -162,8 +72,40 @@ class Phase:
             n for kinds in self.calls.values() for kind, n in kinds.items() if kind != WRITE_KIND
         )
 
+    @property
+    def destination(self) -> str:
+        return "netsuite" if self.master == "zuora" else "zuora"
+
+    @property
+    def destination_writes(self) -> int:
+        """Write calls to the system the records are synced to (not the write-backs of the
+        cross-references to the master)."""
+        return self.calls.get(self.destination, {}).get(WRITE_KIND, 0)
+
+    @property
+    def write_backs(self) -> int:
+        return self.calls.get(self.master, {}).get(WRITE_KIND, 0)
+
+    @property
+    def records_written(self) -> int:
+        """Records the run created or changed on the destination."""
+        return self.counts.get("created", 0) + self.counts.get("updated", 0)
+
+    @property
+    def token_calls(self) -> int:
+        return sum(kinds.get(TOKEN_KIND, 0) for kinds in self.calls.values())
+
+    @property
+    def total_writes(self) -> int:
+        return sum(kinds.get(WRITE_KIND, 0) for kinds in self.calls.values())
+
+    @property
+    def no_ratio(self) -> str:
+        """Why there is no ratio to the floor: no write, or no latency to wait for."""
+        return "n/a (latency 0)" if self.total_writes else "n/a (no write)"
+
     def lines(self) -> list[str]:
-        ratio = f"{self.wall / self.floor:.3f}" if self.floor else "n/a (no write)"
+        ratio = f"{self.wall / self.floor:.3f}" if self.floor else self.no_ratio
         per = self.accounts or 1
         calls = "; ".join(
             f"{system} " + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items()))
@@ -204,20 +146,6 @@ def _rss_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def configure(zuora: SandboxHandle, netsuite: SandboxHandle, concurrency: int, master: str) -> None:
-    from syncadmin.services.connections import connections_point_at_sandboxes
-    from syncadmin.services.preferences import preferences_update
-
-    connections_point_at_sandboxes(zuora_url=zuora.url, netsuite_url=netsuite.url)
-    preferences_update(
-        values={
-            "default_subsidiary": "Parent Company : US Sub",
-            "netsuite_concurrency": concurrency,
-            "master": master,
-        }
-    )
-
-
 def run_phase(
     name: str,
     *,
@@ -227,6 +155,7 @@ def run_phase(
     sandboxes: list[SandboxHandle],
     zuora_latency_ms: float,
     zuora_concurrency: int,
+    master: str,
 ) -> Phase:
     from syncadmin.services.runs import sync_run_execute
 
@@ -253,12 +182,14 @@ def run_phase(
         concurrency=concurrency,
         zuora_latency_ms=zuora_latency_ms,
         zuora_concurrency=zuora_concurrency,
+        master=master,
         calls=report.api_calls,
         counts=report.counts,
         throttled=throttled,
         peak_in_flight=summaries["netsuite"]["peak_in_flight"],
         rss_peak_mb=_rss_peak_mb(),
         sandbox_cpu={s.name: s.cpu_seconds() - cpu_before[s.name] for s in sandboxes},
+        sandbox_rss_mb={s.name: s.peak_rss_mb() for s in sandboxes},
         served={s.name: summaries[s.name]["total"] for s in sandboxes},
         routes={s.name: _by_route(summaries[s.name]["by_status"]) for s in sandboxes},
     )
@@ -349,24 +280,16 @@ def run_benchmark(
         f"{'in this process' if in_process else 'in their own processes'}"
     )
     started = time.monotonic()
-    zuora = start_sandbox(
-        "zuora",
-        latency_ms=zuora_latency,
-        limit=40,
-        accounts=accounts if master_is_zuora else 0,
+    with sandboxes_started(
+        master=direction,
+        accounts=accounts,
+        netsuite_latency_ms=latency_ms,
+        zuora_latency_ms=zuora_latency,
+        netsuite_limit=concurrency,
         in_process=in_process,
-    )
-    netsuite: SandboxHandle | None = None
-    try:
-        netsuite = start_sandbox(
-            "netsuite",
-            latency_ms=latency_ms,
-            limit=concurrency,
-            accounts=0 if master_is_zuora else accounts,
-            in_process=in_process,
-        )
+    ) as (zuora, netsuite):
         out(f"  sandboxes seeded and up in {time.monotonic() - started:.1f} s")
-        configure(zuora, netsuite, concurrency, "zuora" if master_is_zuora else "netsuite")
+        configure(zuora, netsuite, concurrency, direction)
         sandboxes = [zuora, netsuite]
         common = {
             "accounts": accounts,
@@ -375,6 +298,7 @@ def run_benchmark(
             "sandboxes": sandboxes,
             "zuora_latency_ms": zuora_latency,
             "zuora_concurrency": zuora_write_concurrency(direction),
+            "master": direction,
         }
         phases = []
         for name in ("initial sync", "rerun, no change"):
@@ -386,43 +310,55 @@ def run_benchmark(
             changed = change_netsuite_customers(netsuite)
         phases.append(run_phase(f"rerun after {changed} changes (1%, half address-only)", **common))
         _print(phases[-1], out)
-        return phases
-    finally:
-        if netsuite is not None:
-            netsuite.stop()
-        zuora.stop()
+    for line in summary_lines(phases):
+        out(line)
+    return phases
+
+
+def summary_lines(phases: list[Phase]) -> list[str]:
+    """The figures the sync's targets are stated in, for one direction: the initial sync, the
+    rerun with no change and the rerun after 1% changed, as `run_benchmark` runs them."""
+    initial, unchanged, changed = phases
+    master, destination = SYSTEM_NAMES[initial.master], SYSTEM_NAMES[initial.destination]
+    records = initial.accounts or 1
+
+    def writes_per_record(phase: Phase) -> str:
+        per = phase.destination_writes / phase.records_written if phase.records_written else 0.0
+        return (
+            f"{per:.3f} {destination} writes per created/changed record "
+            f"({phase.destination_writes} for {phase.records_written}), "
+            f"{phase.write_backs} {master} write-back calls"
+        )
+
+    def timing(phase: Phase) -> str:
+        ratio = f"{phase.wall / phase.floor:.2f}" if phase.floor else phase.no_ratio
+        return f"elapsed {phase.wall:.2f} s, floor {phase.floor:.2f} s, ratio to the floor {ratio}"
+
+    sandboxes = changed.sandbox_rss_mb
+    if all(mb is not None for mb in sandboxes.values()):
+        apart = ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(sandboxes.items()))
+        memory = f"sandboxes not counted; their own processes peaked at {apart}"
+    else:
+        memory = "the sandboxes run in this process and are counted in it"
+    return [
+        f"== {master} → {destination} ({master} master): the figures of the targets",
+        f"  records {initial.accounts}; latency {initial.latency_ms:g} ms NetSuite, "
+        f"{initial.zuora_latency_ms:g} ms Zuora; NetSuite limit {initial.concurrency}",
+        f"  initial sync: {timing(initial)}; {writes_per_record(initial)}; "
+        f"{(initial.reads - initial.token_calls) / records:.4f} reads per record "
+        f"({initial.reads - initial.token_calls} queries and reads, tokens apart)",
+        f"  rerun with no change: {unchanged.total_calls - unchanged.token_calls} calls besides "
+        f"token calls, {unchanged.total_writes} writes; {timing(unchanged)}",
+        f"  rerun after {changed.records_written} changed: {timing(changed)}; "
+        f"{writes_per_record(changed)}",
+        f"  peak memory of the process running the sync {changed.rss_peak_mb:.0f} MB (RSS "
+        f"high-water since it started; {memory})",
+    ]
 
 
 def _print(phase: Phase, out: Callable[[str], None]) -> None:
     for line in phase.lines():
         out(line)
-
-
-@contextlib.contextmanager
-def throwaway_database(verbosity: int = 0) -> Iterator[str]:
-    """A fresh, migrated database for the benchmark (the test database's name), dropped after:
-    the demo's data is never touched."""
-    from cryptography.fernet import Fernet
-    from django.conf import settings
-    from django.db import connection
-    from django.test import override_settings
-
-    old_name = connection.settings_dict["NAME"]
-    # Secrets of the throwaway connections are encrypted with a throwaway key when the
-    # environment has none (the benchmark must not need the operator's key).
-    keys = getattr(settings, "FIELD_ENCRYPTION_KEYS", None) or [Fernet.generate_key().decode()]
-    name = connection.creation.create_test_db(
-        verbosity=verbosity, autoclobber=True, serialize=False
-    )
-    try:
-        with override_settings(FIELD_ENCRYPTION_KEYS=keys):
-            yield name
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=verbosity)
-        if connection.vendor == "sqlite":
-            # Django removes the database file; SQLite's write-ahead log and its index stay.
-            for suffix in ("-wal", "-shm"):
-                Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def measure_admin_results(rows: int, out: Callable[[str], None] = print) -> dict[str, Any]:

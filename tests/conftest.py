@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from connectors.netsuite.sandbox import (
+from connectors.sandboxes.netsuite import (
     NetSuiteSandbox,
 )
-from connectors.sandbox.server import SandboxConfig
-from connectors.zuora.sandbox import ZuoraSandbox
+from connectors.sandboxes.server import SandboxConfig
+from connectors.sandboxes.zuora import ZuoraSandbox
 
 pytest_plugins = ["tests.zuora_fixtures", "tests.netsuite_fixtures"]
 

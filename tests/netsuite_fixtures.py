@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from connectors.netsuite.client import NetSuiteClient, NetSuiteCredentials
-from connectors.netsuite.sandbox import (
+from connectors.sandboxes.netsuite import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,
@@ -18,7 +18,7 @@ from connectors.netsuite.sandbox import (
     DEFAULT_TOKEN_SECRET,
     NetSuiteSandbox,
 )
-from connectors.sandbox.server import SandboxConfig
+from connectors.sandboxes.server import SandboxConfig
 
 SEEDED_CUSTOMERS = 8
 

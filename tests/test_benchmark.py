@@ -37,5 +37,16 @@ def test_benchmark_phases_count_calls_and_write_once_per_created_or_changed_acco
     assert changed.writes == changed.counts["updated"] >= 1
     assert AccountResult.objects.filter(outcome="updated").count() == changed.counts["updated"]
     assert any(line.startswith("  wall") for line in lines)
+    # The figures the targets are stated in: one write per created record, none on a rerun
+    # with nothing to do.
+    assert initial.destination_writes == initial.records_written == created
+    assert rerun.total_writes == 0
+    printed = "\n".join(lines)
+    assert "== Zuora → NetSuite (Zuora master): the figures of the targets" in printed
+    assert "ratio to the floor" in printed
+    assert f"1.000 NetSuite writes per created/changed record ({created} for {created})" in printed
+    assert "reads per record" in printed
+    assert "calls besides token calls, 0 writes" in printed
+    assert "peak memory of the process running the sync" in printed
     # Calls by route name the NetSuite upserts, one per created account.
     assert f"record.customer.upsert={created}" in "\n".join(lines)

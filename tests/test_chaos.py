@@ -100,7 +100,7 @@ def test_the_audit_reports_a_duplicate_a_lost_and_a_damaged_record():
     from syncadmin.models import RecordLink
 
     options = chaos.ChaosOptions(accounts=8, latency_ms=0.0, in_process=True)
-    with chaos._sandboxes("zuora", options) as (zuora, netsuite):
+    with chaos.trial_sandboxes("zuora", options) as (zuora, netsuite):
         configure(zuora, netsuite, options.concurrency, "zuora")
         sync_run_execute(trigger="command", client_options=FAST_CLIENTS)
         world = chaos.World("zuora", zuora, netsuite, random.Random(1))

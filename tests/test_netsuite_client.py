@@ -12,7 +12,7 @@ import requests
 from connectors.http import BadAnswer, RunAborted, TransportError
 from connectors.netsuite.client import NetSuiteClient
 from connectors.netsuite.errors import NetSuiteError
-from connectors.netsuite.sandbox import DEFAULT_CONSUMER_SECRET, NetSuiteSandbox
+from connectors.sandboxes.netsuite import DEFAULT_CONSUMER_SECRET, NetSuiteSandbox
 from tests.netsuite_fixtures import make_client, oauth2_client, tba_credentials
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

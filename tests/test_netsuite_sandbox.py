@@ -10,7 +10,7 @@ import requests
 from requests_oauthlib import OAuth1
 
 from connectors.netsuite.client import NetSuiteClient
-from connectors.netsuite.sandbox import (
+from connectors.sandboxes.netsuite import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,

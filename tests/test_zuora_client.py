@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from connectors.http import RunAborted, TransportError
+from connectors.sandboxes.zuora import DEFAULT_CLIENT_SECRET
 from connectors.zuora.client import (
     ZuoraCredentials,
     format_zoql_datetime,
@@ -17,7 +18,6 @@ from connectors.zuora.client import (
     zoql_quote,
 )
 from connectors.zuora.errors import ZuoraAuthError, ZuoraError, check
-from connectors.zuora.sandbox import DEFAULT_CLIENT_SECRET
 from tests.zuora_fixtures import make_zuora_client
 
 NEW_ACCOUNT = {

@@ -11,7 +11,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 import requests
 
-from connectors.zuora.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ZuoraSandbox
+from connectors.sandboxes.zuora import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ZuoraSandbox
 
 FORM = {
     "client_id": DEFAULT_CLIENT_ID,
@@ -335,7 +335,16 @@ def test_runs_standalone_as_a_module(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "connectors.zuora.sandbox", "--port", str(port), "--accounts", "5"],
+        [
+            sys.executable,
+            "-m",
+            "connectors.sandboxes",
+            "zuora",
+            "--port",
+            str(port),
+            "--accounts",
+            "5",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )

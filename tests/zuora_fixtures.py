@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.server import SandboxConfig
+from connectors.sandboxes.server import SandboxConfig
+from connectors.sandboxes.zuora import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ZuoraSandbox
 from connectors.zuora.client import ZuoraClient, ZuoraCredentials
-from connectors.zuora.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ZuoraSandbox
 
 SEEDED_ACCOUNTS = 30
 

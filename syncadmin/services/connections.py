@@ -70,8 +70,8 @@ def netsuite_connection_update(
 def connections_point_at_sandboxes(*, zuora_url: str, netsuite_url: str) -> None:
     """Connect both systems to the local sandboxes with their documented credentials (the demo,
     the benchmark and the tests)."""
-    from connectors.netsuite import sandbox as ns_sandbox
-    from connectors.zuora import sandbox as z_sandbox
+    from connectors.sandboxes import netsuite as ns_sandbox
+    from connectors.sandboxes import zuora as z_sandbox
 
     zuora_connection_update(
         base_url=zuora_url,

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from syncadmin import benchmark, chaos
+from syncadmin import chaos, testbed
 
 
 class Command(BaseCommand):
@@ -81,7 +81,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
-        with benchmark.throwaway_database() as name:
+        with testbed.throwaway_database() as name:
             out(f"throwaway database {name}")
             report = chaos.run_chaos(settings, out=out)
         if report.misses:

@@ -8,9 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from connectors.netsuite import sandbox as ns_sandbox
-from connectors.sandbox.server import SandboxConfig
-from connectors.zuora import sandbox as z_sandbox
+from connectors.sandboxes import netsuite as ns_sandbox
+from connectors.sandboxes import zuora as z_sandbox
+from connectors.sandboxes.server import SandboxConfig
 
 
 class Command(BaseCommand):

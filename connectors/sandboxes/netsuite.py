@@ -3,12 +3,11 @@
 record API with NetSuite's validation and merge rules, and SuiteQL executed as real SQL on an
 in-memory sqlite database holding NetSuite's table and column names.
 
-Run it standalone: python -m connectors.netsuite.sandbox --port 8766 --customers 200
+Run it standalone: python -m connectors.sandboxes netsuite --port 8766 --customers 200
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -31,8 +30,8 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from connectors.netsuite import fields
-from connectors.sandbox.seed import generate_accounts
-from connectors.sandbox.server import Request, Response, SandboxConfig, SandboxServer
+from connectors.sandboxes.seed import generate_accounts
+from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 
 logger = logging.getLogger(__name__)
 
@@ -1296,51 +1295,3 @@ class NetSuiteSandbox(SandboxServer):
                     "DELETE FROM customeraddressbookentityaddress WHERE nkey = ?",
                     (line["addressbookaddress"],),
                 )
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local NetSuite SuiteTalk REST sandbox.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
-    parser.add_argument("--customers", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--state-file", default=None)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--concurrency-limit", type=int, default=5)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--token-ttl", type=int, default=3600)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = SandboxConfig(
-        latency_ms=args.latency_ms,
-        concurrency_limit=args.concurrency_limit,
-        fault_rate=args.fault_rate,
-    )
-    sandbox = NetSuiteSandbox(
-        host=args.host,
-        port=args.port,
-        config=config,
-        account_id=args.account_id,
-        state_file=args.state_file,
-        token_ttl=args.token_ttl,
-    )
-    if not (args.state_file and os.path.exists(args.state_file)):
-        sandbox.seed(customers=args.customers, seed=args.seed)
-    print(
-        f"NetSuite sandbox for account {sandbox.account_id} on http://{args.host}:{args.port}\n"
-        f"  TBA: consumer key {DEFAULT_CONSUMER_KEY!r} / secret {DEFAULT_CONSUMER_SECRET!r}, "
-        f"token {DEFAULT_TOKEN_ID!r} / secret {DEFAULT_TOKEN_SECRET!r}",
-        flush=True,
-    )
-    try:
-        sandbox.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if args.state_file:
-            sandbox.save()
-
-
-if __name__ == "__main__":
-    main()

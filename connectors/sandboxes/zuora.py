@@ -6,12 +6,11 @@ form-encoded OAuth, bearer on every call, lowercase Object Query filter fields, 
 that leave the account's updatedDate alone, timestamps in the tenant's offset, ZOQL (the
 Actions query) without select *, ORDER BY, joins or parentheses, batches of at most 2000.
 
-Run standalone: python -m connectors.zuora.sandbox --port 8081 --accounts 500
+Run standalone: python -m connectors.sandboxes zuora --port 8081 --accounts 500
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import copy
 import functools
@@ -33,8 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from connectors.sandbox.seed import generate_accounts
-from connectors.sandbox.server import Request, Response, SandboxConfig, SandboxServer
+from connectors.sandboxes.seed import generate_accounts
+from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 from connectors.zuora import fields as zf
 
 logger = logging.getLogger(__name__)
@@ -1721,48 +1720,3 @@ class ZuoraSandbox(SandboxServer):
             days = int(name.split()[1]) if name.startswith("Net") else 0
             terms.append({"name": name, "active": True, "type": "Days", "netDays": days})
         return Response(200, {"paymentTerms": terms, "success": True})
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local Zuora sandbox for syncadmin.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--accounts", type=int, default=200, help="accounts to seed")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--state-file", default=None, help="load from / save to this JSON file")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--concurrency-limit", type=int, default=40)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--token-ttl", type=int, default=3599)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = SandboxConfig(
-        latency_ms=args.latency_ms,
-        concurrency_limit=args.concurrency_limit,
-        fault_rate=args.fault_rate,
-    )
-    sandbox = ZuoraSandbox(
-        host=args.host,
-        port=args.port,
-        config=config,
-        token_ttl=args.token_ttl,
-        state_file=args.state_file,
-    )
-    if not sandbox.accounts:
-        sandbox.seed(args.accounts, seed=args.seed)
-    print(
-        f"Zuora sandbox on http://{args.host}:{args.port} with {len(sandbox.accounts)} accounts; "
-        f"client_id={DEFAULT_CLIENT_ID} client_secret={DEFAULT_CLIENT_SECRET}",
-        flush=True,
-    )
-    try:
-        sandbox.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if sandbox.state_file:
-            sandbox.save()
-
-
-if __name__ == "__main__":
-    main()
