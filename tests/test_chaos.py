@@ -1,6 +1,6 @@
 """A small version of `manage.py chaos_sync`: in each direction, sync runs in child processes
 killed with kill -9 at random points, then a run with 10% faults of every kind, against the
-sandboxes. The full trials and their figures: README, "Crash and fault trials"."""
+sandboxes. The full trials and their figures: docs/performance.md, "Crash and fault trials"."""
 
 from __future__ import annotations
 
