@@ -244,6 +244,8 @@ ERROR_HINTS: dict[str, str] = {
     "INVALID_BILL_CYCLE_DAY": "Use a bill cycle day from 1 to 31, then retry.",
     "INVALID_BATCH": "Use a batch Batch1 to Batch50, then retry.",
     "UNKNOWN_COUNTRY": "Correct the country of the address to a known country name or code.",
+    "UNKNOWN_US_STATE": "Correct the state of the US address in Zuora to a state's full name "
+    "or its two-letter code (California or CA), then retry.",
     "VALUE_TOO_LONG": "Shorten the field named in the message, then retry.",
     "PARENT_NOT_SYNCED": "Sync or link the parent account first; the child follows.",
     "PARENT_FAILED": "Fix the parent account's error first; the child is retried with it.",

@@ -276,6 +276,54 @@ CASES = [
     ),
     # --- state only for US
     ("state-kept-for-us", {}, f"{BILL_ADDR}.state", "CA"),
+    (
+        "us-state-name-becomes-usps-code",
+        {"contact_changes": {"billTo": {"state": "California"}}},
+        f"{BILL_ADDR}.state",
+        "CA",
+    ),
+    (
+        "us-state-name-any-case-and-spacing",
+        {"contact_changes": {"billTo": {"state": "  new   YORK "}}},
+        f"{BILL_ADDR}.state",
+        "NY",
+    ),
+    (
+        "us-state-lowercase-code",
+        {"contact_changes": {"billTo": {"state": "tx"}}},
+        f"{BILL_ADDR}.state",
+        "TX",
+    ),
+    (
+        "district-of-columbia",
+        {"contact_changes": {"billTo": {"state": "Washington, D.C."}}},
+        f"{BILL_ADDR}.state",
+        "DC",
+    ),
+    (
+        "us-territory",
+        {"contact_changes": {"billTo": {"state": "Puerto Rico"}}},
+        f"{BILL_ADDR}.state",
+        "PR",
+    ),
+    (
+        "us-virgin-islands-with-dots",
+        {"contact_changes": {"billTo": {"state": "U.S. Virgin Islands"}}},
+        f"{BILL_ADDR}.state",
+        "VI",
+    ),
+    (
+        "military-state",
+        {"contact_changes": {"billTo": {"state": "Armed Forces Europe"}}},
+        f"{BILL_ADDR}.state",
+        "AE",
+    ),
+    (
+        "non-us-state-name-not-converted",
+        {"contact_changes": {"soldTo": {"country": "Canada", "state": "Ontario"}}},
+        f"{SOLD_ADDR}.state",
+        MISSING,
+    ),
     ("state-dropped-outside-us", {}, f"{SOLD_ADDR}.state", MISSING),
     (
         "state-dropped-without-country",
@@ -434,6 +482,13 @@ ERRORS = [
         "UNKNOWN_COUNTRY",
         "country",
         "Country 'Atlantis'",
+    ),
+    (
+        "unknown-us-state",
+        {"contact_changes": {"billTo": {"state": "Calfornia"}}},
+        "UNKNOWN_US_STATE",
+        "state",
+        "State 'Calfornia' on contact c-bill is not a US state",
     ),
     (
         "too-long-companyName",

@@ -77,9 +77,9 @@ def test_client_built_from_settings_never_shows_its_secret(db):
 def test_calls_logged_at_debug_level_show_no_credentials(caplog, netsuite_sandbox, zuora_sandbox):
     import logging
 
-    from connectors.netsuite.sandbox import DEFAULT_CONSUMER_SECRET, DEFAULT_TOKEN_SECRET
+    from connectors.sandboxes.netsuite import DEFAULT_CONSUMER_SECRET, DEFAULT_TOKEN_SECRET
+    from connectors.sandboxes.zuora import DEFAULT_CLIENT_SECRET
     from connectors.zuora.client import forget_tokens
-    from connectors.zuora.sandbox import DEFAULT_CLIENT_SECRET
     from tests.netsuite_fixtures import make_client, tba_credentials
     from tests.zuora_fixtures import make_zuora_client
 

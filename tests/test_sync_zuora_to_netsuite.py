@@ -954,3 +954,44 @@ def test_a_name_with_a_nul_or_a_lone_surrogate_syncs_and_every_other_account_is_
     rerun = run_sync()
     assert rerun.run.status != "failed", rerun.message
     assert rerun.counts.get("updated") == 1, rerun.counts
+
+
+def test_us_state_names_reach_netsuite_as_usps_codes_and_a_misspelt_state_fails_alone(
+    systems, run_sync
+):
+    us_accounts = [
+        a
+        for a in syncable(systems)
+        if systems.zuora.contacts[a["billToId"]].get("country") == "United States"
+        and not any(c.get("parentId") == a["id"] for c in systems.zuora.accounts.values())
+    ]
+    named, misspelt = us_accounts[0], us_accounts[1]
+    assert systems.zuora.contacts[named["billToId"]]["state"] in (
+        "California",
+        "New York",
+        "Texas",
+        "Washington",
+        "Massachusetts",
+        "Illinois",
+    )
+    zuora_put(systems, f"/v1/contacts/{named['billToId']}", {"state": "Washington, D.C."})
+    zuora_put(systems, f"/v1/contacts/{misspelt['billToId']}", {"state": "Calfornia"})
+
+    report = run_sync()
+
+    billing = next(
+        i for i in customer_for(systems, named["id"])["addressBook"]["items"] if i["defaultBilling"]
+    )
+    assert billing["addressBookAddress"]["state"] == "DC"
+    failure = AccountResult.objects.get(source_id=misspelt["id"])
+    assert failure.outcome == "failed"
+    assert failure.error_code == "UNKNOWN_US_STATE"
+    assert "Calfornia" in failure.error_message
+    assert report.counts["created"] == len(syncable(systems)) - 1
+    states = {
+        line["addressBookAddress"].get("state")
+        for link in RecordLink.objects.all()
+        for line in systems.netsuite.customer(link.netsuite_internal_id)["addressBook"]["items"]
+        if line["addressBookAddress"].get("country") == "US"
+    }
+    assert states and all(len(state) == 2 and state.isupper() for state in states), states

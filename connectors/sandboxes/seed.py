@@ -32,6 +32,15 @@ COUNTRIES = [
     ("BR", "Brazil", None, ["São Paulo", "Rio de Janeiro"], "#####-###"),
     ("AU", "Australia", ["NSW", "VIC"], ["Sydney", "Melbourne"], "####"),
 ]
+# Zuora contacts usually hold a US state's full name; NetSuite keeps the USPS code.
+US_STATE_NAMES = {
+    "CA": "California",
+    "NY": "New York",
+    "TX": "Texas",
+    "WA": "Washington",
+    "MA": "Massachusetts",
+    "IL": "Illinois",
+}
 COUNTRY_WEIGHTS = [50, 8, 10, 8, 7, 5, 4, 8]
 CURRENCY_BY_COUNTRY = {
     "US": "USD",
@@ -154,6 +163,13 @@ class SeedAddress:
     postal_code: str | None
     country_code: str
     country_name: str
+
+    @property
+    def state_name(self) -> str | None:
+        """The state as a Zuora contact usually holds it: the full name for US states."""
+        if self.country_code == "US" and self.state:
+            return US_STATE_NAMES.get(self.state, self.state)
+        return self.state
 
 
 @dataclass

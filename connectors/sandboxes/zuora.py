@@ -740,7 +740,7 @@ class ZuoraSandbox(SandboxServer):
                         "address1": address.address1,
                         "address2": address.address2,
                         "city": address.city,
-                        "state": address.state,
+                        "state": address.state_name,
                         "postalCode": address.postal_code,
                         "country": address.country_name,
                         "createdDate": acc.created,

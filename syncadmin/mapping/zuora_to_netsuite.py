@@ -11,7 +11,7 @@ from typing import Any
 
 from connectors.netsuite import fields as ns
 from connectors.zuora import fields as zu
-from syncadmin.mapping import countries
+from syncadmin.mapping import countries, us_states
 from syncadmin.mapping.types import (
     MappingError,
     MappingOptions,
@@ -330,8 +330,21 @@ def country_code(contact: Mapping[str, Any]) -> str | None:
 
 
 def us_state(contact: Mapping[str, Any], *, country_code: str | None) -> str | None:
-    """State is only populated on NetSuite addresses for United States addresses."""
-    return _text(contact.get("state")) if country_code == "US" else None
+    """State is only populated on NetSuite addresses for United States addresses, as the
+    two-letter USPS code NetSuite keeps ("California" in Zuora -> "CA")."""
+    value = _text(contact.get("state"))
+    if country_code != "US" or not value:
+        return None
+    code = us_states.usps_code(value)
+    if code is None:
+        raise MappingError(
+            "UNKNOWN_US_STATE",
+            f"State '{value}' on contact {contact.get('id') or ''} is not a US state, district "
+            "or territory; correct the contact's state in Zuora (a full name such as "
+            "California, or its two-letter code CA).",
+            field="state",
+        )
+    return code
 
 
 def line_id(line: Mapping[str, Any]) -> str | None:
