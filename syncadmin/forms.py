@@ -93,6 +93,9 @@ class NetSuiteConnectionForm(SecretsForm):
 
 
 class SyncPreferencesForm(forms.ModelForm):
+    # Values saved without a live check because the system could not be asked (see clean).
+    live_warnings: tuple[str, ...] = ()
+
     confirm_master_switch = forms.BooleanField(
         required=False,
         label="Yes, switch the master",
@@ -130,7 +133,7 @@ class SyncPreferencesForm(forms.ModelForm):
         resolution = preferences_resolve_live(values=changed)
         for name, problem in resolution.errors.items():
             self.add_error(name, problem)
-        self.live_warnings = resolution.warnings
+        self.live_warnings = tuple(resolution.warnings)
         return cleaned
 
 

@@ -256,3 +256,56 @@ def test_checking_setup_needs_the_permission_to_test_connections(client, systems
 
     assert page.status_code == 403
     assert not SetupCheck.objects.exists()
+
+
+# -- what the checks rely on: the vendors' describe API and metadata catalog --------------------
+def test_zuora_describe_lists_the_account_custom_fields_with_their_types(systems):
+    described = systems.zuora_client().describe_fields("Account")
+
+    assert described["IntegrationId__NS"] == {"label": "Integration ID", "type": "text"}
+    assert described["SynctoNetSuite__NS"]["type"] == "picklist"
+    assert "AccountNumber" in described
+
+
+def test_zuora_ignores_an_action_update_of_a_field_it_lacks(systems):
+    # Why the describe check exists: the write-back "succeeds" and nothing is written.
+    systems.zuora.remove_custom_field("IntegrationId__NS")
+    client = systems.zuora_client()
+    account = next(iter(client.iter_accounts(page_size=1)))
+
+    (error,) = client.update_accounts([(account["id"], {"IntegrationId__NS": "107"})])
+
+    assert error is None
+    assert "IntegrationId__NS" not in systems.zuora.accounts[account["id"]]
+
+
+def test_a_describe_answer_declaring_a_doctype_is_refused():
+    from connectors.zuora.client import parse_describe
+
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE object [<!ENTITY a "aaaaaaaaaa">]>'
+        b"<object><fields><field><name>&a;</name></field></fields></object>"
+    )
+
+    with pytest.raises(ValueError, match="DOCTYPE"):
+        parse_describe(bomb)
+
+
+def test_netsuite_metadata_catalog_marks_the_custom_fields(systems):
+    properties = systems.netsuite_client().customer_record_fields()
+
+    assert properties["custentity_zuora_id"]["x-ns-custom-field"] is True
+    assert properties["custentity_zuora_send_to_zuora"]["type"] == "boolean"
+    assert "x-ns-custom-field" not in properties["companyName"]
+
+
+def test_a_system_that_does_not_answer_is_told_apart_from_refused_credentials(systems):
+    systems.netsuite.stop()
+
+    code, _ = check_setup()
+
+    assert code == 1
+    checks = by_name(SetupCheck.objects.get())
+    assert not checks["NetSuite: Credentials"]["ok"]
+    assert "NetSuite did not answer" in checks["NetSuite: Credentials"]["fix"]
+    assert checks["Zuora: Credentials"]["ok"]

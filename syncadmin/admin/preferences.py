@@ -71,5 +71,5 @@ class SyncPreferencesAdmin(SingletonAdmin):
         }
         # The form has asked the live systems already (its errors sit next to the fields).
         preferences_update(values=values, check_live=False)
-        for warning in getattr(form, "live_warnings", ()):
+        for warning in form.live_warnings:
             self.message_user(request, warning, messages.WARNING)

@@ -32,6 +32,7 @@ from connectors.zuora import fields as z_fields
 from connectors.zuora.client import ZuoraClient
 from syncadmin.models import NetSuiteConnection, SetupCheck, SyncPreferences, ZuoraConnection
 from syncadmin.services.connections import netsuite_client_build, zuora_client_build
+from syncadmin.services.matching import ACTIVE_CUSTOMERS_QUERY
 from syncadmin.services.netsuite_to_zuora import SELECTION_WHERE
 from syncadmin.services.preferences import (
     currency_problem,
@@ -102,6 +103,21 @@ def _failure(error: Exception) -> str:
     return str(error) if isinstance(error, ApiError) else f"{type(error).__name__}: {error}"
 
 
+def _signin_failed(
+    system: str, error: Exception, refused_fix: str, unreached_fix: str
+) -> Check | None:
+    """The row for a failed first call: no answer, or credentials refused. None when the
+    system answered and refused only the call itself (a later row reports that)."""
+    detail = _failure(error)
+    status = error.status if isinstance(error, ApiError) else 0
+    if status is None or status >= 500 or status == 404:
+        return Check(system, "Credentials", False, unreached_fix, detail)
+    if status and status != 401 and getattr(error, "code", None) != "CREDENTIALS_REFUSED":
+        return None
+    # Refused, or a key or URL the client could not even use.
+    return Check(system, "Credentials", False, refused_fix, detail)
+
+
 def _probe(system: str, name: str, call: Callable[[], str], fix: str) -> Check:
     """A check that passes when `call` answers (its text is the detail)."""
     try:
@@ -123,18 +139,27 @@ def _zuora_checks(lists: Lists) -> Iterator[Check]:
             "client secret.",
         )
         return
-    client = zuora_client_build(**CLIENT_OPTIONS)
-    check = _probe(
-        system,
-        "Credentials",
-        lambda: (client.authenticate(), "Signed in.")[1],
-        "In Zuora: Settings > Administration > Manage Users, open the API user, and create an "
-        "OAuth client; put its client id and secret in Connections > Zuora connection, with "
-        "the base URL of the tenant's environment.",
-    )
-    yield check
-    if not check.ok:
+    try:
+        client = zuora_client_build(**CLIENT_OPTIONS)
+        client.authenticate()
+    except Exception as exc:  # every failure is a row of the table, never a crash
+        refused_fix = (
+            "In Zuora: Settings > Administration > Manage Users, open the API user, and "
+            "create an OAuth client; put its client id and secret in Connections > Zuora "
+            "connection."
+        )
+        signin = _signin_failed(
+            system,
+            exc,
+            refused_fix,
+            "Zuora did not answer: in Connections > Zuora connection, check that the base URL "
+            "is your tenant's REST URL (e.g. https://rest.na.zuora.com), and that this server "
+            "can reach it.",
+        )
+        # The token call does nothing but sign in: any refusal of it is the credentials'.
+        yield signin or Check(system, "Credentials", False, refused_fix, _failure(exc))
         return
+    yield Check(system, "Credentials", True, detail="Signed in.")
     first: list[dict] = []
 
     def object_query() -> str:
@@ -263,25 +288,25 @@ def _netsuite_checks(lists: Lists) -> Iterator[Check]:
             "token-based (or OAuth 2.0) credentials.",
         )
         return
-    client = netsuite_client_build(**CLIENT_OPTIONS)
     try:
+        client = netsuite_client_build(**CLIENT_OPTIONS)
         client.suiteql_first_page("SELECT id FROM subsidiary ORDER BY id", page_size=1)
-    except ApiError as exc:
-        refused = exc.code == "CREDENTIALS_REFUSED"
-        yield Check(
+    except Exception as exc:  # every failure is a row of the table, never a crash
+        signin = _signin_failed(
             system,
-            "Credentials",
-            not refused,
+            exc,
             "In NetSuite: Setup > Users/Roles > Access Tokens: create a token for the "
             "integration record and role; put the consumer key and secret (Setup > Integration "
             "> Manage Integrations) and the token id and secret in Connections > NetSuite "
-            "connection, with the account id from Setup > Company > Company Information."
-            if refused
-            else "",
-            _failure(exc) if refused else "Signed in.",
+            "connection.",
+            "NetSuite did not answer: in Connections > NetSuite connection, check the account "
+            "id (Setup > Company > Company Information in NetSuite) and leave the base URL "
+            "empty unless you were given one; check that this server can reach NetSuite.",
         )
-        if refused:
+        if signin is not None:
+            yield signin
             return
+        yield Check(system, "Credentials", True, detail="Signed in.")
         yield Check(
             system,
             "Role may run SuiteQL",
@@ -365,6 +390,7 @@ def _netsuite_queries(client: NetSuiteClient, lists: Lists) -> Iterator[Check]:
         ("currencies", ns_client.CURRENCY_QUERY),
         ("subsidiaries", ns_client.SUBSIDIARY_QUERY),
         ("terms", ns_client.TERM_QUERY),
+        ("match suggestions", ACTIVE_CUSTOMERS_QUERY),
     ]
     for name, query in queries:
         yield _probe(
