@@ -309,3 +309,14 @@ def test_a_system_that_does_not_answer_is_told_apart_from_refused_credentials(sy
     assert not checks["NetSuite: Credentials"]["ok"]
     assert "NetSuite did not answer" in checks["NetSuite: Credentials"]["fix"]
     assert checks["Zuora: Credentials"]["ok"]
+
+
+def test_the_checks_read_one_row_at_a_time(systems):
+    systems.zuora.requests_seen.clear()
+
+    setup_check_run()
+
+    account_reads = [
+        r for r in systems.zuora.requests_seen if r["path"] == "/object-query/accounts"
+    ]
+    assert len(account_reads) == 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from connectors.http import ApiError
@@ -163,7 +164,7 @@ def _zuora_checks(lists: Lists) -> Iterator[Check]:
     first: list[dict] = []
 
     def object_query() -> str:
-        first.extend(client.iter_accounts(page_size=1, expand_contacts=True))
+        first.extend(islice(client.iter_accounts(page_size=1, expand_contacts=True), 1))
         return "Accounts readable." if first else "Answered (no accounts yet)."
 
     yield _probe(
