@@ -38,6 +38,7 @@ def test_every_check_passes_on_a_correctly_set_up_pair_of_systems(systems):
     for expected in (
         "Zuora: Credentials",
         "Zuora: Object Query (reading accounts)",
+        "Zuora: Object Query (reading changed contacts)",
         "Zuora: v1 account API",
         "Zuora: Actions API (writing back the NetSuite id)",
         "Zuora: ZOQL (Actions query)",

@@ -175,6 +175,12 @@ def _zuora_checks(lists: Lists) -> Iterator[Check]:
     )
     yield _probe(
         system,
+        "Object Query (reading changed contacts)",
+        lambda: _zuora_contacts(client),
+        f"{ZUORA_ROLE}: allow API Write Access and, under Billing, viewing customer accounts.",
+    )
+    yield _probe(
+        system,
         "v1 account API",
         lambda: _zuora_v1(client, first[0]["id"] if first else None),
         f"{ZUORA_ROLE}: allow API Write Access and, under Billing, Create Customer Accounts "
@@ -208,6 +214,12 @@ def _zuora_v1(client: ZuoraClient, account_id: str | None) -> str:
         return "Not tried: no account to read yet."
     client.get_account_details(account_id)
     return "Accounts readable through the v1 API."
+
+
+def _zuora_contacts(client: ZuoraClient) -> str:
+    # The sync's own filter (contacts changed since its watermark), from now: no rows to read.
+    list(islice(client.iter_contacts_changed_since(datetime.now(UTC), page_size=1), 1))
+    return "Contacts readable."
 
 
 def _zuora_actions(client: ZuoraClient) -> str:
