@@ -321,3 +321,21 @@ def test_the_checks_read_one_row_at_a_time(systems):
         r for r in systems.zuora.requests_seen if r["path"] == "/object-query/accounts"
     ]
     assert len(account_reads) == 1
+
+
+def test_a_currencies_answer_in_another_shape_fails_its_check(systems):
+    systems.zuora.config.update(
+        {
+            "fault_rate": 1.0,
+            "faults": ["garbage"],
+            "garbage_answers": ["object"],
+            "fault_paths": "^/settings/currencies$",
+        }
+    )
+
+    setup_check_run()
+
+    check = by_name(SetupCheck.objects.get())["Zuora: Currencies"]
+    assert not check["ok"]
+    assert "unreadable answer" in check["detail"]
+    assert "Customize Currencies" in check["fix"]
