@@ -14,9 +14,15 @@ from django.utils.html import format_html
 from syncadmin.charts import runs_chart_svg
 from syncadmin.models import NetSuiteConnection, SyncRun, ZuoraConnection
 from syncadmin.paginator import CappedCountPaginator
-from syncadmin.selectors import run_current, run_progress, runs_chart, runs_latest
+from syncadmin.selectors import (
+    run_current,
+    run_progress,
+    runs_chart,
+    runs_latest,
+    setup_check_latest,
+)
 from syncadmin.services.runs import runs_interrupted_close, sync_run_queue
-from syncadmin.services.setup_check import setup_check_latest, setup_check_run
+from syncadmin.services.setup_check import setup_check_run
 
 
 @admin.register(SyncRun)

@@ -96,10 +96,6 @@ def setup_check_run(*, ran_by: str = "") -> SetupCheck:
     )
 
 
-def setup_check_latest() -> SetupCheck | None:
-    return SetupCheck.objects.first()
-
-
 def _failure(error: Exception) -> str:
     return str(error) if isinstance(error, ApiError) else f"{type(error).__name__}: {error}"
 
