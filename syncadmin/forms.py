@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from syncadmin.models import NetSuiteConnection, SyncPreferences, ZuoraConnection
+from syncadmin.services.preferences import LIVE_FIELDS, preferences_resolve_live
 
 
 class SecretInput(forms.PasswordInput):
@@ -92,6 +93,9 @@ class NetSuiteConnectionForm(SecretsForm):
 
 
 class SyncPreferencesForm(forms.ModelForm):
+    # Values saved without a live check because the system could not be asked (see clean).
+    live_warnings: tuple[str, ...] = ()
+
     confirm_master_switch = forms.BooleanField(
         required=False,
         label="Yes, switch the master",
@@ -121,6 +125,15 @@ class SyncPreferencesForm(forms.ModelForm):
                     "starts the new direction from a fresh watermark; tick the confirmation "
                     "below to switch.",
                 )
+        changed = {
+            name: cleaned[name]
+            for name in self.changed_data
+            if name in LIVE_FIELDS and name in cleaned and name not in self.errors
+        }
+        resolution = preferences_resolve_live(values=changed)
+        for name, problem in resolution.errors.items():
+            self.add_error(name, problem)
+        self.live_warnings = tuple(resolution.warnings)
         return cleaned
 
 

@@ -16,6 +16,7 @@ from syncadmin.models import (
     LinkEvent,
     Outcome,
     RecordLink,
+    SetupCheck,
     SyncCursor,
     SyncRun,
     name_search_key,
@@ -370,3 +371,8 @@ def runs_chart(*, days: int = 30, limit: int = 2000) -> list[dict[str, Any]]:
         .values("id", "started_at", "created", "updated", "failed")[:limit]
     )
     return list(reversed(list(rows)))
+
+
+def setup_check_latest() -> SetupCheck | None:
+    """The last run of the setup checks, for the dashboard."""
+    return SetupCheck.objects.first()

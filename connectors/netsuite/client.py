@@ -69,9 +69,22 @@ ADDRESS_COLUMNS = (
 )
 
 
+# The reference lists the sync reads (by name, so a check can run the very same SQL).
+CURRENCY_QUERY = "SELECT id, symbol, name FROM currency ORDER BY id"
+SUBSIDIARY_QUERY = "SELECT id, name, fullname FROM subsidiary ORDER BY id"
+TERM_QUERY = "SELECT id, name FROM term ORDER BY id"
+
+
 # What each answer must hold to be usable: anything else is a garbled answer (BadAnswer).
 _TOKEN = expect_json(dict, ids=("access_token",))
 _RECORD = expect_json(dict, ids=("id",))
+
+
+def _schema(response: requests.Response) -> str | None:
+    body, problem = json_problem(response, dict)
+    if problem is None and not isinstance(body.get("properties"), dict):
+        problem = "no 'properties' object in the record's schema"
+    return problem
 
 
 def _rows(response: requests.Response) -> str | None:
@@ -153,6 +166,47 @@ def _quote_ids(ids: list[str]) -> str:
     # Ids come from NetSuite itself, but they are spliced into SQL, so only digits pass.
     clean = [str(int(i)) for i in ids]
     return ", ".join(clean)
+
+
+def customer_selection_query(since: datetime, extra_where: str = "") -> str:
+    """The SuiteQL that selects customers changed since `since` (every column the sync reads,
+    the custom fields included), oldest change first."""
+    custom = ", ".join(fields.ALL)
+    columns = ", ".join(c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS)
+    where = f"lastmodifieddate >= {to_suiteql_date(since)}"
+    if extra_where:
+        where += f" AND ({extra_where})"
+    return (
+        f"SELECT {columns}, {custom}, "
+        f"TO_CHAR(lastmodifieddate, '{DATE_FORMAT}') AS lastmodified, "
+        f"TO_CHAR(datecreated, '{DATE_FORMAT}') AS created "
+        f"FROM customer WHERE {where} ORDER BY lastmodifieddate, id"
+    )
+
+
+def address_book_query(customer_ids: list[str]) -> str:
+    """The SuiteQL that reads these customers' address book lines."""
+    return (
+        "SELECT ab.entity, ab.internalid, ab.label, ab.defaultbilling, ab.defaultshipping, "
+        + ", ".join(f"a.{c}" for c, _ in ADDRESS_COLUMNS)
+        + " FROM customeraddressbook ab JOIN customeraddressbookentityaddress a"
+        " ON a.nkey = ab.addressbookaddress"
+        f" WHERE ab.entity IN ({_quote_ids(list(customer_ids))})"
+        " ORDER BY ab.entity, ab.internalid"
+    )
+
+
+def address_change_query(since: datetime, after: int = 0) -> str:
+    """The SuiteQL that finds customers (ids above `after`) with an address line changed
+    since `since`, with the newest change of each."""
+    return (
+        "SELECT ab.entity,"
+        f" MAX(TO_CHAR(a.lastmodifieddate, '{DATE_FORMAT}')) AS changed"
+        " FROM customeraddressbook ab"
+        " JOIN customeraddressbookentityaddress a ON a.nkey = ab.addressbookaddress"
+        f" WHERE a.lastmodifieddate >= {to_suiteql_date(since)} AND ab.entity > {int(after)}"
+        " GROUP BY ab.entity ORDER BY ab.entity"
+    )
 
 
 class NetSuiteClient:
@@ -355,21 +409,11 @@ class NetSuiteClient:
         (with addressBook, read by a second query per page, unless `address_books` is False),
         pages read `parallel` at once. Past the per-query row cap the query restarts at the
         last timestamp seen, skipping the ids it already yielded at that timestamp."""
-        custom = ", ".join(fields.ALL)
-        columns = ", ".join(c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS)
         window_start = since
         seen_at_last: set[str] = set()
         last_stamp: str | None = None
         while True:
-            where = f"lastmodifieddate >= {to_suiteql_date(window_start)}"
-            if extra_where:
-                where += f" AND ({extra_where})"
-            query = (
-                f"SELECT {columns}, {custom}, "
-                f"TO_CHAR(lastmodifieddate, '{DATE_FORMAT}') AS lastmodified, "
-                f"TO_CHAR(datecreated, '{DATE_FORMAT}') AS created "
-                f"FROM customer WHERE {where} ORDER BY lastmodifieddate, id"
-            )
+            query = customer_selection_query(window_start, extra_where)
             progressed = False
             capped = False
             pages = self._pages(query, page_size, stop_at_cap=True, parallel=parallel)
@@ -418,15 +462,7 @@ class NetSuiteClient:
         books: dict[str, list[dict[str, Any]]] = {}
         if not customer_ids:
             return books
-        query = (
-            "SELECT ab.entity, ab.internalid, ab.label, ab.defaultbilling, ab.defaultshipping, "
-            + ", ".join(f"a.{c}" for c, _ in ADDRESS_COLUMNS)
-            + " FROM customeraddressbook ab JOIN customeraddressbookentityaddress a"
-            " ON a.nkey = ab.addressbookaddress"
-            f" WHERE ab.entity IN ({_quote_ids(list(customer_ids))})"
-            " ORDER BY ab.entity, ab.internalid"
-        )
-        for line in self.suiteql(query):
+        for line in self.suiteql(address_book_query(customer_ids)):
             books.setdefault(line.get("entity", ""), []).append(
                 {
                     "internalId": int(line["internalid"]),
@@ -477,14 +513,7 @@ class NetSuiteClient:
         lets a sync move its watermark past an address-only edit instead of re-reading it."""
         after = 0
         while True:
-            query = (
-                "SELECT ab.entity,"
-                f" MAX(TO_CHAR(a.lastmodifieddate, '{DATE_FORMAT}')) AS changed"
-                " FROM customeraddressbook ab"
-                " JOIN customeraddressbookentityaddress a ON a.nkey = ab.addressbookaddress"
-                f" WHERE a.lastmodifieddate >= {to_suiteql_date(since)} AND ab.entity > {after}"
-                " GROUP BY ab.entity ORDER BY ab.entity"
-            )
+            query = address_change_query(since, after)
             capped = False
             for items, more in self._pages(query, page_size, stop_at_cap=True):
                 for row in items:
@@ -498,20 +527,30 @@ class NetSuiteClient:
     def list_currencies(self) -> list[dict[str, str]]:
         return [
             {"id": r["id"], "symbol": r.get("symbol", ""), "name": r.get("name", "")}
-            for r in self.suiteql("SELECT id, symbol, name FROM currency ORDER BY id")
+            for r in self.suiteql(CURRENCY_QUERY)
         ]
 
     def list_subsidiaries(self) -> list[dict[str, str]]:
         return [
             {"id": r["id"], "name": r.get("fullname") or r.get("name", "")}
-            for r in self.suiteql("SELECT id, name, fullname FROM subsidiary ORDER BY id")
+            for r in self.suiteql(SUBSIDIARY_QUERY)
         ]
 
     def list_terms(self) -> list[dict[str, str]]:
-        return [
-            {"id": r["id"], "name": r.get("name", "")}
-            for r in self.suiteql("SELECT id, name FROM term ORDER BY id")
-        ]
+        return [{"id": r["id"], "name": r.get("name", "")} for r in self.suiteql(TERM_QUERY)]
+
+    def customer_record_fields(self) -> dict[str, dict[str, Any]]:
+        """The customer record's fields as this role sees them, custom fields included (the
+        REST metadata catalog's JSON Schema): {"custentity_zuora_id": {"title", "type",
+        "x-ns-custom-field": true, ...}, ...}."""
+        response = self._call(
+            "GET",
+            f"{RECORD}/metadata-catalog/customer",
+            kind="read",
+            headers={"Accept": "application/schema+json"},
+            expect=_schema,
+        )
+        return response.json()["properties"]
 
     # -- customer record -------------------------------------------------------------------------
     @staticmethod

@@ -246,6 +246,8 @@ class NetSuiteSandbox(SandboxServer):
         self._nonce_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._last_stamp = ""
         self._next_entity_number = 1
+        # Custom fields of the customer this account lacks (remove_custom_field).
+        self.missing_custom_fields: set[str] = set()
         self.db = sqlite3.connect(":memory:", check_same_thread=False)
         self._counts: dict[str, tuple[int, int]] = {}  # SQL -> (data version, rows)
         self.db.create_function("NVL", 2, _nvl, deterministic=True)
@@ -263,6 +265,12 @@ class NetSuiteSandbox(SandboxServer):
             "PATCH", api + r"/(?P<key>[^/]+)", "record.customer.update", self._api(self._patch)
         )
         self.route("PUT", api + r"/(?P<key>[^/]+)", "record.customer.upsert", self._api(self._put))
+        self.route(
+            "GET",
+            RECORD_PATH + r"/metadata-catalog/(?P<record>[^/]+)",
+            "record.metadata",
+            self._api(self._metadata),
+        )
         self.route("POST", r"/_sandbox/seed", "sandbox.seed", self._seed_endpoint)
         self.route("POST", r"/_sandbox/save", "sandbox.save", self._save_endpoint)
         self.route(
@@ -471,6 +479,7 @@ class NetSuiteSandbox(SandboxServer):
             self.db.executemany("INSERT INTO term VALUES (?, ?, ?, 'F')", TERMS)
             self.db.commit()
             self._next_entity_number = 1
+            self.missing_custom_fields = set()
 
     def _tick(self) -> str:
         """A write timestamp strictly after every earlier one, even within a microsecond."""
@@ -489,6 +498,36 @@ class NetSuiteSandbox(SandboxServer):
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             self.db.commit()
             return rows
+
+    def remove_custom_field(self, name: str) -> None:
+        """Take a custom entity field off the customer, as an account where it was never
+        created: SuiteQL no longer knows the column, the metadata catalog leaves it out and the
+        record API refuses it."""
+        if name not in fields.ALL:
+            raise ValueError(f"{name} is not a custom field of the customer")
+        with self.state_lock:
+            if name in self.missing_custom_fields:
+                return
+            for (index,) in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer'"
+                " AND sql LIKE ?",
+                (f"%{name}%",),
+            ).fetchall():
+                self.db.execute(f'DROP INDEX "{index}"')
+            self.db.execute(f'ALTER TABLE customer DROP COLUMN "{name}"')
+            self.db.commit()
+            self.missing_custom_fields.add(name)
+
+    def rename_column(self, table: str, column: str, new_name: str) -> None:
+        """Give a SuiteQL column another name, as in an account whose column is named
+        differently: queries naming the old one fail the way NetSuite fails them. For tests
+        of what reads SuiteQL; the record API may not write that column afterwards."""
+        if table not in TABLES or not re.fullmatch(r"[a-z_][a-z0-9_]*", new_name):
+            raise ValueError(f"cannot rename {table}.{column} to {new_name}")
+        with self.state_lock:
+            self.db.execute(f'ALTER TABLE {table} RENAME COLUMN "{column}" TO "{new_name}"')
+            self.db.commit()
+            self._counts.clear()
 
     def customers_count(self) -> int:
         return self.sql("SELECT COUNT(*) AS n FROM customer")[0]["n"]
@@ -655,6 +694,47 @@ class NetSuiteSandbox(SandboxServer):
         except Problem as problem:
             return problem_response(problem.status, problem.code, problem.detail, problem.path)
         return Response(204)
+
+    # -- metadata ------------------------------------------------------------------------------
+    def _metadata(self, request: Request) -> Response:
+        """The metadata catalog of a record: its JSON Schema when asked for with Accept:
+        application/schema+json (fields, custom ones marked x-ns-custom-field), else the
+        catalog entry with links to its forms."""
+        record = request.params["record"]
+        if record != "customer":
+            raise Problem(404, "NONEXISTENT_ID", f"Record type '{record}' was not found.")
+        href = f"{self._base(request)}{RECORD_PATH}/metadata-catalog/customer"
+        if "application/schema+json" not in (request.header("Accept") or "").lower():
+            links = [
+                {"rel": "canonical", "href": href, "mediaType": "application/json"},
+                {"rel": "alternate", "href": href, "mediaType": "application/schema+json"},
+            ]
+            return Response(200, {"name": "customer", "links": links})
+        properties: dict[str, Any] = {
+            "id": {"title": "Internal ID", "type": "string", "nullable": True},
+            "lastModifiedDate": {"title": "Date Last Modified", "type": "string"},
+            "dateCreated": {"title": "Date Created", "type": "string"},
+            "addressBook": {"title": "Address", "type": "object"},
+        }
+        for key in STRING_FIELDS:
+            properties[key] = {"title": key, "type": "string", "nullable": True}
+        for key in BOOL_FIELDS:
+            properties[key] = {"title": key, "type": "boolean"}
+        for key in REF_FIELDS:
+            properties[key] = {"title": key, "type": "object", "nullable": True}
+        for name in fields.ALL:
+            if name not in self.missing_custom_fields:
+                properties[name] = {
+                    "title": name,
+                    "type": "boolean" if name in fields.CHECKBOX_FIELDS else "string",
+                    "nullable": name not in fields.CHECKBOX_FIELDS,
+                    "x-ns-custom-field": True,
+                }
+        return Response(
+            200,
+            {"type": "object", "properties": properties},
+            content_type="application/schema+json",
+        )
 
     # -- SuiteQL ---------------------------------------------------------------------------------
     def _suiteql(self, request: Request) -> Response:
@@ -860,6 +940,8 @@ class NetSuiteSandbox(SandboxServer):
                 }
         record["entityStatus"] = {"id": "13", "refName": "CUSTOMER-Closed Won"}
         for name in fields.ALL:
+            if name not in row:
+                continue  # a custom field this account lacks
             if name in fields.CHECKBOX_FIELDS:
                 record[name] = row[name] == "T"
             elif row[name] is not None:
@@ -1032,6 +1114,9 @@ class NetSuiteSandbox(SandboxServer):
                 values[BOOL_FIELDS[key]] = "T" if value else "F"
             elif key in REF_FIELDS:
                 values[REF_FIELDS[key][0]] = self._reference(key, value)
+            elif key in self.missing_custom_fields:
+                if strict == "error":
+                    raise Problem(400, "INVALID_CONTENT", f"Unknown field '{key}'.", key)
             elif key in fields.CHECKBOX_FIELDS:
                 if value is not None and not isinstance(value, bool):
                     raise Problem(400, "INVALID_CONTENT", f"{key} must be a boolean.", key)

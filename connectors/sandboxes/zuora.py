@@ -248,6 +248,38 @@ ACCOUNT_INPUT = {
     "soldToSameAsBillTo",
     *zf.ALL,
 }
+# How the describe API (GET /v1/describe/{object}) lists each field: (label, type).
+DESCRIBE_TYPES = {
+    "Id": ("Account ID", "text"),
+    "AccountNumber": ("Account Number", "text"),
+    "Name": ("Account Name", "text"),
+    "Status": ("Status", "picklist"),
+    "Currency": ("Currency", "picklist"),
+    "ParentId": ("Parent Account ID", "text"),
+    "BillToId": ("Bill To Contact ID", "text"),
+    "SoldToId": ("Sold To Contact ID", "text"),
+    "CrmId": ("CRM Account ID", "text"),
+    "Batch": ("Batch", "picklist"),
+    "BillCycleDay": ("Bill Cycle Day", "integer"),
+    "AutoPay": ("Auto Pay", "boolean"),
+    "PaymentTerm": ("Payment Term", "text"),
+    "Notes": ("Notes", "text"),
+    "DefaultPaymentMethodId": ("Default Payment Method ID", "text"),
+    "CreatedDate": ("Created Date", "datetime"),
+    "UpdatedDate": ("Updated Date", "datetime"),
+    zf.INTEGRATION_ID: ("Integration ID", "text"),
+    zf.INTEGRATION_STATUS: ("Integration Status", "text"),
+    zf.SYNC_DATE: ("Sync Date", "text"),
+    zf.SYNC_TO_NETSUITE: ("Sync to NetSuite", "picklist"),
+    zf.SUBSIDIARY: ("Subsidiary", "text"),
+    zf.CUSTOMER_TYPE: ("Customer Type", "picklist"),
+    zf.CUSTOMER_ID: ("Customer ID", "text"),
+}
+DESCRIBE_OPTIONS = {
+    "Status": ("Draft", "Active", "Canceled"),
+    zf.SYNC_TO_NETSUITE: ("Yes", "No"),
+    zf.CUSTOMER_TYPE: ("Company", "Individual"),
+}
 IDEMPOTENCY_TTL = 24 * 3600
 SNAPSHOT_TTL = 15 * 60  # seconds a query's cursor stays valid, like ZOQL's query locator
 FILTER_RE = re.compile(r"^([A-Za-z0-9_]+)\.(EQ|NE|LT|GT|LE|GE|SW|IN):(.*)$", re.S)
@@ -591,6 +623,9 @@ class ZuoraSandbox(SandboxServer):
         self._id_counter = 0
         self._number_counter = 0
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
+        # Custom fields of the Account the tenant lacks (remove_custom_field): the describe API
+        # leaves them out, queries and v1 calls refuse them, the Actions update ignores them.
+        self.missing_custom_fields: set[str] = set()
         self._register_routes()
         if self.state_file and self.state_file.exists():
             self.load(self.state_file)
@@ -629,7 +664,14 @@ class ZuoraSandbox(SandboxServer):
         self.route(
             "GET", r"/settings/payment-terms", "settings.payment_terms", api(self._payment_terms)
         )
+        self.route("GET", r"/v1/describe/(?P<object>[^/]+)", "v1.describe", api(self._describe))
         self.route("POST", r"/_sandbox/seed", "sandbox.seed", self._control_seed)
+        self.route(
+            "POST",
+            r"/_sandbox/custom-fields/(?P<name>[^/]+)/remove",
+            "sandbox.custom_fields",
+            self._control_remove_field,
+        )
         self.route("POST", r"/_sandbox/save", "sandbox.save", self._control_save)
         self.route("POST", r"/_sandbox/tokens/revoke", "sandbox.tokens", self._control_revoke)
 
@@ -818,6 +860,24 @@ class ZuoraSandbox(SandboxServer):
             self._integration_index = None
             self.contacts = {c["id"]: dec(c) for c in data.get("contacts", [])}
 
+    def remove_custom_field(self, name: str) -> None:
+        """Take a custom field of the Account out of the tenant, with its values, as when it
+        was never created (or was deleted) in Extension Studio."""
+        if name not in zf.ALL:
+            raise ValueError(f"{name} is not a custom field of the Account")
+        with self.state_lock:
+            self.missing_custom_fields.add(name)
+            self._integration_index = None
+            for account in self.accounts.values():
+                account.pop(name, None)
+
+    def _control_remove_field(self, request: Request) -> Response:
+        try:
+            self.remove_custom_field(request.params["name"])
+        except ValueError as exc:
+            return Response(400, {"message": str(exc)})
+        return Response(200, {"removed": request.params["name"]})
+
     def revoke_tokens(self) -> None:
         with self.state_lock:
             self.tokens.clear()
@@ -947,7 +1007,8 @@ class ZuoraSandbox(SandboxServer):
     def _render_account(
         self, account: dict[str, Any], expand: set[str], include_nulls: bool
     ) -> dict[str, Any]:
-        out = self._render(account, ACCOUNT_FIELDS, include_nulls)
+        names = [n for n in ACCOUNT_FIELDS if n not in self.missing_custom_fields]
+        out = self._render(account, names, include_nulls)
         for key, field_name in (("billto", "billToId"), ("soldto", "soldToId")):
             if key in expand:
                 contact = self.contacts.get(account.get(field_name) or "")
@@ -1163,8 +1224,9 @@ class ZuoraSandbox(SandboxServer):
         self._snapshots[snapshot] = (now, ids)
 
     def _query_accounts(self, request: Request) -> Response:
+        names = [n for n in ACCOUNT_FIELDS if n not in self.missing_custom_fields]
         return self._run_query(
-            request, self.accounts, ACCOUNT_FIELDS, self._render_account, {"billto", "soldto"}
+            request, self.accounts, names, self._render_account, {"billto", "soldto"}
         )
 
     def _query_contacts(self, request: Request) -> Response:
@@ -1304,7 +1366,7 @@ class ZuoraSandbox(SandboxServer):
         """Validate everything before touching anything, so a failure changes nothing."""
         obj = OBJ_ACCOUNT
         for name in body:
-            if name not in ACCOUNT_INPUT:
+            if name not in ACCOUNT_INPUT or name in self.missing_custom_fields:
                 raise self._fail(obj, 21, f"Unknown field {name}")
         if creating:
             for required in ("name", "currency", "billCycleDay", "billToContact"):
@@ -1549,7 +1611,8 @@ class ZuoraSandbox(SandboxServer):
         fields = {
             ACTION_ACCOUNT_FIELDS.get(name, name): value
             for name, value in obj.items()
-            if name in ACTION_ACCOUNT_FIELDS or name in zf.ALL
+            if name in ACTION_ACCOUNT_FIELDS
+            or (name in zf.ALL and name not in self.missing_custom_fields)
         }
         changes, _, _ = self._account_changes(fields, creating=False, current=account)
         account.update(changes)
@@ -1568,6 +1631,9 @@ class ZuoraSandbox(SandboxServer):
         batch_size = self._zoql_batch_size(body.get("conf"), ZOQL_MAX_BATCH)
         try:
             query = parse_zoql(text, self.tz)
+            for name, _ in query.fields:
+                if query.object_name == "Account" and name in self.missing_custom_fields:
+                    raise ZoqlError(21, f"invalid field for query: Account.{name}")
         except ZoqlError as error:
             raise self._fail(OBJ_QUERY, error.category, f"Invalid ZOQL query: {error}") from None
         records = self.accounts if query.object_name == "Account" else self.contacts
@@ -1680,7 +1746,11 @@ class ZuoraSandbox(SandboxServer):
                 "crmId": account.get("crmId"),
                 "notes": account.get("notes"),
                 "parentId": account.get("parentId"),
-                **{name: account.get(name) for name in zf.ALL},
+                **{
+                    name: account.get(name)
+                    for name in zf.ALL
+                    if name not in self.missing_custom_fields
+                },
             }
             billing = {
                 "billCycleDay": account.get("billCycleDay"),
@@ -1701,6 +1771,37 @@ class ZuoraSandbox(SandboxServer):
                     "success": True,
                 },
             )
+
+    def _describe(self, request: Request) -> Response:
+        """The fields of an object as XML (<object><fields><field>...), custom fields of this
+        tenant included; an object the tenant does not have is a 400 envelope."""
+        wanted = request.params["object"]
+        if wanted.lower() == "account":
+            described = {
+                name: DESCRIBE_TYPES.get(name, (name, "text"))
+                for name in ZOQL_ACCOUNT_FIELDS
+                if name not in self.missing_custom_fields
+            }
+            object_name, label = "Account", "Account"
+        elif wanted.lower() == "contact":
+            described = {name: (name, "text") for name in ZOQL_CONTACT_FIELDS}
+            object_name, label = "Contact", "Contact"
+        else:
+            raise self._fail(OBJ_GENERIC, 40, f"Invalid object name: {wanted}")
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f"<object><name>{object_name}</name><label>{label}</label><fields>",
+        ]
+        for name, (field_label, kind) in described.items():
+            options = "".join(f"<option>{o}</option>" for o in DESCRIBE_OPTIONS.get(name, ()))
+            parts.append(
+                f"<field><name>{name}</name><label>{field_label}</label><type>{kind}</type>"
+                + (f"<options>{options}</options>" if options else "")
+                + "<contexts><context>soap</context><context>export</context></contexts>"
+                + f"<custom>{'true' if name in zf.ALL else 'false'}</custom></field>"
+            )
+        parts.append("</fields></object>")
+        return Response(200, "".join(parts), content_type="text/xml; charset=utf-8")
 
     def _currencies(self, request: Request) -> Response:
         return Response(

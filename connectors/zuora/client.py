@@ -13,6 +13,7 @@ import itertools
 import secrets
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,48 @@ def _zoql_batch(response: requests.Response) -> str | None:
     records = body.get("records", [] if body.get("size") == 0 else None)
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         return "no list of records under 'records'"
+    return None
+
+
+def _xml_answer(response: requests.Response) -> ZuoraError | None:
+    """The describe API answers XML: a success is any 2xx XML body, a failure Zuora's usual
+    JSON (or a gateway page), told by check()."""
+    if 200 <= response.status_code < 300 and response.content.lstrip().startswith(b"<"):
+        return None
+    return check(response)
+
+
+def parse_describe(document: bytes) -> dict[str, dict[str, str]]:
+    """The fields of a describe answer (<object><fields><field><name>...), by API name, each
+    with its label and type. A DOCTYPE is refused: the describe API never sends one, and
+    entity declarations are how an XML body expands without bound."""
+    upper = document.upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+        raise ValueError("the answer declares a DOCTYPE")
+    try:
+        # Safe without defusedxml: the DOCTYPE check above leaves no entity to expand, and
+        # expat never fetches external resources.
+        root = ElementTree.fromstring(document)  # noqa: S314
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"the answer is not well-formed XML ({exc})") from None
+    if root.tag != "object" or root.find("fields") is None:
+        raise ValueError("no <object> with <fields> in the answer")
+    described: dict[str, dict[str, str]] = {}
+    for element in root.iterfind("fields/field"):
+        name = (element.findtext("name") or "").strip()
+        if name:
+            described[name] = {
+                "label": (element.findtext("label") or "").strip(),
+                "type": (element.findtext("type") or "").strip(),
+            }
+    return described
+
+
+def _describe_answer(response: requests.Response) -> str | None:
+    try:
+        parse_describe(response.content)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -312,8 +355,31 @@ class ZuoraClient:
         idempotency_key: str | None = None,
         expect: ExpectFn = _OBJECT,
     ) -> Any:
+        return self._send(
+            method,
+            path,
+            kind=kind,
+            params=params,
+            json=json,
+            idempotency_key=idempotency_key,
+            expect=expect,
+        ).json()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        params: Sequence[tuple[str, Any]] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        expect: ExpectFn = _OBJECT,
+        accept: str = "application/json",
+        answer_check: Callable[[requests.Response], ZuoraError | None] = check,
+    ) -> requests.Response:
         track_id = f"{TRACK_ID_PREFIX}{_TRACK_ID_PROCESS}-{next(_track_ids)}"
-        headers = {"Accept": "application/json", "Zuora-Track-Id": track_id}
+        headers = {"Accept": accept, "Zuora-Track-Id": track_id}
         if self.credentials.entity_id:
             headers["Zuora-Entity-Ids"] = self.credentials.entity_id
         if idempotency_key is not None:
@@ -326,7 +392,7 @@ class ZuoraClient:
                     method,
                     path,
                     kind=kind,
-                    check=check,
+                    check=answer_check,
                     params=list(params) if params else None,
                     json=json,
                     headers=headers,
@@ -345,7 +411,7 @@ class ZuoraClient:
                     self._invalidate(self._auth.last_sent())
                     continue
                 raise
-            return response.json()
+            return response
         raise AssertionError("unreachable")
 
     def _refused(self, error: ZuoraError) -> RunAborted:
@@ -479,6 +545,24 @@ class ZuoraClient:
             params=[("expand[]", "billto"), ("expand[]", "soldto")],
             expect=_ACCOUNT,
         )
+
+    def get_account_details(self, key: str) -> dict:
+        """One account through the v1 API (GET /v1/accounts/{key}): basicInfo,
+        billingAndPayment and both contacts, the shapes the v1 writes take."""
+        return self._call("GET", f"/v1/accounts/{_segment(key)}", kind="read", expect=_v1_success)
+
+    def describe_fields(self, object_name: str) -> dict[str, dict[str, str]]:
+        """The fields of a Zuora object in this tenant, custom ones included (GET
+        /v1/describe/{object}), by API name: {"IntegrationId__NS": {"label", "type"}, ...}."""
+        response = self._send(
+            "GET",
+            f"/v1/describe/{_segment(object_name)}",
+            kind="read",
+            accept="application/xml, text/xml",
+            answer_check=_xml_answer,
+            expect=_describe_answer,
+        )
+        return parse_describe(response.content)
 
     # -- v1 writes --------------------------------------------------------------------------------
     def create_account(self, payload: dict, *, idempotency_key: str) -> dict:

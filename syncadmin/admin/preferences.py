@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from syncadmin.admin.common import SingletonAdmin
@@ -69,4 +69,7 @@ class SyncPreferencesAdmin(SingletonAdmin):
             for name in form.changed_data
             if name in {f.name for f in SyncPreferences._meta.fields}
         }
-        preferences_update(values=values)
+        # The form has asked the live systems already (its errors sit next to the fields).
+        preferences_update(values=values, check_live=False)
+        for warning in form.live_warnings:
+            self.message_user(request, warning, messages.WARNING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
@@ -14,8 +14,15 @@ from django.utils.html import format_html
 from syncadmin.charts import runs_chart_svg
 from syncadmin.models import NetSuiteConnection, SyncRun, ZuoraConnection
 from syncadmin.paginator import CappedCountPaginator
-from syncadmin.selectors import run_current, run_progress, runs_chart, runs_latest
+from syncadmin.selectors import (
+    run_current,
+    run_progress,
+    runs_chart,
+    runs_latest,
+    setup_check_latest,
+)
 from syncadmin.services.runs import runs_interrupted_close, sync_run_queue
+from syncadmin.services.setup_check import setup_check_run
 
 
 @admin.register(SyncRun)
@@ -87,6 +94,11 @@ class SyncRunAdmin(admin.ModelAdmin):
                 name="syncadmin_syncrun_dashboard",
             ),
             path(
+                "check-setup/",
+                self.admin_site.admin_view(self.check_setup_view),
+                name="syncadmin_syncrun_check_setup",
+            ),
+            path(
                 "progress/",
                 self.admin_site.admin_view(self.progress_view),
                 name="syncadmin_syncrun_progress",
@@ -121,10 +133,35 @@ class SyncRunAdmin(admin.ModelAdmin):
             "runs": runs_latest(limit=10),
             "chart": runs_chart_svg(runs_chart(days=30)),
             "connections": connections,
+            "setup_check": setup_check_latest(),
+            "can_check_setup": self._may_check_setup(request),
             "can_run_sync": request.user.has_perm("syncadmin.run_sync"),
             "results_url": reverse("admin:syncadmin_accountresult_changelist"),
         }
         return TemplateResponse(request, "admin/syncadmin/dashboard.html", context)
+
+    def _may_check_setup(self, request: HttpRequest) -> bool:
+        # The checks only read, like Test connection: whoever may test a connection may run them.
+        return any(
+            self.admin_site._registry[model].has_test_permission(request)
+            for model in (ZuoraConnection, NetSuiteConnection)
+        )
+
+    def check_setup_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not self._may_check_setup(request):
+            raise PermissionDenied
+        result = setup_check_run(ran_by=request.user.get_username())
+        failed = len(result.failed_checks)
+        if failed:
+            self.message_user(
+                request,
+                f"Check setup: {failed} of {len(result.checks)} checks failed; what to fix is "
+                "listed under Setup.",
+                messages.ERROR,
+            )
+        else:
+            self.message_user(request, f"Check setup: all {len(result.checks)} checks passed.")
+        return HttpResponseRedirect(reverse("admin:syncadmin_syncrun_dashboard"))
 
     def progress_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):

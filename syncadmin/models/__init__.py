@@ -14,6 +14,7 @@ from syncadmin.models.results import (
     name_search_key,
 )
 from syncadmin.models.runs import SyncCursor, SyncLease, SyncRun
+from syncadmin.models.setup import SetupCheck
 
 __all__ = [
     "AccountResult",
@@ -29,6 +30,7 @@ __all__ = [
     "Outcome",
     "RecordLink",
     "SecretsMixin",
+    "SetupCheck",
     "Singleton",
     "SyncCursor",
     "SyncLease",

@@ -106,17 +106,20 @@ def _zuora_unlinked(client: ZuoraClient, linked: set[str]) -> list[_Zuora]:
     return out
 
 
+# Active NetSuite customers with their default billing postal code (Check setup runs it too).
+ACTIVE_CUSTOMERS_QUERY = (
+    "SELECT c.id, c.entityid, c.companyname, c.firstname, c.lastname, c.email, a.zip "
+    "FROM customer c "
+    "LEFT JOIN customeraddressbook ab ON ab.entity = c.id AND ab.defaultbilling = 'T' "
+    "LEFT JOIN customeraddressbookentityaddress a ON a.nkey = ab.addressbookaddress "
+    "WHERE c.isinactive = 'F' ORDER BY c.id"
+)
+
+
 def _netsuite_unlinked(client: NetSuiteClient, linked: set[str]) -> list[_NetSuite]:
-    query = (
-        "SELECT c.id, c.entityid, c.companyname, c.firstname, c.lastname, c.email, a.zip "
-        "FROM customer c "
-        "LEFT JOIN customeraddressbook ab ON ab.entity = c.id AND ab.defaultbilling = 'T' "
-        "LEFT JOIN customeraddressbookentityaddress a ON a.nkey = ab.addressbookaddress "
-        "WHERE c.isinactive = 'F' ORDER BY c.id"
-    )
     seen: set[str] = set()
     out = []
-    for row in client.suiteql(query):
+    for row in client.suiteql(ACTIVE_CUSTOMERS_QUERY):
         internal_id = str(row["id"])
         if internal_id in linked or internal_id in seen:
             continue

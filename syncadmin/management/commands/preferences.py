@@ -52,7 +52,11 @@ class Command(BaseCommand):
                         f"Unknown preference {name!r}. Known: {', '.join(sorted(by_name))}"
                     )
                 values[name] = _parse(by_name[name], raw)
-            preferences = preferences_update(values=values) if values else SyncPreferences.load()
+            preferences = (
+                preferences_update(values=values, on_warning=self._warn)
+                if values
+                else SyncPreferences.load()
+            )
         except ValidationError as exc:
             lines = [f"  {k}: {' '.join(v)}" for k, v in exc.message_dict.items()]
             raise CommandError("Preferences not saved:\n" + "\n".join(lines)) from None
@@ -63,3 +67,6 @@ class Command(BaseCommand):
             self.stdout.write(f"{field.name:<{width}}  {shown!s:<32} {field.verbose_name}")
         if values:
             self.stdout.write(self.style.SUCCESS(f"Saved {', '.join(values)}."))
+
+    def _warn(self, message: str) -> None:
+        self.stderr.write(self.style.WARNING(message))
