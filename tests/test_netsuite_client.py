@@ -475,7 +475,7 @@ def test_a_create_whose_answer_is_garbled_is_not_tried_again(
 def test_a_client_built_from_the_settings_pools_a_connection_per_configured_call(
     db, netsuite_sandbox: NetSuiteSandbox
 ) -> None:
-    from connectors.netsuite import sandbox
+    from connectors.sandboxes import netsuite as sandbox
     from syncadmin.services.connections import netsuite_client_build, netsuite_connection_update
     from syncadmin.services.preferences import preferences_update
 
