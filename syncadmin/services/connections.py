@@ -151,15 +151,13 @@ def netsuite_connection_update(
     connection.client_id = client_id
     connection.certificate_id = certificate_id
     connection.algorithm = algorithm
-    secrets = {
+    given = {
         "consumer_secret": consumer_secret,
         "token_secret": token_secret,
         "private_key": private_key,
     }
-    connection_address_change(
-        connection, entered={name for name, value in secrets.items() if value}
-    )
-    for name, value in secrets.items():
+    connection_address_change(connection, entered={name for name, value in given.items() if value})
+    for name, value in given.items():
         if value:
             connection.set_secret(name, value)
     connection.full_clean()
