@@ -1,13 +1,16 @@
 """Admin forms. Secrets are write-only: the widget never renders a stored value, and an empty
-field keeps what is stored."""
+field keeps what is stored, except when the connection's address changes (then the secrets
+must be entered again; see services.connections.connection_address_change)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from syncadmin.models import NetSuiteConnection, SyncPreferences, ZuoraConnection
+from syncadmin.services.connections import connection_address_change
 from syncadmin.services.preferences import LIVE_FIELDS, preferences_resolve_live
 
 
@@ -42,10 +45,24 @@ class SecretsForm(forms.ModelForm):
         for name in self.secret_fields:
             is_set = bool(self.instance.pk) and self.instance.secret_is_set(name)
             self.fields[name].help_text = (
-                "Set. Leave empty to keep it; type a new value to replace it."
+                "Set. Leave empty to keep it; type a new value to replace it. If you change "
+                "the address, enter it again."
                 if is_set
                 else "Not set."
             )
+
+    def _post_clean(self) -> None:
+        # The instance carries the new address only from here on.
+        super()._post_clean()
+        entered = {
+            name
+            for name in self.secret_fields
+            if self.cleaned_data.get(name) or self.cleaned_data.get(f"clear_{name}")
+        }
+        try:
+            connection_address_change(self.instance, entered=entered)
+        except ValidationError as exc:
+            self._update_errors(exc)
 
     def save(self, commit: bool = True) -> Any:
         instance = super().save(commit=False)

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -11,11 +12,42 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env(
-    "SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production-0123456789abcdef"
-)
+
+# Keys anyone can read here sign nothing outside DEBUG: without a key of its own (the
+# environment, or the .env that `make install` writes for a development checkout) the app
+# refuses to start instead of signing sessions with a public one.
+DEVELOPMENT_SECRET_KEY = "insecure-dev-key-set-SECRET_KEY-in-production-0123456789abcdef"
+PUBLIC_SECRET_KEYS = {"", DEVELOPMENT_SECRET_KEY, "change-me-to-a-long-random-string"}
+SECRET_KEY = env("SECRET_KEY", default="")
+if SECRET_KEY in PUBLIC_SECRET_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set, or is an example value, and DEBUG is off: set SECRET_KEY "
+            "in the environment (or .env) to a long random string, the same for the web "
+            "server and every worker, e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+            "For a development checkout, `make install` writes one into .env."
+        )
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS (see README, "Running in production"). Off by default so the demo and the tests run
+# over plain http on this machine; production turns them on.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# Behind a proxy that terminates TLS: the header it sets and the value meaning https, e.g.
+# HTTP_X_FORWARDED_PROTO,https. Only when the proxy always sets it (or strips a client's).
+SECURE_PROXY_SSL_HEADER = (
+    tuple(env.list("SECURE_PROXY_SSL_HEADER"))
+    if env("SECURE_PROXY_SSL_HEADER", default="")
+    else None
+)
 
 # Newest key first: values are encrypted with the first and decrypted with any.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
@@ -33,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files (the admin's CSS and scripts) from the app server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,7 +121,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies made by collectstatic; no hashed names, so the tests and the demo
+    # need no collectstatic (WhiteNoise then has browsers re-check files after 60 s).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 LOGIN_URL = "admin:login"
 

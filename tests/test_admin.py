@@ -177,15 +177,17 @@ def test_saving_the_connection_with_an_empty_secret_keeps_the_stored_one(admin_c
     admin_client.post(
         reverse("admin:syncadmin_zuoraconnection_change", args=[1]),
         {
-            "base_url": "https://rest.eu.zuora.com",
+            "base_url": "https://rest.apisandbox.zuora.com",
             "client_id": "cid2",
             "client_secret": "",
             "entity_id": "",
         },
     )
 
+    # At the same address; a new address asks for the secret again
+    # (tests/test_connection_addresses.py).
     connection = ZuoraConnection.load()
-    assert connection.base_url == "https://rest.eu.zuora.com"
+    assert connection.client_id == "cid2"
     assert connection.secret("client_secret") == "keep-me"
 
 

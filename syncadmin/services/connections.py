@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from ipaddress import ip_address
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from connectors.http import ApiError
-from connectors.netsuite.client import NetSuiteClient, NetSuiteCredentials
+from connectors.netsuite.client import NetSuiteClient, NetSuiteCredentials, default_base_url
 from connectors.zuora.client import ZuoraClient, ZuoraCredentials
 from syncadmin.models import NetSuiteConnection, SyncPreferences, ZuoraConnection
 from syncadmin.services.storable import storable_text
@@ -18,6 +21,98 @@ class ConnectionNotConfigured(Exception):
     pass
 
 
+Connection = ZuoraConnection | NetSuiteConnection
+
+SECRET_LABELS = {
+    "client_secret": "client secret",
+    "consumer_secret": "consumer secret",
+    "token_secret": "token secret",
+    "private_key": "private key",
+}
+
+
+def address_is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def address_is_allowed(url: str) -> bool:
+    """https, or plain http to this machine only (the local sandboxes)."""
+    scheme = urlsplit(url).scheme
+    return scheme == "https" or (scheme == "http" and address_is_loopback(url))
+
+
+def connection_address(connection: Connection) -> str:
+    """Where the connection's calls, and so its credentials, go."""
+    if isinstance(connection, NetSuiteConnection):
+        if connection.base_url:
+            return connection.base_url
+        return default_base_url(connection.account_id) if connection.account_id else ""
+    return connection.base_url
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default_port = {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
+
+
+def _secrets_in_use(connection: Connection) -> tuple[str, ...]:
+    if isinstance(connection, ZuoraConnection):
+        return ("client_secret",)
+    if connection.auth_method == NetSuiteConnection.AUTH_OAUTH2:
+        return ("private_key",)
+    return ("consumer_secret", "token_secret")
+
+
+def connection_address_change(connection: Connection, *, entered: Collection[str]) -> None:
+    """Apply the address rules to `connection`, which carries new, unsaved settings: its
+    address must be https (plain http only to this machine, for the sandboxes), and stored
+    secrets stay with the address they were entered for. When the address changes, each
+    secret the connection signs in with must be entered again (`entered`: the secrets given
+    anew or removed in this change), or ValidationError names it; stored secrets it does not
+    use are removed, so no later change of sign-in method sends them to the new address."""
+    system = "Zuora" if isinstance(connection, ZuoraConnection) else "NetSuite"
+    address = connection_address(connection)
+    address_field = "base_url" if connection.base_url or system == "Zuora" else "account_id"
+    if address and not address_is_allowed(address):
+        raise ValidationError(
+            {
+                address_field: f"The {system} address must start with https://; plain http "
+                "is only accepted for the local sandboxes (127.0.0.1, ::1 or localhost)."
+            }
+        )
+    stored = type(connection).objects.filter(pk=1).first()
+    if stored is None:
+        return
+    stored_address = connection_address(stored)
+    if _origin(stored_address) == _origin(address):
+        return
+    kept = [
+        name
+        for name in connection.SECRET_FIELDS
+        if stored.secret_is_set(name) and name not in entered
+    ]
+    in_use = _secrets_in_use(connection)
+    verb = "sent to" if system == "Zuora" else "used with"
+    where = f"; the stored one is only ever {verb} {stored_address}" if stored_address else ""
+    errors = {
+        name: f"You changed the address of the {system} connection, so enter its "
+        f"{SECRET_LABELS[name]} again{where}."
+        for name in kept
+        if name in in_use
+    }
+    if errors:
+        raise ValidationError(errors)
+    for name in kept:
+        connection.set_secret(name, "")
+
+
 def zuora_connection_update(
     *, base_url: str, client_id: str, client_secret: str | None = None, entity_id: str = ""
 ) -> ZuoraConnection:
@@ -25,6 +120,7 @@ def zuora_connection_update(
     connection.base_url = base_url.rstrip("/")
     connection.client_id = client_id
     connection.entity_id = entity_id
+    connection_address_change(connection, entered={"client_secret"} if client_secret else ())
     if client_secret:
         connection.set_secret("client_secret", client_secret)
     connection.full_clean()
@@ -55,11 +151,13 @@ def netsuite_connection_update(
     connection.client_id = client_id
     connection.certificate_id = certificate_id
     connection.algorithm = algorithm
-    for name, value in (
-        ("consumer_secret", consumer_secret),
-        ("token_secret", token_secret),
-        ("private_key", private_key),
-    ):
+    given = {
+        "consumer_secret": consumer_secret,
+        "token_secret": token_secret,
+        "private_key": private_key,
+    }
+    connection_address_change(connection, entered={name for name, value in given.items() if value})
+    for name, value in given.items():
         if value:
             connection.set_secret(name, value)
     connection.full_clean()
@@ -88,12 +186,23 @@ def connections_point_at_sandboxes(*, zuora_url: str, netsuite_url: str) -> None
     )
 
 
+def _refuse_plain_http(connection: Connection) -> None:
+    """Settings stored before addresses were checked on saving are checked before use."""
+    address = connection_address(connection)
+    if not address_is_allowed(address):
+        raise ConnectionNotConfigured(
+            f"The {connection._meta.verbose_name} points at {address}, which is not https: "
+            "change its address to an https:// one and enter its secrets again."
+        )
+
+
 def zuora_client_build(connection: ZuoraConnection | None = None, **options: Any) -> ZuoraClient:
     connection = connection or ZuoraConnection.load()
     if not connection.is_configured:
         raise ConnectionNotConfigured(
             "The Zuora connection is not configured: set its base URL, client id and secret."
         )
+    _refuse_plain_http(connection)
     credentials = ZuoraCredentials(
         base_url=connection.base_url,
         client_id=connection.client_id,
@@ -111,6 +220,7 @@ def netsuite_client_build(
         raise ConnectionNotConfigured(
             "The NetSuite connection is not configured: set the account id and credentials."
         )
+    _refuse_plain_http(connection)
     credentials = NetSuiteCredentials(
         account_id=connection.account_id,
         base_url=connection.base_url or None,

@@ -18,7 +18,11 @@ class Command(BaseCommand):
         zuora = sub.add_parser("zuora", help="Zuora REST API (OAuth client credentials)")
         zuora.add_argument("--base-url", required=True)
         zuora.add_argument("--client-id", required=True)
-        zuora.add_argument("--client-secret", required=True)
+        zuora.add_argument(
+            "--client-secret",
+            required=True,
+            help='"" keeps the stored one, unless --base-url changes the address',
+        )
         zuora.add_argument("--entity-id", default="")
         netsuite = sub.add_parser("netsuite", help="NetSuite SuiteTalk REST")
         netsuite.add_argument("--account-id", required=True)
@@ -30,7 +34,11 @@ class Command(BaseCommand):
         netsuite.add_argument("--token-secret", default="")
         netsuite.add_argument("--client-id", default="")
         netsuite.add_argument("--certificate-id", default="")
-        netsuite.add_argument("--private-key-file", default="")
+        netsuite.add_argument(
+            "--private-key-file",
+            default="",
+            help="none keeps the stored key, unless the address (account or base URL) changes",
+        )
         netsuite.add_argument("--algorithm", choices=["PS256", "ES256"], default="PS256")
 
     def handle(self, *args: Any, **options: Any) -> None:
