@@ -12,7 +12,6 @@ syncadmin/mapping/netsuite_to_zuora.py. The structure mirrors zuora_to_netsuite.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -594,15 +593,8 @@ class NetSuiteToZuoraSync(SyncEngine):
                             "prospects do not sync)",
                         )
                     )
-        # The selection lives as long as the run: taking it out of the cyclic collector's
-        # reach spares a scan of every customer's summary on each full collection (with
-        # 100,000 of them those scans held the GIL the writers wait for).
-        gc.freeze()
-        try:
-            self.sync_selected(selected, settle_early=not self.dry_run and self.account_ids is None)
-            self.settle()
-        finally:
-            gc.unfreeze()
+        self.sync_selected(selected, settle_early=not self.dry_run and self.account_ids is None)
+        self.settle()
         return self._conclude(throttles=self.limiter.throttles + self.zuora_limiter.throttles)
 
     def _without_settled_write_backs(

@@ -21,7 +21,6 @@ from syncadmin.services import lease
 from syncadmin.services.concurrency import (
     AdaptiveLimiter,
     RunStopped,
-    interpreter_tuned_for_calls,
 )
 from syncadmin.services.connections import (
     ConnectionNotConfigured,
@@ -310,8 +309,7 @@ def sync_run_execute(
                 limiter=limiter,
                 should_stop=guard.should_stop,
             )
-            with interpreter_tuned_for_calls():
-                summary = engine.run()
+            summary = engine.run()
             failed = recorder.counts.get("failed", 0)
             status = SyncRun.Status.PARTLY_FAILED if failed else SyncRun.Status.SUCCEEDED
             if guard.reason is not None:
