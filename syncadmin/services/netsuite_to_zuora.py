@@ -5,9 +5,10 @@ watermark through SuiteQL, keep the syncable ones and order them parents first; 
 chunk, read their whole records and find Zuora accounts that already carry their NetSuite id
 while the chunk before syncs, and write: one atomic Zuora create with both contacts, or only the
 changed account fields and contacts, then the Zuora account id back on the NetSuite customer. A
-child waits for its own parent's Zuora account, not for the whole level above it. See
+child waits for its own parent's Zuora account, not for the whole chunk before it. See
 ../shared/reference/sync-rules.md for the rules; the field rules live in
-syncadmin/mapping/netsuite_to_zuora.py. The structure mirrors zuora_to_netsuite.py.
+syncadmin/mapping/netsuite_to_zuora.py. The run itself is engine.py's, as for the other
+direction.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time
 from typing import Any, TypeVar
 
@@ -48,20 +48,11 @@ from syncadmin.selectors import (
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.crossref import StrayReference, stray_references_review
-from syncadmin.services.engine import (
-    EPOCH,
-    OVERLAP,
-    RunStopped,
-    RunSummary,
-    SyncEngine,
-    WrittenBack,
-    content_digest,
-)
+from syncadmin.services.engine import SyncEngine
+from syncadmin.services.hierarchy import Wording, parents_first
+from syncadmin.services.netsuite_reads import netsuite_lookups
 from syncadmin.services.recording import AccountOutcome, now
-from syncadmin.services.zuora_to_netsuite import (
-    SETTLE_ROUNDS,
-    netsuite_lookups_one_query,
-)
+from syncadmin.services.settle import EPOCH, WrittenBack, content_digest
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,8 +67,6 @@ ZUORA_READS_AT_ONCE = 8
 # Zuora writes at once: half the tenant's default concurrency limit of 40, which other
 # integrations share; 429s shrink it further (see AdaptiveLimiter).
 ZUORA_WRITE_CONCURRENCY = 20
-# Customers handed to the workers but not finished: bounds memory, keeps the workers fed.
-MAX_QUEUED = 2000
 
 # Customers that sync, plus customers that were in Zuora before (they carry its id) so that one
 # that became inactive or lost its "Send to Zuora" tick shows up as skipped with a reason
@@ -157,6 +146,11 @@ class SelectedCustomer:
     # that it never moves the watermark.
     selected_at: datetime | None
     record: dict[str, Any] | None = None  # the whole record, only while it syncs
+    link: RecordLink | None = None
+    existing: dict[str, Any] | None = None  # a Zuora account carrying its NetSuite id
+    state: dict[str, Any] | None = None  # its linked account as Zuora holds it, when needed
+    # Other customers of the run wait for this one (see AdaptiveLimiter.urgent).
+    is_parent: bool = False
 
     @property
     def id(self) -> str:
@@ -189,27 +183,6 @@ class ReadBack:
 
 
 @dataclass
-class Placement:
-    """What a customer of this run became in Zuora. Its children wait for it, instead of a
-    whole hierarchy level waiting for the level before."""
-
-    ready: threading.Event = field(default_factory=threading.Event)
-    account_id: str | None = None
-    # For children when the customer did not reach Zuora: (code, message, retryable).
-    blocked: tuple[str, str, bool] | None = None
-
-    def place(self, account_id: str | None) -> None:
-        if not self.ready.is_set():
-            self.account_id = account_id
-            self.ready.set()
-
-    def block(self, code: str, message: str, retryable: bool = False) -> None:
-        if not self.ready.is_set():
-            self.blocked = (code, message, retryable)
-            self.ready.set()
-
-
-@dataclass
 class PreparedChunk:
     """What the reader thread gathers for a chunk of customers before they sync."""
 
@@ -238,7 +211,7 @@ def _name(customer: dict[str, Any]) -> str:
     return customer.get("companyName") or person or ""
 
 
-def _describe(customer: dict[str, Any]) -> str:
+def describe_customer(customer: dict[str, Any]) -> str:
     number = customer.get("entityId") or customer.get("id")
     name = _name(customer)
     return f"{number} ({name})" if name else str(number)
@@ -286,6 +259,7 @@ def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dic
 
 class NetSuiteToZuoraSync(SyncEngine):
     direction = Direction.NETSUITE_TO_ZUORA
+    wording = Wording(record="customer", source="NetSuite", destination="Zuora")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -300,16 +274,11 @@ class NetSuiteToZuoraSync(SyncEngine):
             # A Zuora 429 must slow the Zuora writers, not NetSuite's (the run wires both
             # clients to the NetSuite limiter).
             transport.on_throttle = self.zuora_limiter.throttled
-        self._run_started = now()
         self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
         self._lookups_lock = threading.Lock()
         self._lookups_ahead = False
-        # The digest of each whole record (address book included) as this run read it.
-        self._record_digests: dict[str, bytes] = {}
         # Customers whose address lines changed within the selection window.
         self._address_changed: set[str] = set()
-        # The settle pass's reads, when they went out before the last customers finished.
-        self._early_read: ReadBack | None = None
         self._options_digest = hashlib.blake2b(
             json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
         ).hexdigest()
@@ -380,7 +349,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         """Remember the digest of the customer's row (for the settle pass), keep its summary.
         The first customer not yet in Zuora starts the reading of the lookups: it will need a
         payload, and the reads then run while the rest is selected and checked."""
-        self._fingerprints[str(customer["id"])] = row_digest(customer)
+        self._row_digests[str(customer["id"])] = row_digest(customer)
         if (
             self._lookups is None
             and not customer.get(ns_fields.ZUORA_ID)
@@ -419,7 +388,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             if item is not None:
                 customer["addressBook"] = {"items": by_customer.get(str(customer["id"]), [])}
                 item.record = customer
-                self._record_digests[item.id] = fingerprint(customer)
+                self._fingerprints[item.id] = fingerprint(customer)
         return set(wanted)
 
     def _prepare(
@@ -473,12 +442,15 @@ class NetSuiteToZuoraSync(SyncEngine):
         return None
 
     # -- links and what Zuora already holds ------------------------------------------------------
-    def load_links(self, netsuite_ids: list[str]) -> dict[str, RecordLink]:
+    def _links(self, netsuite_ids: list[str]) -> dict[str, RecordLink]:
         links: dict[str, RecordLink] = {}
         for chunk in _chunks(netsuite_ids, DB_CHUNK):
             for link in RecordLink.objects.filter(netsuite_internal_id__in=chunk):
                 links[link.netsuite_internal_id] = link
         return links
+
+    def _link_destination(self, link: RecordLink) -> str:
+        return link.zuora_account_id
 
     def zuora_accounts(self, filters: list[str]) -> Iterator[dict[str, Any]]:
         return self.zuora.iter_accounts(filters)
@@ -540,14 +512,20 @@ class NetSuiteToZuoraSync(SyncEngine):
             or not link.zuora_sold_to_id
         )
 
-    def describe_outside_parents(self, parent_ids: list[str]) -> dict[str, str]:
+    def _explain_absent_parents(self, parent_ids: list[str]) -> dict[str, str]:
         """Why each unlinked parent outside this run is not in Zuora, naming it."""
         messages: dict[str, str] = {}
         for customer in self.customers_by_ids(parent_ids, "", address_books=False):
             reason = self.skip_reason(customer) or "it has not synced yet (not linked)"
             messages[str(customer["id"])] = (
-                f"Parent customer {_describe(customer)} is not in Zuora: {reason}. "
+                f"Parent customer {describe_customer(customer)} is not in Zuora: {reason}. "
                 "Sync or link the parent first."
+            )
+        for parent in parent_ids:
+            messages.setdefault(
+                parent,
+                f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
+                "as a customer. Sync or link the parent first.",
             )
         return messages
 
@@ -565,7 +543,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lookups") as pool:
                 currencies = pool.submit(self.zuora.list_currencies)
                 terms = pool.submit(self.zuora.list_payment_terms)
-                netsuite = pool.submit(netsuite_lookups_one_query, self.netsuite)
+                netsuite = pool.submit(netsuite_lookups, self.netsuite)
                 self._lookups = (
                     ZuoraLookups(
                         currencies=frozenset(c.upper() for c in currencies.result()),
@@ -575,8 +553,18 @@ class NetSuiteToZuoraSync(SyncEngine):
                 )
         return self._lookups
 
-    def run(self) -> RunSummary:
-        self._run_started = now()
+    def _worker_count(self) -> int:
+        return ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
+
+    def _throttles(self) -> int:
+        return self.limiter.throttles + self.zuora_limiter.throttles
+
+    def _read_back_early(self, records_in_flight: int) -> bool:
+        # The last wave of creates: their write-backs are few, and answered late, they are
+        # settled by their row digests (see SettleState._settle_late_write_backs).
+        return records_in_flight <= self.preferences.netsuite_concurrency
+
+    def _batches(self) -> Iterator[list[SelectedCustomer]]:
         if self.account_ids is None:
             # The token (on a process's first run) is then ready when the first chunk's
             # Zuora existence checks go out, instead of following the selection's first page.
@@ -593,9 +581,85 @@ class NetSuiteToZuoraSync(SyncEngine):
                             "prospects do not sync)",
                         )
                     )
-        self.sync_selected(selected, settle_early=not self.dry_run and self.account_ids is None)
-        self.settle()
-        return self._conclude(throttles=self.limiter.throttles + self.zuora_limiter.throttles)
+        for chunk in self._screen(list(selected.values())):
+            if self.stopping():
+                return
+            yield chunk
+
+    def _screen(self, records: list[SelectedCustomer]) -> list[list[SelectedCustomer]]:
+        """Skip the customers that do not sync or whose row is the one last synced; the others
+        parents first, in chunks whose whole records are read at once (see _admit)."""
+        self._count_selected(len(records))
+        ignored = ignored_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
+        links = self._links([item.id for item in records])
+        eligible: list[SelectedCustomer] = []
+        for item in records:
+            reason = IGNORED_REASON if item.id in ignored else self.skip_reason(item.customer)
+            if reason:
+                self._skip(item, reason, links.get(item.id))
+            elif self._row_unchanged(item.id, links):
+                self._unchanged(item, links[item.id].zuora_account_id)
+            else:
+                item.link = links.get(item.id)
+                eligible.append(item)
+        ordered = parents_first(eligible, lambda item: self._parent_id(item.customer))
+        return [
+            ordered[start : start + FULL_RECORDS_PER_READ]
+            for start in range(0, len(ordered), FULL_RECORDS_PER_READ)
+        ]
+
+    def _admit(self, chunk: list[SelectedCustomer]) -> list[SelectedCustomer]:
+        """The chunk's whole records, which are unchanged since their last sync, and what
+        Zuora holds for them (see _prepare); those that need a write are returned."""
+        links = {item.id: item.link for item in chunk if item.link is not None}
+        prepared = self._prepare(chunk, links)
+        # An account the customer's Zuora ID names but that does not point back is not ours to
+        # overwrite: it waits for a person (or, once rejected, is ignored).
+        strays = {
+            item.id: _stray(item.customer, account)
+            for item in chunk
+            if (account := prepared.existing.get(item.id)) is not None
+            and item.id not in prepared.vanished
+            and str(account.get(z_fields.INTEGRATION_ID) or "") != item.id
+        }
+        stray_review = stray_references_review(strays.values(), suggest=not self.dry_run)
+        for customer_id in strays:
+            del prepared.existing[customer_id]
+        to_create = [
+            item.id
+            for item in chunk
+            if item.id not in links
+            and item.id not in prepared.existing
+            and item.id not in prepared.vanished
+            and item.id not in stray_review
+        ]
+        # Never create a record a person has not yet confirmed is new.
+        review = strong_unreviewed_matches(
+            direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
+        )
+        review.update(stray_review)
+        admitted: list[SelectedCustomer] = []
+        for item in chunk:
+            link = item.link
+            if item.id in prepared.vanished:
+                reason = "No longer found in NetSuite during the run"
+                self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+                self.hierarchy.reached(item.id, link.zuora_account_id if link else None)
+            elif item.id in prepared.unchanged:
+                assert link is not None
+                item.record = None
+                self._unchanged(item, link.zuora_account_id)
+            elif item.id in review:
+                item.record = None
+                self._hold_for_review(item, review[item.id])
+            else:
+                item.existing = prepared.existing.get(item.id)
+                item.state = prepared.states.get(link.zuora_account_id) if link else None
+                admitted.append(item)
+        return admitted
+
+    def _forget(self, item: SelectedCustomer) -> None:
+        item.record = None  # back to the summary: memory stays bounded
 
     def _without_settled_write_backs(
         self, selected: dict[str, SelectedCustomer]
@@ -615,7 +679,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             if item.selected_at is not None
             and (item.selected_at <= watermark or customer_id in self._rows_at_watermark)
         ]
-        links = self.load_links(candidates) if candidates else {}
+        links = self._links(candidates) if candidates else {}
         quiet = {c for c in candidates if self._row_unchanged(c, links)}
         return {c: item for c, item in selected.items() if c not in quiet}
 
@@ -640,260 +704,19 @@ class NetSuiteToZuoraSync(SyncEngine):
         )
 
     def _row_source_digest(self, customer_id: str) -> str:
-        return f"{self._fingerprints[customer_id].hex()}-{self._options_digest}"
+        return f"{self._row_digests[customer_id].hex()}-{self._options_digest}"
 
     def _source_digest(self, customer_id: str) -> str:
-        return f"{self._record_digests[customer_id].hex()}-{self._options_digest}"
-
-    def sync_selected(
-        self, selected: dict[str, SelectedCustomer], *, settle_early: bool = False
-    ) -> None:
-        """Skip, look up and write the selected customers, parents before children: a chunk's
-        whole records, existence checks and link states are read while the chunk before it
-        syncs, and a child waits only for its own parent, never for a whole level.
-
-        With settle_early, the read back starts as soon as the last customers are all on the
-        wire and some write-back has answered: it then runs beside their last calls instead
-        of a round trip after them (see settle())."""
-        self.summary.selected += len(selected)
-        self.recorder.set_total(self.summary.selected)
-        eligible: dict[str, SelectedCustomer] = {}
-        ignored = ignored_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
-        for item in selected.values():
-            reason = IGNORED_REASON if item.id in ignored else self.skip_reason(item.customer)
-            if reason:
-                self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
-            else:
-                eligible[item.id] = item
-        if not eligible:
-            return
-        links = self.load_links(list(eligible))
-        for customer_id in [i for i in eligible if self._row_unchanged(i, links)]:
-            item = eligible.pop(customer_id)
-            self._record(
-                self._outcome(
-                    item, Outcome.UNCHANGED, destination_id=links[customer_id].zuora_account_id
-                )
-            )
-        levels, orphans = self.levels(eligible, selected)
-        destinations = {nid: link.zuora_account_id for nid, link in links.items()}
-        for nid, link in self.load_links(sorted(self._outside_parents(eligible))).items():
-            destinations[nid] = link.zuora_account_id
-        # Only parents of customers in this run get a placement: an Event each would cost a
-        # hundred MB at 100,000 customers.
-        parents = {p for item in eligible.values() if (p := self._parent_id(item.customer))}
-        placements = {
-            customer_id: Placement() for customer_id in parents if customer_id in eligible
-        }
-        ordered = [item for level in levels for item in level]
-        chunks = [
-            ordered[start : start + FULL_RECORDS_PER_READ]
-            for start in range(0, len(ordered), FULL_RECORDS_PER_READ)
-        ]
-
-        def finished(future: Future[AccountOutcome]) -> None:
-            item = futures.pop(future)
-            item.record = None  # back to the summary: memory stays bounded
-            if not isinstance(future.exception(), RunStopped):  # never sent: left to the next
-                self._record(future.result())
-
-        # A queue fed by done-callbacks, and a bounded number queued: concurrent.futures.wait()
-        # walks every pending future on each call, which at 100,000 customers costs more CPU
-        # than the sync itself.
-        futures: dict[Future[AccountOutcome], SelectedCustomer] = {}
-        done: queue.SimpleQueue[Future[AccountOutcome]] = queue.SimpleQueue()
-        workers = ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader,
-        ):
-            ahead = reader.submit(self._prepare, chunks[0], links) if chunks else None
-            # Recorded while the first chunk is read: the reasons may wait for a NetSuite read.
-            for item, message in orphans:
-                self._record(self._failure(item, "PARENT_NOT_SYNCED", message()))
-            for index, chunk in enumerate(chunks):
-                if self.stopping():
-                    break
-                assert ahead is not None
-                prepared = ahead.result()
-                if index + 1 < len(chunks):
-                    ahead = reader.submit(self._prepare, chunks[index + 1], links)
-                # An account the customer's Zuora ID names but that does not point back is not
-                # ours to overwrite: it waits for a person (or, once rejected, is ignored).
-                strays = {
-                    item.id: _stray(item.customer, account)
-                    for item in chunk
-                    if (account := prepared.existing.get(item.id)) is not None
-                    and item.id not in prepared.vanished
-                    and str(account.get(z_fields.INTEGRATION_ID) or "") != item.id
-                }
-                stray_review = stray_references_review(strays.values(), suggest=not self.dry_run)
-                for customer_id in strays:
-                    del prepared.existing[customer_id]
-                to_create = [
-                    item.id
-                    for item in chunk
-                    if item.id not in links
-                    and item.id not in prepared.existing
-                    and item.id not in prepared.vanished
-                    and item.id not in stray_review
-                ]
-                # Never create a record a person has not yet confirmed is new.
-                review = strong_unreviewed_matches(
-                    direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
-                )
-                review.update(stray_review)
-                settled = prepared.vanished | prepared.unchanged | set(review)
-                lookups = self.lookups() if any(i.id not in settled for i in chunk) else None
-                for item in chunk:
-                    placement = placements.get(item.id)  # None: no child waits for it
-                    if item.id in prepared.vanished:
-                        reason = "No longer found in NetSuite during the run"
-                        self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
-                        if placement is not None:
-                            placement.place(None)
-                    elif item.id in prepared.unchanged:
-                        item.record = None
-                        self._record(
-                            self._outcome(
-                                item, Outcome.UNCHANGED, destination_id=destinations[item.id]
-                            )
-                        )
-                        if placement is not None:
-                            placement.place(destinations[item.id])
-                    elif item.id in review:
-                        item.record = None
-                        self._record(
-                            self._outcome(item, Outcome.NEEDS_REVIEW, reason=review[item.id])
-                        )
-                        if placement is not None:
-                            placement.block(
-                                "PARENT_NOT_SYNCED",
-                                f"Parent customer {_describe(item.customer)} is not in Zuora: it "
-                                "waits for a match to be reviewed.",
-                            )
-                    else:
-                        parent = self._parent_id(item.customer)
-                        link = links.get(item.id)
-                        assert lookups is not None
-                        future = pool.submit(
-                            self._sync_placed,
-                            item,
-                            placement,
-                            placements.get(parent) if parent else None,
-                            link,
-                            prepared.existing.get(item.id),
-                            prepared.states.get(link.zuora_account_id) if link else None,
-                            destinations.get(parent) if parent else None,
-                            lookups,
-                        )
-                        futures[future] = item
-                        future.add_done_callback(done.put)
-                        while len(futures) >= MAX_QUEUED:
-                            finished(done.get())
-            last_wave = self.preferences.netsuite_concurrency
-            while futures:
-                if settle_early and len(futures) <= last_wave and self._early_read is None:
-                    written = self._own_writes.take()
-                    if written is not None:
-                        self._early_read = self._start_read_back(written)
-                        self._fault("read_back_sent", {"read_back": self._early_read})
-                        # Stored while the last wave and the read back are on the wire, not
-                        # after them: settle() then has only the last wave's results left.
-                        self.recorder.flush()
-                finished(done.get())
-
-    def _sync_placed(
-        self,
-        item: SelectedCustomer,
-        placement: Placement | None,
-        parent_placement: Placement | None,
-        link: RecordLink | None,
-        existing: dict[str, Any] | None,
-        state: dict[str, Any] | None,
-        parent_account_id: str | None,
-        lookups: tuple[ZuoraLookups, NetSuiteLookups],
-    ) -> AccountOutcome:
-        """One customer in a worker: wait for its parent (sent before it, so already running
-        or done), then sync it and tell its own children, if any, where it went."""
-        outcome: AccountOutcome | None = None
-        try:
-            self._stop_here()
-            if parent_placement is not None:
-                parent_placement.ready.wait()
-                self._stop_here()
-                if parent_placement.blocked is not None:
-                    code, message, retryable = parent_placement.blocked
-                    outcome = self._failure(item, code, message, retryable)
-                else:
-                    parent_account_id = parent_placement.account_id or parent_account_id
-            if outcome is None:
-                outcome = self.sync_customer(
-                    item, link, existing, state, parent_account_id, lookups, placement
-                )
-            return outcome
-        finally:
-            if placement is not None:
-                self._tell_children(item, placement, outcome)
-
-    @staticmethod
-    def _tell_children(
-        item: SelectedCustomer, placement: Placement, outcome: AccountOutcome | None
-    ) -> None:
-        if outcome is None or outcome.outcome == Outcome.FAILED:
-            placement.block(
-                "PARENT_FAILED",
-                f"Parent customer {_describe(item.customer)} did not sync in this run, so this "
-                "customer cannot be attached to it in Zuora. Fix the parent's error first.",
-                outcome.retryable if outcome is not None else True,
-            )
-        else:
-            placement.place(outcome.destination_id)
+        return f"{self._fingerprints[customer_id].hex()}-{self._options_digest}"
 
     # -- after the writes: our own write-backs ----------------------------------------------------
-    def settle(self) -> None:
-        """Re-read what changed in NetSuite since this run started, so the watermark can move
-        past the run's own write-backs (each one bumps the customer's lastmodifieddate).
-
-        A customer whose content (minus lastmodifieddate and the Zuora cross-reference fields)
-        is what this run synced is ours; any other is someone's edit made during the run, and it
-        is synced now. Afterwards the watermark is the newest of our own write-back stamps. The
-        same design as ZuoraToNetSuiteSync.settle(), except that the next run re-reads the
-        settle margin through its ordinary selection: SuiteQL pages are large, and the row
-        digest stored with each link (see _row_unchanged) tells our write-backs from edits.
-        """
-        if self.dry_run or self.account_ids is not None or self.stopping():
-            return
-        for round_ in range(SETTLE_ROUNDS):
-            read_back, self._early_read = self._early_read, None
-            early = read_back is not None
-            if read_back is None:
-                written = self._own_writes.take()
-                if written is None:
-                    if round_ == 0:
-                        self._settle_without_write_backs()
-                    break
-                read_back = self._start_read_back(written)
-            # While the reads are on the wire: the links of this run must be visible to the
-            # lookups of the customers they find.
-            self.recorder.flush()
-            changed, own = self._finish_read_back(read_back)
-            if own is not None:
-                self._settled_at = max(own, self._settled_at) if self._settled_at else own
-            if early and not changed:
-                # Known next time while the row is the one synced and no address line
-                # changed (see _without_settled_write_backs).
-                self._settle_late_write_backs(self._fingerprints)
-                break
-            if changed:
-                self.sync_selected(changed)
-        if self._own_writes.pending():  # someone kept editing customers: keep the overlap
-            self._settled_at = None
-
-    def _start_read_back(self, written: WrittenBack) -> ReadBack:
+    # A customer whose content (minus lastmodifieddate and the Zuora cross-reference fields) is
+    # what this run synced is ours. Unlike the other direction, the next run re-reads the
+    # settle margin through its ordinary selection: SuiteQL pages are large, and the row digest
+    # stored with each link (see _row_unchanged) tells our write-backs from edits.
+    def _start_read_back(self, written: WrittenBack, since: datetime) -> ReadBack:
         """Send the settle pass's reads: the customers' rows in time slices, and the address
         changes, at once; _finish_read_back() takes their answers."""
-        since = max(self.since(), self._run_started - OVERLAP)
         slices = written.slices(since, per_slice=WRITES_PER_SETTLE_SLICE)
         pool = ThreadPoolExecutor(max_workers=len(slices) + 1, thread_name_prefix="settle")
         try:
@@ -909,7 +732,7 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def _finish_read_back(
         self, read_back: ReadBack
-    ) -> tuple[dict[str, SelectedCustomer], datetime | None]:
+    ) -> tuple[list[SelectedCustomer], datetime | None]:
         """The customers someone changed during the run, and the newest stamp of our own
         write-backs that the read back saw."""
         changed: dict[str, SelectedCustomer] = {}
@@ -927,7 +750,7 @@ class NetSuiteToZuoraSync(SyncEngine):
                 customer_id = str(customer["id"])
                 self._address_changed.add(customer_id)
                 changed[customer_id] = self._selected(customer, addressed[customer_id])
-        return changed, own
+        return list(changed.values()), own
 
     def _address_change_times(self, since: datetime) -> dict[str, datetime]:
         return dict(self.netsuite.iter_address_change_times_since(since))
@@ -936,10 +759,10 @@ class NetSuiteToZuoraSync(SyncEngine):
         """Whether a whole record differs from what this run read of it (its row only, for a
         customer skipped without reading its address book)."""
         customer_id = str(customer["id"])
-        digest = self._record_digests.get(customer_id)
+        digest = self._fingerprints.get(customer_id)
         if digest is not None:
             return fingerprint(customer) != digest
-        return row_digest(customer) != self._fingerprints.get(customer_id)
+        return row_digest(customer) != self._row_digests.get(customer_id)
 
     def _read_back_slice(
         self, start: datetime, end: datetime | None, written: WrittenBack
@@ -956,7 +779,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             start, extra_where=where, address_books=False
         ):
             customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
-            if self._fingerprints.get(customer_id) == row_digest(customer):
+            if self._row_digests.get(customer_id) == row_digest(customer):
                 if customer_id in written.ids and (own is None or at > own):
                     own = at
                 continue
@@ -968,94 +791,12 @@ class NetSuiteToZuoraSync(SyncEngine):
             return None
         return _parent_ref(customer)
 
-    def _outside_parents(self, eligible: dict[str, SelectedCustomer]) -> set[str]:
-        return {
-            p
-            for item in eligible.values()
-            if (p := self._parent_id(item.customer)) and p not in eligible
-        }
-
-    def levels(
-        self, eligible: dict[str, SelectedCustomer], selected: dict[str, SelectedCustomer]
-    ) -> tuple[list[list[SelectedCustomer]], list[tuple[SelectedCustomer, Callable[[], str]]]]:
-        """Customers grouped by depth in the hierarchy (parents in earlier groups), and the
-        ones that cannot sync because of their parent (a cycle, or a parent not in Zuora), each
-        with its reason. Reasons that name a parent outside the run wait for a NetSuite read,
-        made in the background: the writes need only the grouping."""
-        depth: dict[str, int] = {}
-        orphans: list[tuple[SelectedCustomer, Callable[[], str]]] = []
-        orphan_ids: set[str] = set()
-        outside = self._outside_parents(eligible)
-        linked_outside = set(self.load_links(sorted(outside))) if outside else set()
-        unexplained = sorted(p for p in outside - linked_outside if p not in selected)
-        explained: Future[dict[str, str]] | None = None
-        if unexplained:
-            explained = self._in_background(lambda: self.describe_outside_parents(unexplained))
-
-        def orphan(item: SelectedCustomer, message: str | Callable[[], str]) -> None:
-            if item.id not in orphan_ids:
-                orphan_ids.add(item.id)
-                orphans.append((item, message if callable(message) else lambda: message))
-
-        def outside_reason(parent: str) -> str:
-            found = explained.result() if explained is not None else {}
-            return found.get(
-                parent,
-                f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
-                "as a customer. Sync or link the parent first.",
-            )
-
-        def resolve(customer_id: str, trail: list[str]) -> int | None:
-            if customer_id in depth:
-                return depth[customer_id]
-            if customer_id in orphan_ids:
-                return None
-            item = eligible[customer_id]
-            parent = self._parent_id(item.customer)
-            if not parent:
-                depth[customer_id] = 0
-                return 0
-            if parent in trail or parent == customer_id:
-                members = (
-                    [*trail[trail.index(parent) :], customer_id]
-                    if parent in trail
-                    else [customer_id]
-                )
-                cycle = " → ".join(_describe(eligible[m].customer) for m in [*members, parent])
-                for member in members:
-                    orphan(
-                        eligible[member],
-                        f"The customer hierarchy has a cycle: {cycle}. Fix the parent in NetSuite.",
-                    )
-                return None
-            if parent in eligible:
-                parent_depth = resolve(parent, [*trail, customer_id])
-                if parent_depth is None:
-                    name = _describe(eligible[parent].customer)
-                    orphan(item, f"Parent customer {name} cannot sync, so this customer cannot.")
-                    return None
-                depth[customer_id] = parent_depth + 1
-                return depth[customer_id]
-            if parent in linked_outside:
-                depth[customer_id] = 0
-                return 0
-            parent_item = selected.get(parent)
-            if parent_item is None:
-                orphan(item, lambda: outside_reason(parent))
-                return None
-            why = self.skip_reason(parent_item.customer) or "not syncable"
-            name = _describe(parent_item.customer)
-            orphan(item, f"Parent customer {name} is not in Zuora: {why}.")
-            return None
-
-        for customer_id in eligible:
-            resolve(customer_id, [])
-        grouped: dict[int, list[SelectedCustomer]] = {}
-        for customer_id, level in depth.items():
-            grouped.setdefault(level, []).append(eligible[customer_id])
-        return [grouped[k] for k in sorted(grouped)], orphans
-
     # -- one customer ---------------------------------------------------------------------------
+    def _sync(self, item: SelectedCustomer, parent_destination: str | None) -> AccountOutcome:
+        return self.sync_customer(
+            item, item.link, item.existing, item.state, parent_destination, self.lookups()
+        )
+
     def sync_customer(
         self,
         item: SelectedCustomer,
@@ -1064,7 +805,6 @@ class NetSuiteToZuoraSync(SyncEngine):
         state: dict[str, Any] | None,
         parent_account_id: str | None,
         lookups: tuple[ZuoraLookups, NetSuiteLookups],
-        placement: Placement | None = None,
     ) -> AccountOutcome:
         try:
             payload, warnings = account_payload(
@@ -1080,7 +820,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             elif existing is not None:
                 outcome = self._link_existing(item, existing, payload)
             else:
-                outcome = self._create(item, payload, placement)
+                outcome = self._create(item, payload)
             outcome.warnings[:0] = warnings
             return outcome
         except MappingError as exc:
@@ -1091,9 +831,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             code = exc.code or f"HTTP_{exc.status}"
             return self._failure(item, str(code), str(exc), exc.retryable)
 
-    def _create(
-        self, item: SelectedCustomer, payload: dict[str, Any], placement: Placement | None = None
-    ) -> AccountOutcome:
+    def _create(self, item: SelectedCustomer, payload: dict[str, Any]) -> AccountOutcome:
         customer = item.customer
         changes = change_list(None, payload)
         if self.dry_run:
@@ -1110,9 +848,9 @@ class NetSuiteToZuoraSync(SyncEngine):
                 body, idempotency_key=f"syncadmin-netsuite-customer-{item.id}"
             )
         self._fault("after_zuora_write", {"customer": customer, "created": created})
-        if placement is not None:
+        if created.get("accountId"):
             # Children need the new account's id, not the write-back to NetSuite: let them go.
-            placement.place(created["accountId"])
+            self._parent_ready(item.id, created["accountId"])
         link = RecordLink(
             zuora_account_id=created["accountId"],
             zuora_account_number=created.get("accountNumber") or "",
@@ -1261,9 +999,9 @@ class NetSuiteToZuoraSync(SyncEngine):
     def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
         stored = dict(link.last_payload or {})
         stored[PAYLOAD_KEY] = {**(stored.get(PAYLOAD_KEY) or {}), **payload}
-        if link.netsuite_internal_id in self._record_digests:
-            stored[SOURCE_KEY] = self._source_digest(link.netsuite_internal_id)
         if link.netsuite_internal_id in self._fingerprints:
+            stored[SOURCE_KEY] = self._source_digest(link.netsuite_internal_id)
+        if link.netsuite_internal_id in self._row_digests:
             stored[SOURCE_ROW_KEY] = self._row_source_digest(link.netsuite_internal_id)
         link.last_payload = stored
         link.last_payload_hash = payload_hash(stored[PAYLOAD_KEY])
@@ -1317,3 +1055,6 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def _source(self, item: SelectedCustomer) -> dict[str, Any]:
         return item.customer
+
+    def _describe(self, item: SelectedCustomer) -> str:
+        return describe_customer(item.customer)
