@@ -2,7 +2,7 @@
 how a run tells its own write-backs to the source (each moves the record's last-modified time)
 from users' edits, so that the next run needs no overlap window.
 
-SettleState is the base of SyncEngine (engine.py); the directions read their source through it.
+SettleState is the base of SyncEngine (engine.py).
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ class SettleState:
 
     def _note_synced_row(self, record_id: str, at: datetime | None, digest: str) -> None:
         """A source row as this run knows it (selected or skipped as already synced), kept
-        for the next run if it falls in the margin before the watermark (see _conclude)."""
+        for the next run if it falls in the margin before the watermark (see _sum_up)."""
         if at is None:
             return
         self._settled_rows[record_id] = (at, digest)
