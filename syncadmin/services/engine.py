@@ -347,6 +347,10 @@ class SyncEngine(SettleState):
         With settle_early, return once the settle pass's read back is sent, as soon as the
         direction allows it (see _read_back_early) and some write-back has answered: it then
         runs beside the last calls instead of a round trip after them."""
+        if not self.stopping():
+            # Every record is placed: a parent neither sent nor waiting will not come. Its
+            # children fail now, while the last writes run (the message may need a read).
+            self.hierarchy.fail_absent_parents(self._explain_absent_parents)
         while self._futures or self.hierarchy.has_waiting() or self._writebacks:
             if not self._records_in_flight:
                 # Only write-backs are left: the settle pass stores the results while it
@@ -368,7 +372,9 @@ class SyncEngine(SettleState):
             elif self.stopping():
                 self.hierarchy.forget_waiting()  # their parents were never sent
             else:
-                self.hierarchy.resolve_waiting(self._explain_absent_parents)
+                self.hierarchy.fail_absent_parents(self._explain_absent_parents)
+                if self.hierarchy.has_waiting():
+                    self.hierarchy.break_cycle()
 
     # -- after the writes: our own write-backs ------------------------------------------------
     def settle(self) -> None:

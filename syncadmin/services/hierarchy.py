@@ -138,13 +138,14 @@ class Hierarchy:
         self._waiting.clear()
         self._waiting_ids.clear()
 
-    def resolve_waiting(self, explain: Callable[[list[str]], dict[str, str]]) -> None:
-        """After the run's last record, nothing in flight: fail the children whose parent
-        never came (not linked, not in this run), with `explain`'s message per parent id
-        where it has one, or those in a hierarchy cycle."""
-        absent = [p for p in self._waiting if p not in self._waiting_ids]
+    def fail_absent_parents(self, explain: Callable[[list[str]], dict[str, str]]) -> None:
+        """Once every record of the run is placed: fail the children whose parent never came
+        (not linked, not in this run), with `explain`'s message per parent id where it has
+        one. Parents still on the wire, or waiting themselves, may yet come."""
+        absent = [
+            p for p in self._waiting if p not in self._waiting_ids and p not in self._in_flight
+        ]
         if not absent:
-            self._break_cycle()
             return
         messages = explain(absent)
         words = self.wording
@@ -157,6 +158,35 @@ class Hierarchy:
             for child in self._waiting.pop(parent, []):
                 self._waiting_ids.pop(child.id, None)
                 self._orphan(child, message)
+
+    def break_cycle(self) -> None:
+        """Nothing in flight, and children still wait: they wait for each other. Fail one
+        cycle's members, naming it, and the children waiting for them."""
+        start = next(iter(self._waiting_ids))
+        trail: list[str] = []
+        cursor = start
+        while cursor not in trail:
+            trail.append(cursor)
+            cursor = self._waiting_ids[cursor]
+        members = trail[trail.index(cursor) :]
+        records = {c.id: c for p in members for c in self._waiting.get(p, [])}
+        names = [self._describe(records[m]) for m in members if m in records]
+        cycle = " → ".join([*names, names[0]]) if names else " → ".join(members)
+        for member in members:
+            parent = self._waiting_ids.pop(member)
+            children = self._waiting.get(parent, [])
+            record = next(c for c in children if c.id == member)
+            children.remove(record)
+            if not children:
+                self._waiting.pop(parent, None)
+            self._fail(record, "PARENT_NOT_SYNCED", self._cycle_message(cycle), False)
+            words = self.wording
+            self._not_syncable[member] = (
+                f"Parent {words.record} {self._describe(record)} cannot sync, so this "
+                f"{words.record} cannot either."
+            )
+        for member in members:
+            self._cascade(member)
 
     # -- children that cannot go -------------------------------------------------------------
     def _cycle_message(self, cycle: str) -> str:
@@ -197,33 +227,6 @@ class Hierarchy:
                 self._fail_child(child, parent)
             else:
                 self._orphan(child, self._not_syncable[parent])
-
-    def _break_cycle(self) -> None:
-        start = next(iter(self._waiting_ids))
-        trail: list[str] = []
-        cursor = start
-        while cursor not in trail:
-            trail.append(cursor)
-            cursor = self._waiting_ids[cursor]
-        members = trail[trail.index(cursor) :]
-        records = {c.id: c for p in members for c in self._waiting.get(p, [])}
-        names = [self._describe(records[m]) for m in members if m in records]
-        cycle = " → ".join([*names, names[0]]) if names else " → ".join(members)
-        for member in members:
-            parent = self._waiting_ids.pop(member)
-            children = self._waiting.get(parent, [])
-            record = next(c for c in children if c.id == member)
-            children.remove(record)
-            if not children:
-                self._waiting.pop(parent, None)
-            self._fail(record, "PARENT_NOT_SYNCED", self._cycle_message(cycle), False)
-            words = self.wording
-            self._not_syncable[member] = (
-                f"Parent {words.record} {self._describe(record)} cannot sync, so this "
-                f"{words.record} cannot either."
-            )
-        for member in members:
-            self._cascade(member)
 
 
 def parents_first(records: list[Any], parent_of: Callable[[Any], str | None]) -> list[Any]:
