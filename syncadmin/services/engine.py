@@ -25,30 +25,17 @@ from syncadmin.services.concurrency import AdaptiveLimiter, RunStopped
 from syncadmin.services.hierarchy import Hierarchy, Wording
 from syncadmin.services.recording import AccountOutcome, Recorder, now
 from syncadmin.services.settle import (
-    EPOCH,
     OVERLAP,
-    SETTLE_MARGIN,
     SETTLE_ROUNDS,
     RunSummary,
     SettleState,
     WrittenBack,
-    content_digest,
 )
-
-__all__ = [
-    "EPOCH",
-    "OVERLAP",
-    "SETTLE_MARGIN",
-    "RunStopped",
-    "RunSummary",
-    "SyncEngine",
-    "WrittenBack",
-    "content_digest",
-]
 
 FaultHook = Callable[[str, dict[str, Any]], None]
 # Records handed to the workers but not finished: bounds memory, keeps the workers fed.
 MAX_QUEUED = 2000
+LINKS_PER_QUERY = 500
 
 
 def mapping_options(preferences: SyncPreferences) -> MappingOptions:
@@ -71,6 +58,9 @@ def mapping_options(preferences: SyncPreferences) -> MappingOptions:
 
 class SyncEngine(SettleState):
     wording: Wording  # how messages name the direction's records and systems
+    # The RecordLink fields holding a record's id in the source and in the destination.
+    source_key: str
+    destination_key: str
     # Write-backs per call, for a direction whose outcomes carry `writeback` (see
     # _write_back_batch); the others write back within _sync.
     writeback_batch = 1
@@ -170,10 +160,16 @@ class SyncEngine(SettleState):
         return {}
 
     def _link_destination(self, link: RecordLink) -> str:
-        raise NotImplementedError
+        return getattr(link, self.destination_key)
 
     def _links(self, source_ids: list[str]) -> dict[str, RecordLink]:
-        raise NotImplementedError
+        """The links of these source records, by source id (a query per 500)."""
+        links: dict[str, RecordLink] = {}
+        for start in range(0, len(source_ids), LINKS_PER_QUERY):
+            chunk = source_ids[start : start + LINKS_PER_QUERY]
+            for link in RecordLink.objects.filter(**{f"{self.source_key}__in": chunk}):
+                links[getattr(link, self.source_key)] = link
+        return links
 
     def _parent_id(self, record: dict[str, Any]) -> str | None:
         raise NotImplementedError

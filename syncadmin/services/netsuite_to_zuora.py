@@ -54,7 +54,6 @@ from syncadmin.services.zuora_writes import PAYLOAD_KEY, SOURCE_KEY, SOURCE_ROW_
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DB_CHUNK = 500
 # Zuora writes at once: half the tenant's default concurrency limit of 40, which other
 # integrations share; 429s shrink it further (see AdaptiveLimiter).
 ZUORA_WRITE_CONCURRENCY = 20
@@ -84,13 +83,9 @@ class PreparedChunk:
     states: dict[str, dict[str, Any]]
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class NetSuiteToZuoraSync(ZuoraWrites):
     direction = Direction.NETSUITE_TO_ZUORA
+    source_key, destination_key = "netsuite_internal_id", "zuora_account_id"
     wording = Wording(record="customer", source="NetSuite", destination="Zuora")
 
     def __init__(self, **kwargs: Any) -> None:
@@ -242,17 +237,7 @@ class NetSuiteToZuoraSync(ZuoraWrites):
             return f"Created before the cutover date {cutover:%Y-%m-%d}"
         return None
 
-    # -- links and what Zuora already holds ------------------------------------------------------
-    def _links(self, netsuite_ids: list[str]) -> dict[str, RecordLink]:
-        links: dict[str, RecordLink] = {}
-        for chunk in _chunks(netsuite_ids, DB_CHUNK):
-            for link in RecordLink.objects.filter(netsuite_internal_id__in=chunk):
-                links[link.netsuite_internal_id] = link
-        return links
-
-    def _link_destination(self, link: RecordLink) -> str:
-        return link.zuora_account_id
-
+    # -- parents outside the run ---------------------------------------------------------------
     def _explain_absent_parents(self, parent_ids: list[str]) -> dict[str, str]:
         return absent_parent_messages(self.netsuite, parent_ids, self.skip_reason)
 

@@ -27,7 +27,6 @@ from syncadmin.services.connections import (
     netsuite_client_build,
     zuora_client_build,
 )
-from syncadmin.services.engine import RunSummary
 from syncadmin.services.recording import (
     AccountOutcome,
     DatabaseRecorder,
@@ -35,6 +34,7 @@ from syncadmin.services.recording import (
     ProgressFn,
     Recorder,
 )
+from syncadmin.services.settle import RunSummary
 from syncadmin.services.storable import storable_text
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from connectors.zuora.client import (
     parse_zuora_datetime,
 )
 from syncadmin.mapping import NetSuiteLookups
-from syncadmin.models import Direction, RecordLink
+from syncadmin.models import Direction
 from syncadmin.selectors import (
     IGNORED_REASON,
     ignored_source_ids,
@@ -49,7 +49,6 @@ from syncadmin.services.settle import EPOCH, SETTLE_MARGIN, WrittenBack, content
 
 logger = logging.getLogger(__name__)
 
-DB_CHUNK = 500
 # The first batch is one Zuora page, so NetSuite writes start after one read, not ten.
 FIRST_BATCH = 99
 # A batch is admitted early when fewer than this many accounts per NetSuite slot are still
@@ -116,11 +115,6 @@ def _rows_query(start: datetime, end: datetime | None) -> str:
     return f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where {where}"
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @dataclass
 class ReadBack:
     """A settle pass's reads on the wire: each time slice's rows, and the accounts whose
@@ -137,6 +131,7 @@ SliceRead = tuple[dict[str, datetime], datetime | None, list[tuple[str, datetime
 
 class ZuoraToNetSuiteSync(NetSuiteWrites):
     direction = Direction.ZUORA_TO_NETSUITE
+    source_key, destination_key = "zuora_account_id", "netsuite_internal_id"
     wording = Wording(record="account", source="Zuora", destination="NetSuite")
     writeback_batch = WRITEBACK_BATCH
     # Write-backs to Zuora have threads of their own, not queued behind the accounts waiting
@@ -265,17 +260,7 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
                 return f"Created before the cutover date {cutover:%Y-%m-%d}"
         return None
 
-    # -- links and what NetSuite already holds --------------------------------------------------
-    def _links(self, zuora_ids: list[str]) -> dict[str, RecordLink]:
-        links: dict[str, RecordLink] = {}
-        for chunk in _chunks(zuora_ids, DB_CHUNK):
-            for link in RecordLink.objects.filter(zuora_account_id__in=chunk):
-                links[link.zuora_account_id] = link
-        return links
-
-    def _link_destination(self, link: RecordLink) -> str:
-        return link.netsuite_internal_id
-
+    # -- what NetSuite already holds -------------------------------------------------------------
     def _take_candidates(self) -> list[dict[str, str]] | None:
         """The candidates read at the start, for the first batch only: later batches ask
         NetSuite themselves, so a customer given a Zuora id during the run is still found."""
