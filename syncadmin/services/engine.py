@@ -267,6 +267,8 @@ class SyncEngine(SettleState):
             self.hierarchy.abandoned(item.id)
             return  # not sent: the next run sends it
         assert self._pool is not None
+        # Children may have come to wait for it since it was admitted.
+        item.is_parent = item.is_parent or self.hierarchy.has_children_waiting(item.id)
         future = self._pool.submit(self._work, item, parent_destination)
         self._futures[future] = item
         self._records_in_flight += 1
@@ -274,7 +276,7 @@ class SyncEngine(SettleState):
 
     def _work(self, item: Any, parent_destination: str | None) -> AccountOutcome:
         self._stop_here()
-        if item.is_parent or self.hierarchy.has_children_waiting(item.id):
+        if item.is_parent:
             # Ahead of the writes no record waits for: the run's last calls are then its
             # leaves, side by side, not a child a round trip after each parent.
             with self.limiter.urgent():

@@ -34,7 +34,7 @@ class AccountOutcome:
     link: RecordLink | None = None  # a link to save together with this outcome
     link_is_new: bool = False
     # Fields to write back to the source record once the destination write is done; the
-    # outcome is recorded after that write-back (see ZuoraToNetSuiteSync._write_back_batch).
+    # outcome is recorded after that write-back (see SyncEngine._flush_writebacks).
     writeback: dict[str, Any] | None = None
 
 
