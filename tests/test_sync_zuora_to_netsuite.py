@@ -484,9 +484,9 @@ def test_an_initial_sync_finds_existing_customers_while_zuora_answers_its_first_
 def test_when_one_page_cannot_hold_the_candidates_each_batch_asks_netsuite(
     systems, run_sync, monkeypatch
 ):
-    from syncadmin.services import zuora_to_netsuite
+    from syncadmin.services import netsuite_reads
 
-    monkeypatch.setattr(zuora_to_netsuite, "CANDIDATES_PER_PAGE", 1)
+    monkeypatch.setattr(netsuite_reads, "CANDIDATES_PER_PAGE", 1)
     accounts = syncable(systems)
     from tests.netsuite_fixtures import make_client, tba_credentials
 

@@ -1,48 +1,11 @@
-"""A concurrency limit that shrinks when the destination throttles and grows back slowly, and
-the interpreter settings a run keeps its slots busy with."""
+"""A concurrency limit that shrinks when the destination throttles and grows back slowly."""
 
 from __future__ import annotations
 
 import contextlib
-import gc
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-
-# While a run is on: a thread whose answer has arrived waits at most this long for the
-# interpreter lock (the default is 5 ms), and that wait happens while it still holds a
-# NetSuite slot; 10 slots at 50 ms each see several such waits per call.
-RUN_SWITCH_INTERVAL = 0.0005
-# While a run is on: the cyclic collector runs far less often. A run allocates few objects
-# that outlive a call, and a full collection stops every thread (slots held) for 50-100 ms.
-RUN_GC_THRESHOLDS = (50_000, 20, 100)
-
-_tuning_lock = threading.Lock()
-_tuning_users = 0
-_saved: tuple[float, tuple[int, int, int]] | None = None
-
-
-@contextlib.contextmanager
-def interpreter_tuned_for_calls() -> Iterator[None]:
-    """Switch interval and collector thresholds for a run that is mostly threads waiting on
-    the wire; the process's own settings come back when the last run in it ends."""
-    global _tuning_users, _saved
-    with _tuning_lock:
-        if _tuning_users == 0:
-            _saved = (sys.getswitchinterval(), gc.get_threshold())
-            sys.setswitchinterval(RUN_SWITCH_INTERVAL)
-            gc.set_threshold(*RUN_GC_THRESHOLDS)
-        _tuning_users += 1
-    try:
-        yield
-    finally:
-        with _tuning_lock:
-            _tuning_users -= 1
-            if _tuning_users == 0 and _saved is not None:
-                sys.setswitchinterval(_saved[0])
-                gc.set_threshold(*_saved[1])
-                _saved = None
 
 
 class RunStopped(Exception):

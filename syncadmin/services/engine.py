@@ -1,116 +1,41 @@
-"""What both sync directions share: recording outcomes, the watermark and its overlap window,
-the record of our own write-backs for the settle pass, injected faults.
+"""The run both sync directions share: select, admit batches, send each record once its parent
+is in the destination, with up to the configured number of writes at once, record the
+outcomes, then read back our own write-backs so the watermark can move past them.
 
-A direction subclasses SyncEngine, sets `direction` and says how to read its source records
-(`_source`, `_parent_id`, `_outcome`); the run itself stays in the direction's module.
+A direction subclasses SyncEngine and supplies only what differs: how it selects its source
+records (`_batches`), finds their links and existing destination records (`_admit`), maps and
+writes one record (`_sync`), writes the cross-reference back in batches if it does
+(`_write_back_batch`), and reads back what changed during the run (`_start_read_back`,
+`_finish_read_back`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+import queue
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
 from syncadmin.mapping import MappingOptions, NumberMode
-from syncadmin.models import Outcome, SyncCursor, SyncPreferences
+from syncadmin.models import Outcome, RecordLink, SyncPreferences
 from syncadmin.services.concurrency import AdaptiveLimiter, RunStopped
-from syncadmin.services.recording import AccountOutcome, Recorder
+from syncadmin.services.hierarchy import Hierarchy, Wording
+from syncadmin.services.recording import AccountOutcome, Recorder, now
+from syncadmin.services.settle import (
+    OVERLAP,
+    SETTLE_ROUNDS,
+    RunSummary,
+    SettleState,
+    WrittenBack,
+)
 
 FaultHook = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass
-class RunSummary:
-    selected: int = 0
-    watermark_after: datetime | None = None
-    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
-    throttles: int = 0
-    # The watermark is past this run's own write-backs and needs no overlap next time.
-    settled: bool = False
-    # When settled: digests of the source rows in the margin before the watermark, and at it,
-    # that this run synced (its own write-backs, mostly), by id, so that the next run can tell
-    # them from edits.
-    settled_rows: dict[str, str] = field(default_factory=dict)
-    # Failed records still waiting for their parent, not looked at in this run (see
-    # selectors.open_failures): the cursor keeps them open for the next runs.
-    waiting: dict[str, str] = field(default_factory=dict)
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Last-modified stamps have one-second resolution and commits are not instantaneous: re-reading
-# a window before the watermark (and de-duplicating by id) never loses a record changed in the
-# same second as the watermark, or committed just after the last read.
-OVERLAP = timedelta(minutes=5)
-# Someone else's write stamped just before our last write-back may commit a moment after it (a
-# stamp is taken when the write starts, not when it commits). The settling run reads back at
-# once, without waiting for such writes; the next run re-reads this margin before the
-# watermark, which catches them.
-SETTLE_MARGIN = timedelta(seconds=1)
-
-
-def content_digest(record: dict[str, Any], ignore: frozenset[str]) -> bytes:
-    """A digest of what a record holds, leaving out `ignore` (what our own write-back and the
-    system's save stamp change)."""
-    content = {k: v for k, v in record.items() if k not in ignore}
-    text = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
-
-
-# Time slices the settle pass reads at once.
-SETTLE_SLICES = 8
-
-
-@dataclass
-class WrittenBack:
-    """One settle round's share of the run's own writes to its source system."""
-
-    ids: set[str]
-    started: list[datetime]  # when each write was sent (source clock order, roughly)
-
-    def slices(self, since: datetime, *, per_slice: int) -> list[tuple[datetime, datetime | None]]:
-        """[start, end) windows from `since`, the last one open, each holding about as many of
-        our writes (at least `per_slice`: about what one read call returns), so that reading
-        them back can run in parallel."""
-        times = sorted(self.started)
-        count = max(1, min(SETTLE_SLICES, len(times) // per_slice))
-        bounds = [since] + [times[len(times) * i // count] for i in range(1, count)]
-        return list(zip(bounds, [*bounds[1:], None], strict=True))
-
-
-class OwnWrites:
-    """The cross-references a run wrote back to its source system. Each one moves the source
-    record's last-modified time, so the settle pass must tell them from users' edits."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ids: set[str] = set()
-        self._started: list[datetime] = []
-
-    def add(self, ids: Iterable[str], started: datetime) -> None:
-        """Call when a write answered, or failed: even a failed call may have landed."""
-        with self._lock:
-            for record_id in ids:
-                self._ids.add(record_id)
-                self._started.append(started)
-
-    def take(self) -> WrittenBack | None:
-        """The writes since the last take, or None when there were none."""
-        with self._lock:
-            if not self._ids:
-                return None
-            taken = WrittenBack(self._ids, self._started)
-            self._ids, self._started = set(), []
-            return taken
-
-    def pending(self) -> bool:
-        with self._lock:
-            return bool(self._ids)
+# Records handed to the workers but not finished: bounds memory, keeps the workers fed.
+MAX_QUEUED = 2000
+LINKS_PER_QUERY = 500
 
 
 def mapping_options(preferences: SyncPreferences) -> MappingOptions:
@@ -131,8 +56,16 @@ def mapping_options(preferences: SyncPreferences) -> MappingOptions:
     )
 
 
-class SyncEngine:
-    direction: str  # a Direction value, set by each subclass
+class SyncEngine(SettleState):
+    wording: Wording  # how messages name the direction's records and systems
+    # The RecordLink fields holding a record's id in the source and in the destination.
+    source_key: str
+    destination_key: str
+    # Write-backs per call, for a direction whose outcomes carry `writeback` (see
+    # _write_back_batch); the others write back within _sync.
+    writeback_batch = 1
+    # Write-back calls at once, on threads of their own.
+    writebacks_at_once = 1
 
     def __init__(
         self,
@@ -154,7 +87,6 @@ class SyncEngine:
         self.preferences = preferences
         self.options = mapping_options(preferences)
         self.recorder = recorder
-        self.watermark = watermark
         self.dry_run = dry_run
         self.account_ids = [str(i) for i in account_ids] if account_ids is not None else None
         self.fault_hook = fault_hook
@@ -163,42 +95,82 @@ class SyncEngine:
         # slot never waits for our own JSON, signing or bookkeeping.
         netsuite.transport.gate = self.limiter
         self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
-        self.summary = RunSummary()
-        self._newest_seen: datetime | None = None
-        self._oldest_retryable: datetime | None = None
-        # The newest stamp of our own write-backs that the settle pass read back.
-        self._settled_at: datetime | None = None
-        self._own_writes = OwnWrites()
-        # The digest of each record as this run selected it, for the settle pass.
-        self._fingerprints: dict[str, bytes] = {}
-        # Rows this run synced that its settle pass read back: (stamp, digest) by id.
-        self._settled_rows: dict[str, tuple[datetime, str]] = {}
-        self._settled_through: datetime | None = None
-        self._prune_rows_at = 4096
-        self._rows_at_watermark: dict[str, str] = {}
-        if self.watermark is not None and self.account_ids is None:
-            cursor = (
-                SyncCursor.objects.filter(direction=self.direction)
-                .values_list("settled_through", "settled_rows")
-                .first()
-            )
-            if cursor is not None:
-                self._settled_through, self._rows_at_watermark = cursor[0], cursor[1] or {}
-
-    def since(self) -> datetime:
-        """Where this run's selection starts: the watermark less the overlap window."""
-        if self.watermark is None:
-            return EPOCH
-        if self.watermark_settled():
-            # The run that set this watermark re-read everything after its own write-backs
-            # (see settle()): only the settle margin is left to cover.
-            return self.watermark - SETTLE_MARGIN
-        return self.watermark - OVERLAP
-
-    def watermark_settled(self) -> bool:
-        return self._settled_through is not None and self._settled_through == self.watermark
+        self._init_settle_state(watermark, whole_selection=self.account_ids is None)
+        self._run_started = now()
+        self.hierarchy = Hierarchy(
+            wording=self.wording,
+            parent_of=lambda item: self._parent_id(self._source(item)),
+            describe=self._describe,
+            send=self._submit,
+            fail=lambda item, code, message, retryable: self._record(
+                self._failure(item, code, message, retryable)
+            ),
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._writeback_pool: ThreadPoolExecutor | None = None
+        # Records (or None: a batch of write-backs) on the wire, finished ones fed to a queue
+        # by done-callbacks: concurrent.futures.wait() would walk every pending future on each
+        # call, which at thousands in flight costs more CPU than the sync.
+        self._futures: dict[Future[Any], Any] = {}
+        self._records_in_flight = 0
+        # Finished futures, and (source id, destination id) of parents written whose own
+        # write-back is still running: their children need not wait for it.
+        self._done: queue.SimpleQueue[Future[Any] | tuple[str, str]] = queue.SimpleQueue()
+        self._writebacks: list[AccountOutcome] = []  # waiting for a full batch
+        # The settle pass's reads, when they went out before the run's last calls answered.
+        self._early_read: Any = None
 
     # -- per direction ------------------------------------------------------------------------
+    def _batches(self) -> Iterator[list[Any]]:
+        """The selected records, in batches (see _admit_batch), until the run must stop."""
+        raise NotImplementedError
+
+    def _screen(self, records: list[Any]) -> list[list[Any]]:
+        """Records the read back found, in batches to admit."""
+        return [records] if records else []
+
+    def _admit(self, batch: list[Any]) -> list[Any]:
+        """Record the batch's records that need no write (skipped, unchanged, waiting for a
+        review: see _skip, _unchanged, _hold_for_review), and give the others what their
+        write needs (their link, the existing destination record); those are returned."""
+        raise NotImplementedError
+
+    def _sync(self, item: Any, parent_destination: str | None) -> AccountOutcome:
+        """Map and write one record, in a worker thread."""
+        raise NotImplementedError
+
+    def _write_back_batch(self, batch: list[AccountOutcome]) -> list[AccountOutcome]:
+        raise NotImplementedError
+
+    def _start_read_back(self, written: WrittenBack, since: datetime) -> Any:
+        """Send the settle pass's reads of what changed since `since`."""
+        raise NotImplementedError
+
+    def _finish_read_back(self, read_back: Any) -> tuple[list[Any], datetime | None]:
+        """The records someone changed during the run, and the newest stamp of our own
+        write-backs that the read back saw."""
+        raise NotImplementedError
+
+    def _read_back_early(self, records_in_flight: int) -> bool:
+        """Whether the settle pass may read back while these records are still on the wire."""
+        return records_in_flight == 0
+
+    def _explain_absent_parents(self, parent_ids: list[str]) -> dict[str, str]:
+        """Messages for children whose parent was neither linked nor in this run, by id."""
+        return {}
+
+    def _link_destination(self, link: RecordLink) -> str:
+        return getattr(link, self.destination_key)
+
+    def _links(self, source_ids: list[str]) -> dict[str, RecordLink]:
+        """The links of these source records, by source id (a query per 500)."""
+        links: dict[str, RecordLink] = {}
+        for start in range(0, len(source_ids), LINKS_PER_QUERY):
+            chunk = source_ids[start : start + LINKS_PER_QUERY]
+            for link in RecordLink.objects.filter(**{f"{self.source_key}__in": chunk}):
+                links[getattr(link, self.source_key)] = link
+        return links
+
     def _parent_id(self, record: dict[str, Any]) -> str | None:
         raise NotImplementedError
 
@@ -208,7 +180,249 @@ class SyncEngine:
     def _source(self, item: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    # -- shared -------------------------------------------------------------------------------
+    def _describe(self, item: Any) -> str:
+        raise NotImplementedError
+
+    def _worker_count(self) -> int:
+        return max(1, self.preferences.netsuite_concurrency)
+
+    def _throttles(self) -> int:
+        return self.limiter.throttles
+
+    def lookups(self) -> Any:
+        """What mapping needs from either system, read once per run."""
+        raise NotImplementedError
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        self._run_started = now()
+        self._pool = ThreadPoolExecutor(max_workers=self._worker_count(), thread_name_prefix="sync")
+        self._writeback_pool = ThreadPoolExecutor(
+            max_workers=self.writebacks_at_once, thread_name_prefix="writeback"
+        )
+        try:
+            for batch in self._batches():
+                self._admit_batch(batch)
+            self._finish(settle_early=not self.dry_run and self.account_ids is None)
+            try:
+                self.settle()
+            finally:
+                # Even if the read back failed: the last write-backs' links are recorded.
+                self._finish()
+        except RunStopped:
+            self._finish()  # a read met the stop: record what was sent
+        except BaseException:
+            self._pool.shutdown(wait=True)  # nothing of this run may still be on the wire
+            self._writeback_pool.shutdown(wait=True)
+            raise
+        # Every call has answered: the idle threads exit on their own, unjoined.
+        self._pool.shutdown(wait=False)
+        self._writeback_pool.shutdown(wait=False)
+        self.recorder.set_total(self.summary.selected)
+        self.recorder.flush()
+        summary = self._sum_up()
+        summary.throttles = self._throttles()
+        return summary
+
+    def _admit_batch(self, batch: list[Any]) -> None:
+        """Admit a batch (see _admit), then send every record whose parent is ready; children
+        of parents not synced yet wait."""
+        self._collect(block=False)
+        eligible = self._admit(batch)
+        if not eligible:
+            return
+        # Read before the first write (a failure stops the run, not one record at a time).
+        self.lookups()
+        for parent, link in self._links(sorted(self.hierarchy.unknown_parents(eligible))).items():
+            self.hierarchy.destinations[parent] = self._link_destination(link)
+        parents = self.hierarchy.parents(eligible)
+        for item in eligible:
+            item.is_parent = item.id in parents
+            self.hierarchy.place(item)
+        while len(self._futures) > MAX_QUEUED:
+            self._collect(block=True)
+
+    def _count_selected(self, count: int) -> None:
+        self.summary.selected += count
+        self.recorder.set_total(self.summary.selected)
+
+    def _skip(self, item: Any, reason: str, link: RecordLink | None) -> None:
+        self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+        if link is not None:
+            # A skipped parent that is already in the destination still carries its children.
+            self.hierarchy.reached(item.id, self._link_destination(link))
+        else:
+            self.hierarchy.cannot_reach(item, reason)
+
+    def _unchanged(self, item: Any, destination: str) -> None:
+        self._record(self._outcome(item, Outcome.UNCHANGED, destination_id=destination))
+        self.hierarchy.reached(item.id, destination)
+
+    def _hold_for_review(self, item: Any, reason: str) -> None:
+        self._record(self._outcome(item, Outcome.NEEDS_REVIEW, reason=reason))
+        self.hierarchy.cannot_reach(item, "it waits for a match to be reviewed")
+
+    def _submit(self, item: Any, parent_destination: str | None) -> None:
+        if self.stopping():
+            self.hierarchy.abandoned(item.id)
+            return  # not sent: the next run sends it
+        assert self._pool is not None
+        # Children may have come to wait for it since it was admitted.
+        item.is_parent = item.is_parent or self.hierarchy.has_children_waiting(item.id)
+        future = self._pool.submit(self._work, item, parent_destination)
+        self._futures[future] = item
+        self._records_in_flight += 1
+        future.add_done_callback(self._done.put)
+
+    def _work(self, item: Any, parent_destination: str | None) -> AccountOutcome:
+        self._stop_here()
+        if item.is_parent:
+            # Ahead of the writes no record waits for: the run's last calls are then its
+            # leaves, side by side, not a child a round trip after each parent.
+            with self.limiter.urgent():
+                return self._sync(item, parent_destination)
+        return self._sync(item, parent_destination)
+
+    def _parent_ready(self, source_id: str, destination_id: str) -> None:
+        """Called from a worker once a record is written: its children need its destination
+        id, not its write-back, so they may go now."""
+        self._done.put((source_id, destination_id))
+
+    def _collect(self, *, block: bool) -> None:
+        """Record finished records (in this thread: the recorder is not thread-safe) and send
+        the children that waited for them."""
+        if not self._futures:
+            return
+        done: list[Future[Any] | tuple[str, str]] = []
+        try:
+            done.append(self._done.get(block=block))
+            while True:
+                done.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        for entry in done:
+            if isinstance(entry, tuple):
+                self.hierarchy.reached(*entry)
+                continue
+            item = self._futures.pop(entry)
+            if item is None:
+                for written in entry.result():
+                    self._record(written)
+                continue
+            self._records_in_flight -= 1
+            self._forget(item)
+            try:
+                outcome = entry.result()
+            except RunStopped:
+                self.hierarchy.abandoned(item.id)
+                continue  # not sent: the next run sends it
+            if outcome.writeback:
+                self._writebacks.append(outcome)
+                if len(self._writebacks) >= self.writeback_batch:
+                    self._flush_writebacks()
+            else:
+                self._record(outcome)
+            if outcome.outcome == Outcome.FAILED:
+                self.hierarchy.failed(item, retryable=outcome.retryable)
+            else:
+                self.hierarchy.reached(item.id, outcome.destination_id or None)
+
+    def _forget(self, item: Any) -> None:
+        """What a record held only while it synced may go (memory stays bounded)."""
+
+    def _flush_writebacks(self) -> None:
+        batch, self._writebacks = self._writebacks, []
+        if batch:
+            assert self._writeback_pool is not None
+            future = self._writeback_pool.submit(self._write_back_batch, batch)
+            self._futures[future] = None
+            future.add_done_callback(self._done.put)
+
+    def _finish(self, *, settle_early: bool = False) -> None:
+        """After the last record: wait for every write, then fail the children whose parent
+        never came (not linked, not changed) or that sit in a hierarchy cycle.
+
+        With settle_early, return once the settle pass's read back is sent, as soon as the
+        direction allows it (see _read_back_early) and some write-back has answered: it then
+        runs beside the last calls instead of a round trip after them."""
+        if not self.stopping():
+            # Every record is placed: a parent neither sent nor waiting will not come. Its
+            # children fail now, while the last writes run (the message may need a read).
+            self.hierarchy.fail_absent_parents(self._explain_absent_parents)
+        while self._futures or self.hierarchy.has_waiting() or self._writebacks:
+            if not self._records_in_flight:
+                # Only write-backs are left: the settle pass stores the results while it
+                # reads back.
+                self.recorder.hold = not self.dry_run and self.account_ids is None
+                self._flush_writebacks()  # nothing more will join this batch
+            if (
+                settle_early
+                and self._early_read is None
+                and not self.hierarchy.has_waiting()
+                and self._read_back_early(self._records_in_flight)
+                and (written := self._own_writes.take()) is not None
+            ):
+                self._early_read = self._start_read_back(written, self._read_back_since())
+                self._fault("read_back_sent", {"read_back": self._early_read})
+                return
+            if self._futures:
+                self._collect(block=True)
+            elif self.stopping():
+                self.hierarchy.forget_waiting()  # their parents were never sent
+            else:
+                self.hierarchy.fail_absent_parents(self._explain_absent_parents)
+                if self.hierarchy.has_waiting():
+                    self.hierarchy.break_cycle()
+
+    # -- after the writes: our own write-backs ------------------------------------------------
+    def settle(self) -> None:
+        """Re-read what changed in the source since this run started, so the watermark can
+        move past the run's own write-backs (each one bumps the record's last-modified time).
+
+        A record whose content (less that stamp and the cross-reference fields) is what this
+        run synced is ours; any other is someone's edit made during the run, and it is synced
+        now. Afterwards the watermark is the newest of our own write-back stamps, and the next
+        run reads from there without the overlap window, except for the settle margin: a
+        write by someone else stamped just before our last write-back may commit after this
+        read (see SettleState)."""
+        if self.dry_run or self.account_ids is not None or self.stopping():
+            return
+        for round_ in range(SETTLE_ROUNDS):
+            read_back, self._early_read = self._early_read, None
+            early = read_back is not None
+            if read_back is None:
+                written = self._own_writes.take()
+                if written is None:
+                    if round_ == 0:
+                        self._settle_without_write_backs()
+                    break
+                read_back = self._start_read_back(written, self._read_back_since())
+            # While the reads are on the wire: the links of this run must be visible to the
+            # lookups of the records they find.
+            self.recorder.flush()
+            changed, own = self._finish_read_back(read_back)
+            self._settle_own(own)
+            self._fault("after_read_back", {"changed": [item.id for item in changed]})
+            if early:
+                # The run's last calls were on the wire during the read.
+                self._finish()
+                if not changed:
+                    # Their rows' digests: the next run tells them from edits.
+                    self._settle_late_write_backs(self._row_digests)
+                    break
+                self.recorder.flush()  # the records found look up their links
+            for batch in self._screen(changed):
+                if self.stopping():
+                    break
+                self._admit_batch(batch)
+            self._finish()
+        if self._own_writes.pending():  # someone kept editing records: keep the overlap
+            self._settled_at = None
+
+    def _read_back_since(self) -> datetime:
+        return max(self.since(), self._run_started - OVERLAP)
+
+    # -- outcomes -----------------------------------------------------------------------------
     def _failure(
         self, item: Any, code: str, message: str, retryable: bool = False
     ) -> AccountOutcome:
@@ -252,119 +466,5 @@ class SyncEngine:
                 "The next run finds the record by its cross-reference and links it."
             )
             outcome.retryable, outcome.writeback = True, None
-        at = outcome.selected_at
-        if at is not None:
-            if self._newest_seen is None or at > self._newest_seen:
-                self._newest_seen = at
-            if outcome.retryable:
-                self._hold_watermark(at)
-            if self._already_synced(outcome, at):
-                self.summary.selected -= 1
-                return
-        self.recorder.add(outcome)
-
-    def _already_synced(self, outcome: AccountOutcome, at: datetime) -> bool:
-        """An unchanged record read again only because its change is at or before the
-        watermark (the overlap window, the settle margin): an earlier run synced that change,
-        so it is not news and the run does not report it."""
-        return (
-            outcome.outcome == Outcome.UNCHANGED
-            and self.watermark is not None
-            and at <= self.watermark
-            and outcome.link is None
-            and outcome.writeback is None
-            and not outcome.warnings
-        )
-
-    def next_watermark(self) -> datetime | None:
-        """The newest change seen, but never past a retryable failure, so it is read again;
-        after settle(), the newest of our own write-backs it read back."""
-        if self._oldest_retryable is None and self._settled_at is not None:
-            if self.watermark is not None and self._settled_at < self.watermark:
-                return self.watermark
-            return self._settled_at
-        return self._watermark_from_changes()
-
-    def _conclude(self, *, throttles: int) -> RunSummary:
-        """Flush what is left and sum the run up: the next watermark, and whether it is settled
-        (past every write-back of ours, so the next run needs no overlap window)."""
-        self.recorder.set_total(self.summary.selected)
-        self.recorder.flush()
-        self.summary.watermark_after = self.next_watermark()
-        self.summary.settled = (
-            self._settled_at is not None
-            and self._oldest_retryable is None
-            and self.summary.watermark_after == self._settled_at
-        )
-        if self.summary.settled:
-            assert self._settled_at is not None
-            # Rows stamped past the watermark too: the next run lists them again (our late
-            # write-backs, for example), and knows them by their digests.
-            start = self._settled_at - SETTLE_MARGIN
-            self.summary.settled_rows = {
-                row_id: digest for row_id, (at, digest) in self._settled_rows.items() if start <= at
-            }
-        self._settled_rows = {}
-        self.summary.throttles = throttles
-        return self.summary
-
-    def _settle_late_write_backs(self, rows: dict[str, bytes]) -> None:
-        """Our write-backs that answered after the read back went out (see the directions'
-        settle()). They change no field of the record's own, so its row is the one this run
-        synced (`rows`: each record's row digest as selected). The digests go with the
-        watermark, and the next run does not report those records while their rows stay so;
-        an edit made after the read back changes the row, and is synced then."""
-        late = self._own_writes.take()
-        if late is None or self._settled_at is None:
-            return
-        for record_id in late.ids:
-            digest = rows.get(record_id)
-            if digest is not None:
-                self._settled_rows[record_id] = (self._settled_at, digest.hex())
-
-    def _settle_without_write_backs(self) -> None:
-        """Settle a run that wrote nothing back to its source: there is nothing of ours to read
-        back, and its selection read everything stamped up to the run's start, so the
-        watermark it reached is settled as it is (the next run re-reads only the margin).
-
-        Without this, a run that only updated records (or found nothing new) left the
-        watermark unsettled, and so did every later run with nothing to write back: each
-        re-read the whole overlap window before the same watermark, reported every record in
-        it again as unchanged, and never moved on."""
-        if self._oldest_retryable is None and not self._own_writes.pending():
-            self._settled_at = self._watermark_from_changes()
-            if self._settled_at is not None and self.watermark_settled():
-                # The settling run's rows stay known: its late write-backs are stamped past
-                # the watermark, and would otherwise be reported by the next run.
-                for record_id, digest in self._rows_at_watermark.items():
-                    self._settled_rows.setdefault(record_id, (self._settled_at, digest))
-
-    def _note_synced_row(self, record_id: str, at: datetime | None, digest: str) -> None:
-        """A source row as this run knows it (selected or skipped as already synced), kept
-        for the next run if it falls in the margin before the watermark (see _conclude)."""
-        if at is None:
-            return
-        self._settled_rows[record_id] = (at, digest)
-        if len(self._settled_rows) >= self._prune_rows_at:
-            # Rows are noted in about their stamps' order: only the newest second can
-            # still fall in the margin.
-            newest = max(stamp for stamp, _ in self._settled_rows.values())
-            self._settled_rows = {
-                k: v for k, v in self._settled_rows.items() if v[0] >= newest - SETTLE_MARGIN
-            }
-            self._prune_rows_at = max(4096, 2 * len(self._settled_rows))
-
-    def _hold_watermark(self, at: datetime) -> None:
-        """Keep the next watermark at or before `at`, so that change is read again."""
-        if self._oldest_retryable is None or at < self._oldest_retryable:
-            self._oldest_retryable = at
-
-    def _watermark_from_changes(self) -> datetime | None:
-        """The newest change seen, but never past a retryable failure; never backwards."""
-        if self._oldest_retryable is not None:
-            return min(self._oldest_retryable, self._newest_seen or self._oldest_retryable)
-        if self._newest_seen is None:
-            return self.watermark
-        if self.watermark is not None and self._newest_seen < self.watermark:
-            return self.watermark
-        return self._newest_seen
+        if self._note_outcome(outcome):
+            self.recorder.add(outcome)

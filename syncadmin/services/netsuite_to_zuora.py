@@ -5,40 +5,23 @@ watermark through SuiteQL, keep the syncable ones and order them parents first; 
 chunk, read their whole records and find Zuora accounts that already carry their NetSuite id
 while the chunk before syncs, and write: one atomic Zuora create with both contacts, or only the
 changed account fields and contacts, then the Zuora account id back on the NetSuite customer. A
-child waits for its own parent's Zuora account, not for the whole level above it. See
+child waits for its own parent's Zuora account, not for the whole chunk before it. See
 ../shared/reference/sync-rules.md for the rules; the field rules live in
-syncadmin/mapping/netsuite_to_zuora.py. The structure mirrors zuora_to_netsuite.py.
+syncadmin/mapping/netsuite_to_zuora.py. The run itself is engine.py's, as for the other
+direction.
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
-import json
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any, TypeVar
 
-from connectors.http import ApiError, RunAborted
 from connectors.netsuite import fields as ns_fields
-from connectors.netsuite.client import to_suiteql_date
 from connectors.zuora import fields as z_fields
-from connectors.zuora.client import parse_zuora_datetime
-from syncadmin.mapping import (
-    MappingError,
-    NetSuiteLookups,
-    ZuoraLookups,
-    account_payload,
-    account_update,
-    changed_fields,
-    payload_hash,
-)
-from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS, shared_contact_warning
 from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
@@ -48,136 +31,37 @@ from syncadmin.selectors import (
     writeback_pending_source_ids,
 )
 from syncadmin.services.concurrency import AdaptiveLimiter
-from syncadmin.services.crossref import StrayReference, stray_references_review
-from syncadmin.services.engine import (
-    EPOCH,
-    OVERLAP,
-    RunStopped,
-    RunSummary,
-    SyncEngine,
-    WrittenBack,
-    content_digest,
+from syncadmin.services.crossref import stray_references_review
+from syncadmin.services.hierarchy import Wording, parents_first
+from syncadmin.services.netsuite_customers import (
+    SELECTION_WHERE,
+    SelectedCustomer,
+    absent_parent_messages,
+    customers_by_ids,
+    fingerprint,
+    parent_ref,
+    read_back_slice,
+    read_records,
+    row_digest,
+    stamp,
+    stray_reference,
+    summary_of,
 )
-from syncadmin.services.recording import AccountOutcome, now
-from syncadmin.services.zuora_to_netsuite import (
-    SETTLE_ROUNDS,
-    netsuite_lookups_one_query,
-)
+from syncadmin.services.recording import AccountOutcome
+from syncadmin.services.settle import WrittenBack
+from syncadmin.services.zuora_writes import PAYLOAD_KEY, SOURCE_KEY, SOURCE_ROW_KEY, ZuoraWrites
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DB_CHUNK = 500
-IDS_PER_SUITEQL = 500  # ids spliced into one SuiteQL IN list
-IDS_PER_ZUORA_QUERY = 50  # keeps Object Query filter URLs well under gateway limits
-# NetSuite internal ids are short digits: 200 of them still make a URL of under 2 KB.
-NETSUITE_IDS_PER_ZUORA_QUERY = 200
-# Object Query reads at once (Zuora allows 80 per tenant for Object Query).
-ZUORA_READS_AT_ONCE = 8
 # Zuora writes at once: half the tenant's default concurrency limit of 40, which other
 # integrations share; 429s shrink it further (see AdaptiveLimiter).
 ZUORA_WRITE_CONCURRENCY = 20
-# Customers handed to the workers but not finished: bounds memory, keeps the workers fed.
-MAX_QUEUED = 2000
-
-# Customers that sync, plus customers that were in Zuora before (they carry its id) so that one
-# that became inactive or lost its "Send to Zuora" tick shows up as skipped with a reason
-# instead of silently. Leads and prospects are never read.
-SELECTION_WHERE = (
-    "stage = 'CUSTOMER' AND ("
-    f"(isinactive = 'F' AND {ns_fields.SEND_TO_ZUORA} = 'T') OR {ns_fields.ZUORA_ID} IS NOT NULL)"
-)
-# RecordLink.last_payload holds what the Zuora → NetSuite sync last sent at its top level; what
-# this direction last sent to Zuora lives under this key, so switching the master back and forth
-# keeps both and neither direction mistakes the other's payload for its own.
-PAYLOAD_KEY = Direction.NETSUITE_TO_ZUORA.value
-# The digest of the customer (and of the mapping options) this direction last synced: a customer
-# read again with the same digest is unchanged without mapping it (nor reading any lookup).
-SOURCE_KEY = f"{PAYLOAD_KEY}_source"
-# The same for the customer's row alone: a customer re-read with the same row, and no address
-# change since the last run, is unchanged without reading its address book.
-SOURCE_ROW_KEY = f"{PAYLOAD_KEY}_row"
-# Written by the sync itself (the Zuora write-back) or by NetSuite on every save: they say
-# nothing about what the customer holds.
-WRITEBACK_FIELDS = frozenset(
-    {"lastModifiedDate", ns_fields.ZUORA_ID, ns_fields.ZUORA_ACCOUNT_NUMBER}
-)
-ACCOUNT_KEYS = (
-    "name",
-    "accountNumber",
-    "notes",
-    "parentId",
-    "currency",
-    "billCycleDay",
-    "batch",
-    "paymentTerm",
-    z_fields.CUSTOMER_ID,
-    z_fields.INTEGRATION_ID,
-)
-CONTACT_FIELDS = (
-    "firstName",
-    "lastName",
-    "workEmail",
-    "workPhone",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zipCode",
-    "country",
-)
-
-
-# What a run keeps of each selected customer until its turn comes: enough to skip it, place it
-# in the hierarchy, name it and write its cross-reference back. The whole record (address book
-# included) is read again, FULL_RECORDS_PER_READ at a time, just before it syncs: at 100,000
-# customers, holding every record would take several hundred MB.
-SUMMARY_KEYS = (
-    "id",
-    "entityId",
-    "companyName",
-    "firstName",
-    "lastName",
-    "isInactive",
-    "parent",
-    "dateCreated",
-    "lastModifiedDate",
-    ns_fields.SEND_TO_ZUORA,
-    ns_fields.ZUORA_ID,
-    ns_fields.ZUORA_ACCOUNT_NUMBER,
-)
+# Customers whose whole records (address book included) are read at once, just before they
+# sync: a run keeps only their summaries until then.
 FULL_RECORDS_PER_READ = 500
 # Our write-backs read back per settle slice (a SuiteQL page holds 1,000 rows).
 WRITES_PER_SETTLE_SLICE = 1000
-
-
-@dataclass
-class SelectedCustomer:
-    customer: dict[str, Any]  # the summary (SUMMARY_KEYS)
-    # The newest change that selected it; None when it is only here to retry a write-back, so
-    # that it never moves the watermark.
-    selected_at: datetime | None
-    record: dict[str, Any] | None = None  # the whole record, only while it syncs
-
-    @property
-    def id(self) -> str:
-        return str(self.customer["id"])
-
-
-def summary_of(customer: dict[str, Any]) -> dict[str, Any]:
-    return {key: customer[key] for key in SUMMARY_KEYS if key in customer}
-
-
-def fingerprint(customer: dict[str, Any]) -> bytes:
-    """A digest of what a customer holds, address book included, ignoring what our own
-    write-back changes: a customer whose digest is the one last synced is unchanged."""
-    return content_digest(customer, WRITEBACK_FIELDS)
-
-
-def row_digest(customer: dict[str, Any]) -> bytes:
-    """The digest of a customer's own fields (what the selection and the settle pass read,
-    without the address book: address edits are found by their own query)."""
-    return content_digest(customer, WRITEBACK_FIELDS | {"addressBook"})
 
 
 @dataclass
@@ -190,29 +74,8 @@ class ReadBack:
 
 
 @dataclass
-class Placement:
-    """What a customer of this run became in Zuora. Its children wait for it, instead of a
-    whole hierarchy level waiting for the level before."""
-
-    ready: threading.Event = field(default_factory=threading.Event)
-    account_id: str | None = None
-    # For children when the customer did not reach Zuora: (code, message, retryable).
-    blocked: tuple[str, str, bool] | None = None
-
-    def place(self, account_id: str | None) -> None:
-        if not self.ready.is_set():
-            self.account_id = account_id
-            self.ready.set()
-
-    def block(self, code: str, message: str, retryable: bool = False) -> None:
-        if not self.ready.is_set():
-            self.blocked = (code, message, retryable)
-            self.ready.set()
-
-
-@dataclass
 class PreparedChunk:
-    """What the reader thread gathers for a chunk of customers before they sync."""
+    """What a chunk of customers needs read before they sync (see _prepare)."""
 
     vanished: set[str]
     unchanged: set[str]
@@ -220,73 +83,10 @@ class PreparedChunk:
     states: dict[str, dict[str, Any]]
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _digits(ids: Iterable[str]) -> list[str]:
-    # Ids are spliced into SuiteQL: only plain internal ids pass.
-    return [str(int(i)) for i in ids if str(i).strip().isdigit()]
-
-
-def _stamp(text: str | None) -> datetime:
-    return parse_zuora_datetime(text) if text else EPOCH
-
-
-def _name(customer: dict[str, Any]) -> str:
-    person = " ".join(p for p in (customer.get("firstName"), customer.get("lastName")) if p)
-    return customer.get("companyName") or person or ""
-
-
-def _describe(customer: dict[str, Any]) -> str:
-    number = customer.get("entityId") or customer.get("id")
-    name = _name(customer)
-    return f"{number} ({name})" if name else str(number)
-
-
-def _parent_ref(customer: dict[str, Any]) -> str | None:
-    parent = customer.get("parent")
-    if isinstance(parent, dict):
-        parent = parent.get("id")
-    return str(parent) if parent else None
-
-
-def _stray(customer: dict[str, Any], account: dict[str, Any]) -> StrayReference:
-    return StrayReference(
-        direction=Direction.NETSUITE_TO_ZUORA,
-        zuora_account_id=account["id"],
-        zuora_account_number=account.get("accountNumber") or "",
-        zuora_name=account.get("name") or "",
-        netsuite_internal_id=str(customer["id"]),
-        netsuite_entity_id=customer.get("entityId") or "",
-        netsuite_name=_name(customer),
-    )
-
-
-def zuora_state(account: dict[str, Any]) -> dict[str, Any]:
-    """A Zuora account as read through Object Query, in the shape of `account_payload`, so it
-    can be diffed against what the customer maps to."""
-    state = {key: account[key] for key in ACCOUNT_KEYS if account.get(key) is not None}
-    for key, attr in (("billToContact", "billTo"), ("soldToContact", "soldTo")):
-        contact = dict(account.get(attr) or {})
-        contact.setdefault("zipCode", contact.get("postalCode"))
-        state[key] = {f: contact[f] for f in CONTACT_FIELDS if contact.get(f) is not None}
-    return state
-
-
-def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
-    """field -> (before, after), contact fields as "billToContact.city", for the result page."""
-    previous = previous or {}
-    changes = changed_fields(previous, payload, ignore=CONTACT_KEYS)
-    for key in CONTACT_KEYS:
-        for name, values in changed_fields(previous.get(key), payload.get(key) or {}).items():
-            changes[f"{key}.{name}"] = values
-    return changes
-
-
-class NetSuiteToZuoraSync(SyncEngine):
+class NetSuiteToZuoraSync(ZuoraWrites):
     direction = Direction.NETSUITE_TO_ZUORA
+    source_key, destination_key = "netsuite_internal_id", "zuora_account_id"
+    wording = Wording(record="customer", source="NetSuite", destination="Zuora")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -301,31 +101,11 @@ class NetSuiteToZuoraSync(SyncEngine):
             # A Zuora 429 must slow the Zuora writers, not NetSuite's (the run wires both
             # clients to the NetSuite limiter).
             transport.on_throttle = self.zuora_limiter.throttled
-        self._run_started = now()
-        self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
-        self._lookups_lock = threading.Lock()
         self._lookups_ahead = False
-        # The digest of each whole record (address book included) as this run read it.
-        self._record_digests: dict[str, bytes] = {}
         # Customers whose address lines changed within the selection window.
         self._address_changed: set[str] = set()
-        # The settle pass's reads, when they went out before the last customers finished.
-        self._early_read: ReadBack | None = None
-        self._options_digest = hashlib.blake2b(
-            json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
-        ).hexdigest()
 
     # -- selection ------------------------------------------------------------------------------
-    def customers_by_ids(
-        self, ids: Iterable[str], where: str, *, address_books: bool = False
-    ) -> Iterator[dict[str, Any]]:
-        """Customers by internal id, a few SuiteQL calls per 500 (never one call each)."""
-        for chunk in _chunks(_digits(dict.fromkeys(ids)), IDS_PER_SUITEQL):
-            extra = f"id IN ({', '.join(chunk)})" + (f" AND {where}" if where else "")
-            yield from self.netsuite.iter_customers_changed_since(
-                EPOCH, extra_where=extra, address_books=address_books
-            )
-
     def select(self) -> dict[str, SelectedCustomer]:
         """Every customer to look at, by internal id, each with the newest change selecting it."""
         selected: dict[str, SelectedCustomer] = {}
@@ -339,8 +119,8 @@ class NetSuiteToZuoraSync(SyncEngine):
 
         if self.account_ids is not None:
             # Asked for by id (a retry): read them whatever their flags, to say why one skips.
-            for customer in self.customers_by_ids(self.account_ids, "stage = 'CUSTOMER'"):
-                keep(customer, _stamp(customer.get("lastModifiedDate")))
+            for customer in customers_by_ids(self.netsuite, self.account_ids, "stage = 'CUSTOMER'"):
+                keep(customer, stamp(customer.get("lastModifiedDate")))
             return selected
 
         since = self.since()
@@ -358,12 +138,12 @@ class NetSuiteToZuoraSync(SyncEngine):
                 address_books=False,
                 parallel=self.preferences.netsuite_concurrency,
             ):
-                keep(customer, _stamp(customer.get("lastModifiedDate")))
+                keep(customer, stamp(customer.get("lastModifiedDate")))
         if addresses is not None:
             address_changes = addresses.result()
             self._address_changed.update(address_changes)
             missing = [i for i in address_changes if i not in selected]
-            for customer in self.customers_by_ids(missing, SELECTION_WHERE):
+            for customer in customers_by_ids(self.netsuite, missing, SELECTION_WHERE):
                 keep(customer, address_changes[str(customer["id"])])
             for customer_id, at in address_changes.items():
                 if customer_id in selected:
@@ -373,7 +153,9 @@ class NetSuiteToZuoraSync(SyncEngine):
         failures = open_failures(direction=Direction.NETSUITE_TO_ZUORA, seen=set(selected))
         self.summary.waiting = failures.waiting
         pending = writeback_pending_source_ids(direction=Direction.NETSUITE_TO_ZUORA) | failures.due
-        for customer in self.customers_by_ids(sorted(pending - set(selected)), SELECTION_WHERE):
+        for customer in customers_by_ids(
+            self.netsuite, sorted(pending - set(selected)), SELECTION_WHERE
+        ):
             keep(customer, None)
         return selected
 
@@ -381,7 +163,7 @@ class NetSuiteToZuoraSync(SyncEngine):
         """Remember the digest of the customer's row (for the settle pass), keep its summary.
         The first customer not yet in Zuora starts the reading of the lookups: it will need a
         payload, and the reads then run while the rest is selected and checked."""
-        self._fingerprints[str(customer["id"])] = row_digest(customer)
+        self._row_digests[str(customer["id"])] = row_digest(customer)
         if (
             self._lookups is None
             and not customer.get(ns_fields.ZUORA_ID)
@@ -404,32 +186,12 @@ class NetSuiteToZuoraSync(SyncEngine):
         early.shutdown(wait=False)
         return future
 
-    def _read_records(self, items: list[SelectedCustomer]) -> set[str]:
-        """Read the whole records of `items` (a few calls per FULL_RECORDS_PER_READ) into them
-        and remember their digests; the answer is the ids NetSuite no longer has. Safe to run
-        in another thread."""
-        wanted = {item.id: item for item in items if item.record is None}
-        ids = list(wanted)
-        # The customers' rows and their address lines are two queries: run them at once.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="address-books") as aside:
-            books = [aside.submit(self.netsuite.address_books, c) for c in _chunks(ids, 1000)]
-            customers = list(self.customers_by_ids(ids, ""))
-            by_customer = {k: v for future in books for k, v in future.result().items()}
-        for customer in customers:
-            item = wanted.pop(str(customer["id"]), None)
-            if item is not None:
-                customer["addressBook"] = {"items": by_customer.get(str(customer["id"]), [])}
-                item.record = customer
-                self._record_digests[item.id] = fingerprint(customer)
-        return set(wanted)
-
     def _prepare(
         self, chunk: list[SelectedCustomer], links: dict[str, RecordLink]
     ) -> PreparedChunk:
-        """In the reader thread, while the previous chunk syncs: the whole records, which
-        linked customers are unchanged since their last sync, the Zuora accounts that already
-        carry an unlinked customer's id, and the accounts of links this direction never wrote.
-        No database access here (the main thread owns the connection)."""
+        """While the chunks before it sync: the whole records, which linked customers are
+        unchanged since their last sync, the Zuora accounts that already carry an unlinked
+        customer's id, and the accounts of links this direction never wrote."""
         # Zuora's reads need only the summaries: they run while NetSuite's records are read.
         unlinked = [item.customer for item in chunk if item.id not in links]
         stale = (
@@ -444,7 +206,10 @@ class NetSuiteToZuoraSync(SyncEngine):
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="zuora-reads") as aside:
             existing = aside.submit(self.find_existing_accounts, unlinked) if unlinked else None
             states = aside.submit(self.read_linked_accounts, stale) if stale else None
-            vanished = self._read_records(chunk)
+            vanished = read_records(self.netsuite, chunk)
+            for item in chunk:
+                if item.record is not None:
+                    self._fingerprints[item.id] = fingerprint(item.record)
             unchanged = {
                 item.id
                 for item in chunk
@@ -467,117 +232,28 @@ class NetSuiteToZuoraSync(SyncEngine):
             cutover
             and self.watermark is None
             and customer.get("dateCreated")
-            and _stamp(customer.get("dateCreated"))
-            < datetime.combine(cutover, time.min, tzinfo=UTC)
+            and stamp(customer.get("dateCreated")) < datetime.combine(cutover, time.min, tzinfo=UTC)
         ):
             return f"Created before the cutover date {cutover:%Y-%m-%d}"
         return None
 
-    # -- links and what Zuora already holds ------------------------------------------------------
-    def load_links(self, netsuite_ids: list[str]) -> dict[str, RecordLink]:
-        links: dict[str, RecordLink] = {}
-        for chunk in _chunks(netsuite_ids, DB_CHUNK):
-            for link in RecordLink.objects.filter(netsuite_internal_id__in=chunk):
-                links[link.netsuite_internal_id] = link
-        return links
-
-    def zuora_accounts(self, filters: list[str]) -> Iterator[dict[str, Any]]:
-        return self.zuora.iter_accounts(filters)
-
-    def find_existing_accounts(self, customers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """Zuora accounts that already carry one of these customers' NetSuite ids
-        (IntegrationId__NS), or that a customer's Zuora ID field names: a create that died
-        before its link was stored, or accounts made by the incumbent. Bulk Object Query reads,
-        a few at once."""
-        found: dict[str, dict[str, Any]] = {}
-        ids = _digits(str(c["id"]) for c in customers)
-        chunks = list(_chunks(ids, NETSUITE_IDS_PER_ZUORA_QUERY))
-        for chunk, accounts in zip(
-            chunks,
-            self._read_in_parallel(
-                [[f"{z_fields.INTEGRATION_ID.lower()}.IN:[{','.join(c)}]"] for c in chunks]
-            ),
-            strict=True,
-        ):
-            wanted = set(chunk)
-            for account in accounts:
-                netsuite_id = str(account.get(z_fields.INTEGRATION_ID) or "")
-                if netsuite_id in wanted and netsuite_id not in found:
-                    found[netsuite_id] = account
-        by_zuora_id = {
-            str(c[ns_fields.ZUORA_ID]): str(c["id"])
-            for c in customers
-            if c.get(ns_fields.ZUORA_ID) and str(c["id"]) not in found
-        }
-        chunks = list(_chunks(list(by_zuora_id), IDS_PER_ZUORA_QUERY))
-        for accounts in self._read_in_parallel([[f"id.IN:[{','.join(c)}]"] for c in chunks]):
-            for account in accounts:
-                netsuite_id = by_zuora_id.get(account["id"])
-                if netsuite_id and netsuite_id not in found:
-                    found[netsuite_id] = account
-        return found
-
-    def _read_in_parallel(self, queries: list[list[str]]) -> list[list[dict[str, Any]]]:
-        """The accounts each filter list selects, in order, ZUORA_READS_AT_ONCE queries at once:
-        at 100,000 new customers the existence checks are 500 calls."""
-        if len(queries) <= 1:
-            return [list(self.zuora_accounts(q)) for q in queries]
-        with ThreadPoolExecutor(max_workers=ZUORA_READS_AT_ONCE, thread_name_prefix="read") as pool:
-            return list(pool.map(lambda q: list(self.zuora_accounts(q)), queries))
-
-    def read_linked_accounts(self, links: list[RecordLink]) -> dict[str, dict[str, Any]]:
-        """The Zuora accounts of links this direction has not written yet (made by the other
-        direction, or by hand): their state is the baseline for "only what changed", and
-        they name the contacts to update. Bulk reads, 50 ids a call, a few at once."""
-        ids = [link.zuora_account_id for link in links]
-        queries = [[f"id.IN:[{','.join(c)}]"] for c in _chunks(ids, IDS_PER_ZUORA_QUERY)]
-        return {a["id"]: a for accounts in self._read_in_parallel(queries) for a in accounts}
-
-    @staticmethod
-    def _needs_state(link: RecordLink) -> bool:
-        return (
-            PAYLOAD_KEY not in (link.last_payload or {})
-            or not link.zuora_bill_to_id
-            or not link.zuora_sold_to_id
-        )
-
-    def describe_outside_parents(self, parent_ids: list[str]) -> dict[str, str]:
-        """Why each unlinked parent outside this run is not in Zuora, naming it."""
-        messages: dict[str, str] = {}
-        for customer in self.customers_by_ids(parent_ids, "", address_books=False):
-            reason = self.skip_reason(customer) or "it has not synced yet (not linked)"
-            messages[str(customer["id"])] = (
-                f"Parent customer {_describe(customer)} is not in Zuora: {reason}. "
-                "Sync or link the parent first."
-            )
-        return messages
+    # -- parents outside the run ---------------------------------------------------------------
+    def _explain_absent_parents(self, parent_ids: list[str]) -> dict[str, str]:
+        return absent_parent_messages(self.netsuite, parent_ids, self.skip_reason)
 
     # -- the run --------------------------------------------------------------------------------
-    def lookups(self) -> tuple[ZuoraLookups, NetSuiteLookups]:
-        """Zuora's currencies and terms and NetSuite's reference records, read once per run and
-        only when a customer needs a payload (a run with nothing to map never asks)."""
-        with self._lookups_lock:
-            return self._read_lookups()
+    def _worker_count(self) -> int:
+        return ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
 
-    def _read_lookups(self) -> tuple[ZuoraLookups, NetSuiteLookups]:
-        if self._lookups is None:
-            # Three independent reads at once: at a second of latency each, in a row they would
-            # hold the first write back by three seconds.
-            with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lookups") as pool:
-                currencies = pool.submit(self.zuora.list_currencies)
-                terms = pool.submit(self.zuora.list_payment_terms)
-                netsuite = pool.submit(netsuite_lookups_one_query, self.netsuite)
-                self._lookups = (
-                    ZuoraLookups(
-                        currencies=frozenset(c.upper() for c in currencies.result()),
-                        payment_terms=frozenset(terms.result()),
-                    ),
-                    netsuite.result(),
-                )
-        return self._lookups
+    def _throttles(self) -> int:
+        return self.limiter.throttles + self.zuora_limiter.throttles
 
-    def run(self) -> RunSummary:
-        self._run_started = now()
+    def _read_back_early(self, records_in_flight: int) -> bool:
+        # The last wave of creates: their write-backs are few, and answered late, they are
+        # settled by their row digests (see SettleState._settle_late_write_backs).
+        return records_in_flight <= self.preferences.netsuite_concurrency
+
+    def _batches(self) -> Iterator[list[SelectedCustomer]]:
         if self.account_ids is None:
             # The token (on a process's first run) is then ready when the first chunk's
             # Zuora existence checks go out, instead of following the selection's first page.
@@ -594,16 +270,85 @@ class NetSuiteToZuoraSync(SyncEngine):
                             "prospects do not sync)",
                         )
                     )
-        # The selection lives as long as the run: taking it out of the cyclic collector's
-        # reach spares a scan of every customer's summary on each full collection (with
-        # 100,000 of them those scans held the GIL the writers wait for).
-        gc.freeze()
-        try:
-            self.sync_selected(selected, settle_early=not self.dry_run and self.account_ids is None)
-            self.settle()
-        finally:
-            gc.unfreeze()
-        return self._conclude(throttles=self.limiter.throttles + self.zuora_limiter.throttles)
+        for chunk in self._screen(list(selected.values())):
+            if self.stopping():
+                return
+            yield chunk
+
+    def _screen(self, records: list[SelectedCustomer]) -> list[list[SelectedCustomer]]:
+        """Skip the customers that do not sync or whose row is the one last synced; the others
+        parents first, in chunks whose whole records are read at once (see _admit)."""
+        self._count_selected(len(records))
+        ignored = ignored_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
+        links = self._links([item.id for item in records])
+        eligible: list[SelectedCustomer] = []
+        for item in records:
+            reason = IGNORED_REASON if item.id in ignored else self.skip_reason(item.customer)
+            if reason:
+                self._skip(item, reason, links.get(item.id))
+            elif self._row_unchanged(item.id, links):
+                self._unchanged(item, links[item.id].zuora_account_id)
+            else:
+                item.link = links.get(item.id)
+                eligible.append(item)
+        ordered = parents_first(eligible, lambda item: self._parent_id(item.customer))
+        return [
+            ordered[start : start + FULL_RECORDS_PER_READ]
+            for start in range(0, len(ordered), FULL_RECORDS_PER_READ)
+        ]
+
+    def _admit(self, chunk: list[SelectedCustomer]) -> list[SelectedCustomer]:
+        """The chunk's whole records, which are unchanged since their last sync, and what
+        Zuora holds for them (see _prepare); those that need a write are returned."""
+        links = {item.id: item.link for item in chunk if item.link is not None}
+        prepared = self._prepare(chunk, links)
+        # An account the customer's Zuora ID names but that does not point back is not ours to
+        # overwrite: it waits for a person (or, once rejected, is ignored).
+        strays = {
+            item.id: stray_reference(item.customer, account)
+            for item in chunk
+            if (account := prepared.existing.get(item.id)) is not None
+            and item.id not in prepared.vanished
+            and str(account.get(z_fields.INTEGRATION_ID) or "") != item.id
+        }
+        stray_review = stray_references_review(strays.values(), suggest=not self.dry_run)
+        for customer_id in strays:
+            del prepared.existing[customer_id]
+        to_create = [
+            item.id
+            for item in chunk
+            if item.id not in links
+            and item.id not in prepared.existing
+            and item.id not in prepared.vanished
+            and item.id not in stray_review
+        ]
+        # Never create a record a person has not yet confirmed is new.
+        review = strong_unreviewed_matches(
+            direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
+        )
+        review.update(stray_review)
+        admitted: list[SelectedCustomer] = []
+        for item in chunk:
+            link = item.link
+            if item.id in prepared.vanished:
+                reason = "No longer found in NetSuite during the run"
+                self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
+                self.hierarchy.reached(item.id, link.zuora_account_id if link else None)
+            elif item.id in prepared.unchanged:
+                assert link is not None
+                item.record = None
+                self._unchanged(item, link.zuora_account_id)
+            elif item.id in review:
+                item.record = None
+                self._hold_for_review(item, review[item.id])
+            else:
+                item.existing = prepared.existing.get(item.id)
+                item.state = prepared.states.get(link.zuora_account_id) if link else None
+                admitted.append(item)
+        return admitted
+
+    def _forget(self, item: SelectedCustomer) -> None:
+        item.record = None  # back to the summary: memory stays bounded
 
     def _without_settled_write_backs(
         self, selected: dict[str, SelectedCustomer]
@@ -623,7 +368,7 @@ class NetSuiteToZuoraSync(SyncEngine):
             if item.selected_at is not None
             and (item.selected_at <= watermark or customer_id in self._rows_at_watermark)
         ]
-        links = self.load_links(candidates) if candidates else {}
+        links = self._links(candidates) if candidates else {}
         quiet = {c for c in candidates if self._row_unchanged(c, links)}
         return {c: item for c, item in selected.items() if c not in quiet}
 
@@ -647,261 +392,14 @@ class NetSuiteToZuoraSync(SyncEngine):
             customer_id
         )
 
-    def _row_source_digest(self, customer_id: str) -> str:
-        return f"{self._fingerprints[customer_id].hex()}-{self._options_digest}"
-
-    def _source_digest(self, customer_id: str) -> str:
-        return f"{self._record_digests[customer_id].hex()}-{self._options_digest}"
-
-    def sync_selected(
-        self, selected: dict[str, SelectedCustomer], *, settle_early: bool = False
-    ) -> None:
-        """Skip, look up and write the selected customers, parents before children: a chunk's
-        whole records, existence checks and link states are read while the chunk before it
-        syncs, and a child waits only for its own parent, never for a whole level.
-
-        With settle_early, the read back starts as soon as the last customers are all on the
-        wire and some write-back has answered: it then runs beside their last calls instead
-        of a round trip after them (see settle())."""
-        self.summary.selected += len(selected)
-        self.recorder.set_total(self.summary.selected)
-        eligible: dict[str, SelectedCustomer] = {}
-        ignored = ignored_source_ids(direction=Direction.NETSUITE_TO_ZUORA)
-        for item in selected.values():
-            reason = IGNORED_REASON if item.id in ignored else self.skip_reason(item.customer)
-            if reason:
-                self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
-            else:
-                eligible[item.id] = item
-        if not eligible:
-            return
-        links = self.load_links(list(eligible))
-        for customer_id in [i for i in eligible if self._row_unchanged(i, links)]:
-            item = eligible.pop(customer_id)
-            self._record(
-                self._outcome(
-                    item, Outcome.UNCHANGED, destination_id=links[customer_id].zuora_account_id
-                )
-            )
-        levels, orphans = self.levels(eligible, selected)
-        destinations = {nid: link.zuora_account_id for nid, link in links.items()}
-        for nid, link in self.load_links(sorted(self._outside_parents(eligible))).items():
-            destinations[nid] = link.zuora_account_id
-        # Only parents of customers in this run get a placement: an Event each would cost a
-        # hundred MB at 100,000 customers.
-        parents = {p for item in eligible.values() if (p := self._parent_id(item.customer))}
-        placements = {
-            customer_id: Placement() for customer_id in parents if customer_id in eligible
-        }
-        ordered = [item for level in levels for item in level]
-        chunks = [
-            ordered[start : start + FULL_RECORDS_PER_READ]
-            for start in range(0, len(ordered), FULL_RECORDS_PER_READ)
-        ]
-
-        def finished(future: Future[AccountOutcome]) -> None:
-            item = futures.pop(future)
-            item.record = None  # back to the summary: memory stays bounded
-            if not isinstance(future.exception(), RunStopped):  # never sent: left to the next
-                self._record(future.result())
-
-        # A queue fed by done-callbacks, and a bounded number queued: concurrent.futures.wait()
-        # walks every pending future on each call, which at 100,000 customers costs more CPU
-        # than the sync itself.
-        futures: dict[Future[AccountOutcome], SelectedCustomer] = {}
-        done: queue.SimpleQueue[Future[AccountOutcome]] = queue.SimpleQueue()
-        workers = ZUORA_WRITE_CONCURRENCY + self.preferences.netsuite_concurrency
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader,
-        ):
-            ahead = reader.submit(self._prepare, chunks[0], links) if chunks else None
-            # Recorded while the first chunk is read: the reasons may wait for a NetSuite read.
-            for item, message in orphans:
-                self._record(self._failure(item, "PARENT_NOT_SYNCED", message()))
-            for index, chunk in enumerate(chunks):
-                if self.stopping():
-                    break
-                assert ahead is not None
-                prepared = ahead.result()
-                if index + 1 < len(chunks):
-                    ahead = reader.submit(self._prepare, chunks[index + 1], links)
-                # An account the customer's Zuora ID names but that does not point back is not
-                # ours to overwrite: it waits for a person (or, once rejected, is ignored).
-                strays = {
-                    item.id: _stray(item.customer, account)
-                    for item in chunk
-                    if (account := prepared.existing.get(item.id)) is not None
-                    and item.id not in prepared.vanished
-                    and str(account.get(z_fields.INTEGRATION_ID) or "") != item.id
-                }
-                stray_review = stray_references_review(strays.values(), suggest=not self.dry_run)
-                for customer_id in strays:
-                    del prepared.existing[customer_id]
-                to_create = [
-                    item.id
-                    for item in chunk
-                    if item.id not in links
-                    and item.id not in prepared.existing
-                    and item.id not in prepared.vanished
-                    and item.id not in stray_review
-                ]
-                # Never create a record a person has not yet confirmed is new.
-                review = strong_unreviewed_matches(
-                    direction=Direction.NETSUITE_TO_ZUORA, source_ids=to_create
-                )
-                review.update(stray_review)
-                settled = prepared.vanished | prepared.unchanged | set(review)
-                lookups = self.lookups() if any(i.id not in settled for i in chunk) else None
-                for item in chunk:
-                    placement = placements.get(item.id)  # None: no child waits for it
-                    if item.id in prepared.vanished:
-                        reason = "No longer found in NetSuite during the run"
-                        self._record(self._outcome(item, Outcome.SKIPPED, reason=reason))
-                        if placement is not None:
-                            placement.place(None)
-                    elif item.id in prepared.unchanged:
-                        item.record = None
-                        self._record(
-                            self._outcome(
-                                item, Outcome.UNCHANGED, destination_id=destinations[item.id]
-                            )
-                        )
-                        if placement is not None:
-                            placement.place(destinations[item.id])
-                    elif item.id in review:
-                        item.record = None
-                        self._record(
-                            self._outcome(item, Outcome.NEEDS_REVIEW, reason=review[item.id])
-                        )
-                        if placement is not None:
-                            placement.block(
-                                "PARENT_NOT_SYNCED",
-                                f"Parent customer {_describe(item.customer)} is not in Zuora: it "
-                                "waits for a match to be reviewed.",
-                            )
-                    else:
-                        parent = self._parent_id(item.customer)
-                        link = links.get(item.id)
-                        assert lookups is not None
-                        future = pool.submit(
-                            self._sync_placed,
-                            item,
-                            placement,
-                            placements.get(parent) if parent else None,
-                            link,
-                            prepared.existing.get(item.id),
-                            prepared.states.get(link.zuora_account_id) if link else None,
-                            destinations.get(parent) if parent else None,
-                            lookups,
-                        )
-                        futures[future] = item
-                        future.add_done_callback(done.put)
-                        while len(futures) >= MAX_QUEUED:
-                            finished(done.get())
-            last_wave = self.preferences.netsuite_concurrency
-            while futures:
-                if settle_early and len(futures) <= last_wave and self._early_read is None:
-                    written = self._own_writes.take()
-                    if written is not None:
-                        self._early_read = self._start_read_back(written)
-                        self._fault("read_back_sent", {"read_back": self._early_read})
-                        # Stored while the last wave and the read back are on the wire, not
-                        # after them: settle() then has only the last wave's results left.
-                        self.recorder.flush()
-                finished(done.get())
-
-    def _sync_placed(
-        self,
-        item: SelectedCustomer,
-        placement: Placement | None,
-        parent_placement: Placement | None,
-        link: RecordLink | None,
-        existing: dict[str, Any] | None,
-        state: dict[str, Any] | None,
-        parent_account_id: str | None,
-        lookups: tuple[ZuoraLookups, NetSuiteLookups],
-    ) -> AccountOutcome:
-        """One customer in a worker: wait for its parent (sent before it, so already running
-        or done), then sync it and tell its own children, if any, where it went."""
-        outcome: AccountOutcome | None = None
-        try:
-            self._stop_here()
-            if parent_placement is not None:
-                parent_placement.ready.wait()
-                self._stop_here()
-                if parent_placement.blocked is not None:
-                    code, message, retryable = parent_placement.blocked
-                    outcome = self._failure(item, code, message, retryable)
-                else:
-                    parent_account_id = parent_placement.account_id or parent_account_id
-            if outcome is None:
-                outcome = self.sync_customer(
-                    item, link, existing, state, parent_account_id, lookups, placement
-                )
-            return outcome
-        finally:
-            if placement is not None:
-                self._tell_children(item, placement, outcome)
-
-    @staticmethod
-    def _tell_children(
-        item: SelectedCustomer, placement: Placement, outcome: AccountOutcome | None
-    ) -> None:
-        if outcome is None or outcome.outcome == Outcome.FAILED:
-            placement.block(
-                "PARENT_FAILED",
-                f"Parent customer {_describe(item.customer)} did not sync in this run, so this "
-                "customer cannot be attached to it in Zuora. Fix the parent's error first.",
-                outcome.retryable if outcome is not None else True,
-            )
-        else:
-            placement.place(outcome.destination_id)
-
     # -- after the writes: our own write-backs ----------------------------------------------------
-    def settle(self) -> None:
-        """Re-read what changed in NetSuite since this run started, so the watermark can move
-        past the run's own write-backs (each one bumps the customer's lastmodifieddate).
-
-        A customer whose content (minus lastmodifieddate and the Zuora cross-reference fields)
-        is what this run synced is ours; any other is someone's edit made during the run, and it
-        is synced now. Afterwards the watermark is the newest of our own write-back stamps. The
-        same design as ZuoraToNetSuiteSync.settle(), except that the next run re-reads the
-        settle margin through its ordinary selection: SuiteQL pages are large, and the row
-        digest stored with each link (see _row_unchanged) tells our write-backs from edits.
-        """
-        if self.dry_run or self.account_ids is not None or self.stopping():
-            return
-        for round_ in range(SETTLE_ROUNDS):
-            read_back, self._early_read = self._early_read, None
-            early = read_back is not None
-            if read_back is None:
-                written = self._own_writes.take()
-                if written is None:
-                    if round_ == 0:
-                        self._settle_without_write_backs()
-                    break
-                read_back = self._start_read_back(written)
-            # While the reads are on the wire: the links of this run must be visible to the
-            # lookups of the customers they find.
-            self.recorder.flush()
-            changed, own = self._finish_read_back(read_back)
-            if own is not None:
-                self._settled_at = max(own, self._settled_at) if self._settled_at else own
-            if early and not changed:
-                # Known next time while the row is the one synced and no address line
-                # changed (see _without_settled_write_backs).
-                self._settle_late_write_backs(self._fingerprints)
-                break
-            if changed:
-                self.sync_selected(changed)
-        if self._own_writes.pending():  # someone kept editing customers: keep the overlap
-            self._settled_at = None
-
-    def _start_read_back(self, written: WrittenBack) -> ReadBack:
+    # A customer whose content (minus lastmodifieddate and the Zuora cross-reference fields) is
+    # what this run synced is ours. Unlike the other direction, the next run re-reads the
+    # settle margin through its ordinary selection: SuiteQL pages are large, and the row digest
+    # stored with each link (see _row_unchanged) tells our write-backs from edits.
+    def _start_read_back(self, written: WrittenBack, since: datetime) -> ReadBack:
         """Send the settle pass's reads: the customers' rows in time slices, and the address
         changes, at once; _finish_read_back() takes their answers."""
-        since = max(self.since(), self._run_started - OVERLAP)
         slices = written.slices(since, per_slice=WRITES_PER_SETTLE_SLICE)
         pool = ThreadPoolExecutor(max_workers=len(slices) + 1, thread_name_prefix="settle")
         try:
@@ -909,7 +407,15 @@ class NetSuiteToZuoraSync(SyncEngine):
             # same time as the customers, and those customers compared whole.
             addresses = pool.submit(self._address_change_times, since)
             rows = [
-                pool.submit(self._read_back_slice, start, end, written) for start, end in slices
+                pool.submit(
+                    read_back_slice,
+                    self.netsuite,
+                    start,
+                    end,
+                    written_ids=written.ids,
+                    row_digests=self._row_digests,
+                )
+                for start, end in slices
             ]
         finally:
             pool.shutdown(wait=False)
@@ -917,7 +423,7 @@ class NetSuiteToZuoraSync(SyncEngine):
 
     def _finish_read_back(
         self, read_back: ReadBack
-    ) -> tuple[dict[str, SelectedCustomer], datetime | None]:
+    ) -> tuple[list[SelectedCustomer], datetime | None]:
         """The customers someone changed during the run, and the newest stamp of our own
         write-backs that the read back saw."""
         changed: dict[str, SelectedCustomer] = {}
@@ -930,12 +436,14 @@ class NetSuiteToZuoraSync(SyncEngine):
                 own = newest_own
         addressed = read_back.addresses.result()
         unread = [i for i in addressed if i not in changed]
-        for customer in self.customers_by_ids(unread, SELECTION_WHERE, address_books=True):
+        for customer in customers_by_ids(
+            self.netsuite, unread, SELECTION_WHERE, address_books=True
+        ):
             if self._changed_since_read(customer):
                 customer_id = str(customer["id"])
                 self._address_changed.add(customer_id)
                 changed[customer_id] = self._selected(customer, addressed[customer_id])
-        return changed, own
+        return list(changed.values()), own
 
     def _address_change_times(self, since: datetime) -> dict[str, datetime]:
         return dict(self.netsuite.iter_address_change_times_since(since))
@@ -944,384 +452,12 @@ class NetSuiteToZuoraSync(SyncEngine):
         """Whether a whole record differs from what this run read of it (its row only, for a
         customer skipped without reading its address book)."""
         customer_id = str(customer["id"])
-        digest = self._record_digests.get(customer_id)
+        digest = self._fingerprints.get(customer_id)
         if digest is not None:
             return fingerprint(customer) != digest
-        return row_digest(customer) != self._fingerprints.get(customer_id)
-
-    def _read_back_slice(
-        self, start: datetime, end: datetime | None, written: WrittenBack
-    ) -> tuple[list[tuple[dict[str, Any], datetime]], datetime | None]:
-        """Customers stamped in [start, end) that are not what this run synced, and the newest
-        stamp of our own write-backs among them (the NetSuite slots are free by now, or nearly:
-        at 100,000 customers the read back is 100 calls)."""
-        where = SELECTION_WHERE
-        if end is not None:
-            where = f"({SELECTION_WHERE}) AND lastmodifieddate < {to_suiteql_date(end)}"
-        found: list[tuple[dict[str, Any], datetime]] = []
-        own: datetime | None = None
-        for customer in self.netsuite.iter_customers_changed_since(
-            start, extra_where=where, address_books=False
-        ):
-            customer_id, at = str(customer["id"]), _stamp(customer.get("lastModifiedDate"))
-            if self._fingerprints.get(customer_id) == row_digest(customer):
-                if customer_id in written.ids and (own is None or at > own):
-                    own = at
-                continue
-            found.append((customer, at))
-        return found, own
+        return row_digest(customer) != self._row_digests.get(customer_id)
 
     def _parent_id(self, customer: dict[str, Any]) -> str | None:
         if not self.options.hierarchies_enabled:
             return None
-        return _parent_ref(customer)
-
-    def _outside_parents(self, eligible: dict[str, SelectedCustomer]) -> set[str]:
-        return {
-            p
-            for item in eligible.values()
-            if (p := self._parent_id(item.customer)) and p not in eligible
-        }
-
-    def levels(
-        self, eligible: dict[str, SelectedCustomer], selected: dict[str, SelectedCustomer]
-    ) -> tuple[list[list[SelectedCustomer]], list[tuple[SelectedCustomer, Callable[[], str]]]]:
-        """Customers grouped by depth in the hierarchy (parents in earlier groups), and the
-        ones that cannot sync because of their parent (a cycle, or a parent not in Zuora), each
-        with its reason. Reasons that name a parent outside the run wait for a NetSuite read,
-        made in the background: the writes need only the grouping."""
-        depth: dict[str, int] = {}
-        orphans: list[tuple[SelectedCustomer, Callable[[], str]]] = []
-        orphan_ids: set[str] = set()
-        outside = self._outside_parents(eligible)
-        linked_outside = set(self.load_links(sorted(outside))) if outside else set()
-        unexplained = sorted(p for p in outside - linked_outside if p not in selected)
-        explained: Future[dict[str, str]] | None = None
-        if unexplained:
-            explained = self._in_background(lambda: self.describe_outside_parents(unexplained))
-
-        def orphan(item: SelectedCustomer, message: str | Callable[[], str]) -> None:
-            if item.id not in orphan_ids:
-                orphan_ids.add(item.id)
-                orphans.append((item, message if callable(message) else lambda: message))
-
-        def outside_reason(parent: str) -> str:
-            found = explained.result() if explained is not None else {}
-            return found.get(
-                parent,
-                f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
-                "as a customer. Sync or link the parent first.",
-            )
-
-        def resolve(customer_id: str, trail: list[str]) -> int | None:
-            if customer_id in depth:
-                return depth[customer_id]
-            if customer_id in orphan_ids:
-                return None
-            item = eligible[customer_id]
-            parent = self._parent_id(item.customer)
-            if not parent:
-                depth[customer_id] = 0
-                return 0
-            if parent in trail or parent == customer_id:
-                members = (
-                    [*trail[trail.index(parent) :], customer_id]
-                    if parent in trail
-                    else [customer_id]
-                )
-                cycle = " → ".join(_describe(eligible[m].customer) for m in [*members, parent])
-                for member in members:
-                    orphan(
-                        eligible[member],
-                        f"The customer hierarchy has a cycle: {cycle}. Fix the parent in NetSuite.",
-                    )
-                return None
-            if parent in eligible:
-                parent_depth = resolve(parent, [*trail, customer_id])
-                if parent_depth is None:
-                    name = _describe(eligible[parent].customer)
-                    orphan(item, f"Parent customer {name} cannot sync, so this customer cannot.")
-                    return None
-                depth[customer_id] = parent_depth + 1
-                return depth[customer_id]
-            if parent in linked_outside:
-                depth[customer_id] = 0
-                return 0
-            parent_item = selected.get(parent)
-            if parent_item is None:
-                orphan(item, lambda: outside_reason(parent))
-                return None
-            why = self.skip_reason(parent_item.customer) or "not syncable"
-            name = _describe(parent_item.customer)
-            orphan(item, f"Parent customer {name} is not in Zuora: {why}.")
-            return None
-
-        for customer_id in eligible:
-            resolve(customer_id, [])
-        grouped: dict[int, list[SelectedCustomer]] = {}
-        for customer_id, level in depth.items():
-            grouped.setdefault(level, []).append(eligible[customer_id])
-        return [grouped[k] for k in sorted(grouped)], orphans
-
-    # -- one customer ---------------------------------------------------------------------------
-    def sync_customer(
-        self,
-        item: SelectedCustomer,
-        link: RecordLink | None,
-        existing: dict[str, Any] | None,
-        state: dict[str, Any] | None,
-        parent_account_id: str | None,
-        lookups: tuple[ZuoraLookups, NetSuiteLookups],
-        placement: Placement | None = None,
-    ) -> AccountOutcome:
-        try:
-            payload, warnings = account_payload(
-                item.record or item.customer,
-                options=self.options,
-                lookups=lookups[0],
-                netsuite=lookups[1],
-                parent_account_id=parent_account_id,
-                is_create=link is None and existing is None,
-            )
-            if link is not None:
-                outcome = self._sync_linked(item, link, payload, state)
-            elif existing is not None:
-                outcome = self._link_existing(item, existing, payload)
-            else:
-                outcome = self._create(item, payload, placement)
-            outcome.warnings[:0] = warnings
-            return outcome
-        except MappingError as exc:
-            return self._failure(item, exc.code, str(exc))
-        except RunAborted:
-            raise  # the whole run stops: not this customer's failure
-        except ApiError as exc:
-            code = exc.code or f"HTTP_{exc.status}"
-            return self._failure(item, str(code), str(exc), exc.retryable)
-
-    def _create(
-        self, item: SelectedCustomer, payload: dict[str, Any], placement: Placement | None = None
-    ) -> AccountOutcome:
-        customer = item.customer
-        changes = change_list(None, payload)
-        if self.dry_run:
-            return self._outcome(item, Outcome.CREATED, changes=changes)
-        body = {
-            **payload,
-            z_fields.INTEGRATION_STATUS: z_fields.STATUS_SYNC_COMPLETE,
-            z_fields.SYNC_DATE: now().strftime("%Y-%m-%d"),
-        }
-        # One atomic call with both contacts (never a half-made Draft account); the key makes a
-        # retry after a timeout, or a rerun after a crash within 24 h, return the same account.
-        with self.zuora_limiter:
-            created = self.zuora.create_account(
-                body, idempotency_key=f"syncadmin-netsuite-customer-{item.id}"
-            )
-        self._fault("after_zuora_write", {"customer": customer, "created": created})
-        if placement is not None:
-            # Children need the new account's id, not the write-back to NetSuite: let them go.
-            placement.place(created["accountId"])
-        link = RecordLink(
-            zuora_account_id=created["accountId"],
-            zuora_account_number=created.get("accountNumber") or "",
-            zuora_bill_to_id=created.get("billToContactId") or "",
-            zuora_sold_to_id=created.get("soldToContactId") or "",
-            netsuite_internal_id=item.id,
-            netsuite_entity_id=customer.get("entityId") or "",
-            origin=RecordLink.Origin.CREATED,
-        )
-        outcome = self._outcome(
-            item, Outcome.CREATED, changes=changes, destination_id=link.zuora_account_id
-        )
-        self._remember(link, payload)
-        self._write_back(customer, link, outcome)
-        outcome.link, outcome.link_is_new = link, True
-        return outcome
-
-    def _link_existing(
-        self, item: SelectedCustomer, account: dict[str, Any], payload: dict[str, Any]
-    ) -> AccountOutcome:
-        customer = item.customer
-        zuora_id = account["id"]
-        # Only an account whose IntegrationId__NS is this customer gets here (see _stray).
-        if RecordLink.objects.filter(zuora_account_id=zuora_id).exists():
-            return self._failure(
-                item,
-                "ALREADY_LINKED",
-                f"Zuora account {account.get('accountNumber')} ({zuora_id}) carries this "
-                "customer's NetSuite id but is already linked to another NetSuite customer. "
-                "Review the links before syncing it.",
-            )
-        link = RecordLink(
-            zuora_account_id=zuora_id,
-            zuora_account_number=account.get("accountNumber") or "",
-            zuora_bill_to_id=account.get("billToId") or "",
-            zuora_sold_to_id=account.get("soldToId") or "",
-            netsuite_internal_id=item.id,
-            netsuite_entity_id=customer.get("entityId") or "",
-            origin=RecordLink.Origin.MATCHED,
-        )
-        current = zuora_state(account)
-        if self.new_only:
-            # Only the cross-reference fields; standard fields stay as they are.
-            target = {
-                key: payload[key]
-                for key in (z_fields.INTEGRATION_ID, z_fields.CUSTOMER_ID)
-                if key in payload
-            }
-            changes = changed_fields(current, target)
-            if changes and not self.dry_run:
-                with self.zuora_limiter:
-                    self.zuora.update_account(zuora_id, {k: v for k, (_, v) in changes.items()})
-            outcome = self._outcome(
-                item,
-                Outcome.LINKED,
-                destination_id=zuora_id,
-                changes=changes,
-                reason="Existing Zuora account linked (Sync New Records Only)",
-            )
-            remembered = {**current, **target}
-        else:
-            # What the account holds was just read: send only what differs from it.
-            changes = change_list(current, payload)
-            warnings = [] if self.dry_run else self._send_update(link, current, payload)
-            outcome = self._outcome(
-                item,
-                Outcome.LINKED,
-                destination_id=zuora_id,
-                changes=changes,
-                reason="Existing Zuora account linked and updated",
-                warnings=warnings,
-            )
-            remembered = payload
-        if not self.dry_run:
-            self._fault("after_zuora_write", {"customer": customer, "account": account})
-            self._remember(link, remembered)
-            self._write_back(customer, link, outcome)
-            outcome.link, outcome.link_is_new = link, True
-        return outcome
-
-    def _sync_linked(
-        self,
-        item: SelectedCustomer,
-        link: RecordLink,
-        payload: dict[str, Any],
-        state: dict[str, Any] | None,
-    ) -> AccountOutcome:
-        customer = item.customer
-        destination = link.zuora_account_id
-        if self.new_only:
-            outcome = self._outcome(
-                item,
-                Outcome.SKIPPED,
-                destination_id=destination,
-                reason="Already linked; Sync New Records Only does not update linked records",
-            )
-            if not self.dry_run:
-                self._write_back(customer, link, outcome)
-                outcome.link = link
-            return outcome
-        previous = (link.last_payload or {}).get(PAYLOAD_KEY)
-        if state is not None:
-            link.zuora_bill_to_id = link.zuora_bill_to_id or state.get("billToId") or ""
-            link.zuora_sold_to_id = link.zuora_sold_to_id or state.get("soldToId") or ""
-            if previous is None:
-                previous = zuora_state(state)
-        if previous is None:
-            return self._failure(
-                item,
-                "LINKED_ACCOUNT_MISSING",
-                f"The linked Zuora account {link.zuora_account_number or destination} was not "
-                "found in Zuora. Remove or fix the link before syncing this customer again.",
-            )
-        changes = change_list(previous, payload)
-        if not changes:
-            outcome = self._outcome(item, Outcome.UNCHANGED, destination_id=destination)
-            if not self.dry_run:
-                if PAYLOAD_KEY not in (link.last_payload or {}):
-                    self._remember(link, previous)  # a baseline, so Zuora is not read again
-                self._write_back(customer, link, outcome)
-                outcome.link = link
-            return outcome
-        outcome = self._outcome(item, Outcome.UPDATED, destination_id=destination, changes=changes)
-        if not self.dry_run:
-            outcome.warnings += self._send_update(link, previous, payload)
-            self._remember(link, payload)
-            self._write_back(customer, link, outcome)
-            outcome.link = link
-        return outcome
-
-    def _send_update(
-        self, link: RecordLink, previous: dict[str, Any], payload: dict[str, Any]
-    ) -> list[str]:
-        """One call: the account fields and contact fields that changed, contacts nested
-        (Zuora updates the account's own Bill To and Sold To in place). The warnings."""
-        shared = bool(link.zuora_bill_to_id) and link.zuora_bill_to_id == link.zuora_sold_to_id
-        body = account_update(previous, payload, sold_to_is_bill_to=shared)
-        if body:
-            with self.zuora_limiter:
-                self.zuora.update_account(link.zuora_account_id, body)
-        if body.get("accountNumber"):
-            link.zuora_account_number = body["accountNumber"]
-        warning = shared_contact_warning(previous, payload, sold_to_is_bill_to=shared)
-        return [warning] if warning else []
-
-    def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
-        stored = dict(link.last_payload or {})
-        stored[PAYLOAD_KEY] = {**(stored.get(PAYLOAD_KEY) or {}), **payload}
-        if link.netsuite_internal_id in self._record_digests:
-            stored[SOURCE_KEY] = self._source_digest(link.netsuite_internal_id)
-        if link.netsuite_internal_id in self._fingerprints:
-            stored[SOURCE_ROW_KEY] = self._row_source_digest(link.netsuite_internal_id)
-        link.last_payload = stored
-        link.last_payload_hash = payload_hash(stored[PAYLOAD_KEY])
-        link.last_synced_at = now()
-
-    def _write_back(
-        self, customer: dict[str, Any], link: RecordLink, outcome: AccountOutcome
-    ) -> None:
-        """The Zuora account id (and number) on the NetSuite customer, only when it differs. A
-        failure keeps the Zuora work and is retried on the next run (writeback_pending)."""
-        update = {}
-        if customer.get(ns_fields.ZUORA_ID) != link.zuora_account_id:
-            update[ns_fields.ZUORA_ID] = link.zuora_account_id
-        number = link.zuora_account_number
-        if number and customer.get(ns_fields.ZUORA_ACCOUNT_NUMBER) != number:
-            update[ns_fields.ZUORA_ACCOUNT_NUMBER] = number
-        if not update:
-            link.writeback_pending = False
-            return
-        try:
-            self._netsuite_write(str(customer["id"]), update)
-        except ApiError as exc:
-            # Even when the run is being stopped (RunAborted): the Zuora account exists, and
-            # its link is kept with the write-back pending; the next call stops the run.
-            link.writeback_pending = True
-            outcome.warnings.append(
-                f"Zuora is up to date, but writing the Zuora ID back to the NetSuite customer "
-                f"failed ({exc}); it will be retried on the next run."
-            )
-        else:
-            link.writeback_pending = False
-
-    def _netsuite_write(self, customer_id: str, update: dict[str, Any]) -> None:
-        started = now()
-        try:
-            self.netsuite.update_customer(customer_id, update)
-        finally:
-            self._own_writes.add([customer_id], started)
-
-    # -- outcomes ---------------------------------------------------------------------------------
-    def _outcome(self, item: SelectedCustomer, outcome: str, **values: Any) -> AccountOutcome:
-        customer = item.customer
-        return AccountOutcome(
-            source_id=item.id,
-            source_number=customer.get("entityId") or "",
-            source_name=_name(customer),
-            outcome=outcome,
-            selected_at=item.selected_at,
-            **values,
-        )
-
-    def _source(self, item: SelectedCustomer) -> dict[str, Any]:
-        return item.customer
+        return parent_ref(customer)

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import router, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from syncadmin.models import AccountResult, Outcome, RecordLink, SyncRun
-from syncadmin.services.bulk import insert_rows
 from syncadmin.services.storable import make_storable, storable, storable_text
 
 
@@ -35,7 +34,7 @@ class AccountOutcome:
     link: RecordLink | None = None  # a link to save together with this outcome
     link_is_new: bool = False
     # Fields to write back to the source record once the destination write is done; the
-    # outcome is recorded after that write-back (see ZuoraToNetSuiteSync._write_back_batch).
+    # outcome is recorded after that write-back (see SyncEngine._flush_writebacks).
     writeback: dict[str, Any] | None = None
 
 
@@ -83,6 +82,9 @@ class MemoryRecorder(Recorder):
 class DatabaseRecorder(Recorder):
     """Writes links and results in batches: one bulk insert per batch, never one per account."""
 
+    # Rows per INSERT statement: well under SQLite's limit on bound parameters.
+    INSERT_BATCH = 500
+
     def __init__(
         self,
         run: SyncRun,
@@ -125,8 +127,9 @@ class DatabaseRecorder(Recorder):
                     make_storable(o.link)
             new_links = [o.link for o in pending if o.link is not None and o.link_is_new]
             if new_links:
-                insert_rows(RecordLink, new_links)
-                _learn_primary_keys(new_links)
+                # Sets their primary keys (RETURNING, on PostgreSQL and SQLite alike): the
+                # results below refer to them, and a later flush updates them.
+                RecordLink.objects.bulk_create(new_links, batch_size=self.INSERT_BATCH)
             changed_links = [o.link for o in pending if o.link is not None and not o.link_is_new]
             if changed_links:
                 RecordLink.objects.bulk_update(
@@ -144,27 +147,27 @@ class DatabaseRecorder(Recorder):
                         "writeback_pending",
                     ],
                 )
-            insert_rows(
-                AccountResult,
-                (
-                    {
-                        "run": self.run,
-                        "link": o.link,
-                        "source_id": storable_text(o.source_id),
-                        "source_number": storable_text(o.source_number)[:100],
-                        "source_name": storable_text(o.source_name)[:255],
-                        "destination_id": storable_text(o.destination_id),
-                        "outcome": o.outcome,
-                        "reason": storable_text(o.reason)[:255],
-                        "error_code": storable_text(o.error_code)[:64],
-                        "error_message": storable_text(o.error_message),
-                        "retryable": o.retryable,
-                        "waiting_for": storable_text(o.waiting_for),
-                        "changes": storable(o.changes),
-                        "warnings": storable(o.warnings),
-                    }
+            AccountResult.objects.bulk_create(
+                [
+                    AccountResult(
+                        run=self.run,
+                        link=o.link,
+                        source_id=storable_text(o.source_id),
+                        source_number=storable_text(o.source_number)[:100],
+                        source_name=storable_text(o.source_name)[:255],
+                        destination_id=storable_text(o.destination_id),
+                        outcome=o.outcome,
+                        reason=storable_text(o.reason)[:255],
+                        error_code=storable_text(o.error_code)[:64],
+                        error_message=storable_text(o.error_message),
+                        retryable=o.retryable,
+                        waiting_for=storable_text(o.waiting_for),
+                        changes=storable(o.changes),
+                        warnings=storable(o.warnings),
+                    )
                     for o in pending
-                ),
+                ],
+                batch_size=self.INSERT_BATCH,
             )
             for o in pending:
                 o.link_is_new = False
@@ -178,22 +181,6 @@ class DatabaseRecorder(Recorder):
                 skipped=counts[Outcome.SKIPPED],
                 failed=counts[Outcome.FAILED],
             )
-
-
-def _learn_primary_keys(links: list[RecordLink]) -> None:
-    """Give links written by insert_rows() their primary keys (results refer to them, and a
-    later flush updates them), read back by their unique Zuora account id."""
-    alias = router.db_for_write(RecordLink)
-    for start in range(0, len(links), 500):
-        chunk = links[start : start + 500]
-        ids = dict(
-            RecordLink.objects.using(alias)
-            .filter(zuora_account_id__in=[link.zuora_account_id for link in chunk])
-            .values_list("zuora_account_id", "pk")
-        )
-        for link in chunk:
-            link.pk = ids[link.zuora_account_id]
-            link._state.adding, link._state.db = False, alias
 
 
 def now() -> datetime:

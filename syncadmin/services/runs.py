@@ -21,14 +21,12 @@ from syncadmin.services import lease
 from syncadmin.services.concurrency import (
     AdaptiveLimiter,
     RunStopped,
-    interpreter_tuned_for_calls,
 )
 from syncadmin.services.connections import (
     ConnectionNotConfigured,
     netsuite_client_build,
     zuora_client_build,
 )
-from syncadmin.services.engine import RunSummary
 from syncadmin.services.recording import (
     AccountOutcome,
     DatabaseRecorder,
@@ -36,6 +34,7 @@ from syncadmin.services.recording import (
     ProgressFn,
     Recorder,
 )
+from syncadmin.services.settle import RunSummary
 from syncadmin.services.storable import storable_text
 
 logger = logging.getLogger(__name__)
@@ -310,8 +309,7 @@ def sync_run_execute(
                 limiter=limiter,
                 should_stop=guard.should_stop,
             )
-            with interpreter_tuned_for_calls():
-                summary = engine.run()
+            summary = engine.run()
             failed = recorder.counts.get("failed", 0)
             status = SyncRun.Status.PARTLY_FAILED if failed else SyncRun.Status.SUCCEEDED
             if guard.reason is not None:

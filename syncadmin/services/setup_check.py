@@ -34,16 +34,15 @@ from connectors.zuora.client import ZuoraClient
 from syncadmin.models import NetSuiteConnection, SetupCheck, SyncPreferences, ZuoraConnection
 from syncadmin.services.connections import netsuite_client_build, zuora_client_build
 from syncadmin.services.matching import ACTIVE_CUSTOMERS_QUERY
-from syncadmin.services.netsuite_to_zuora import SELECTION_WHERE
+from syncadmin.services.netsuite_customers import SELECTION_WHERE
+from syncadmin.services.netsuite_reads import EXISTING_CUSTOMERS_QUERY, REFERENCE_QUERY
 from syncadmin.services.preferences import (
     currency_problem,
     payment_term_problem,
     subsidiary_problem,
 )
 from syncadmin.services.storable import storable_text
-from syncadmin.services.zuora_to_netsuite import _EXISTING_COLUMNS as EXISTING_CUSTOMERS_QUERY
-from syncadmin.services.zuora_to_netsuite import REFERENCE_QUERY
-from syncadmin.services.zuora_to_netsuite import _rows_query as zuora_rows_query
+from syncadmin.services.zuora_to_netsuite import changed_rows_query as zuora_rows_query
 
 CLIENT_OPTIONS: dict[str, Any] = {"timeout": 15, "max_attempts": 2, "retry_budget": 20}
 # An id no record has: writes to it prove permission without changing anything.
