@@ -293,9 +293,7 @@ def sync_run_execute(
                 **(client_options or {}),
             }
             zuora = zuora_client_build(**options)
-            netsuite = netsuite_client_build(
-                pool_size=max(8, preferences.netsuite_concurrency * 2), **options
-            )
+            netsuite = netsuite_client_build(**options)
             engine = _engine(
                 direction,
                 zuora=zuora,
