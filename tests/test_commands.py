@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from syncadmin.models import NetSuiteConnection, SyncPreferences, SyncRun, ZuoraConnection
-from tests.conftest import FAST_CLIENTS
+from tests.conftest import FAST_CLIENTS, TEST_KEY
+from tests.factories import RecordLinkFactory, SyncPreferencesFactory
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> str:
@@ -103,6 +110,114 @@ def test_preferences_refuses_one_world_without_default_subsidiary(db):
 def test_preferences_refuses_unknown_names(db):
     with pytest.raises(CommandError, match="Unknown preference 'colour'"):
         run("preferences", "--set", "colour=blue")
+
+
+def test_preferences_set_takes_several_pairs_after_one_flag_as_the_readme_shows(db):
+    run(
+        "preferences",
+        "--set",
+        "default_subsidiary=Parent Company : US Sub",
+        "netsuite_concurrency=7",
+        "sync_behavior=new_only",
+    )
+
+    preferences = SyncPreferences.load()
+    assert preferences.netsuite_concurrency == 7
+    assert preferences.sync_behavior == "new_only"
+
+
+def test_preferences_listing_shows_what_to_type_and_the_choices(db):
+    lines = run("preferences").splitlines()
+
+    master = next(line for line in lines if line.startswith("master "))
+    assert master.split()[:2] == ["master", "zuora"]
+    assert "Customer Account Master: Zuora" in master
+    assert any(line.strip() == "one of: zuora (Zuora), netsuite (NetSuite)" for line in lines)
+    assert next(line for line in lines if line.startswith("schedule_enabled ")).split()[1] == "no"
+    payment_term = next(line for line in lines if line.startswith("default_payment_term "))
+    assert "'Net 30'" in payment_term  # quoted as the shell needs it
+
+
+def test_preferences_refuses_an_invalid_choice_listing_the_valid_ones(db):
+    with pytest.raises(CommandError) as caught:
+        run("preferences", "--set", "master=sap")
+
+    assert "'sap' is not one of: zuora (Zuora), netsuite (NetSuite)" in str(caught.value)
+    assert SyncPreferences.load().master == "zuora"
+
+
+@pytest.fixture
+def subsidiary_set(db):
+    SyncPreferencesFactory(default_subsidiary="Parent Company : US Sub")
+
+
+def test_preferences_takes_a_choice_by_its_label_too(subsidiary_set):
+    run("preferences", "--set", "sync_behavior=Sync New Records Only")
+
+    assert SyncPreferences.load().sync_behavior == "new_only"
+
+
+def test_switching_the_master_with_linked_records_needs_yes(subsidiary_set):
+    RecordLinkFactory.create_batch(3)
+
+    with pytest.raises(CommandError) as caught:
+        run("preferences", "--set", "master=netsuite")
+
+    assert "3 records are linked" in str(caught.value)
+    assert "--yes" in str(caught.value)
+    assert SyncPreferences.load().master == "zuora"
+
+    run("preferences", "--set", "master=netsuite", "--yes")
+
+    assert SyncPreferences.load().master == "netsuite"
+
+
+def test_switching_the_master_without_linked_records_needs_no_confirmation(subsidiary_set):
+    run("preferences", "--set", "master=netsuite")
+
+    assert SyncPreferences.load().master == "netsuite"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sync_customers"],
+        ["preferences"],
+        ["preferences", "--set", "netsuite_concurrency=7"],
+        ["check_setup"],
+        ["setup_schedule"],
+        [
+            "configure_connection",
+            "zuora",
+            "--base-url",
+            "https://x",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s",
+        ],
+    ],
+)
+def test_commands_run_before_migrate_say_so_in_one_line(tmp_path, command):
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "FIELD_ENCRYPTION_KEYS": TEST_KEY,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: The database is not set up yet: run `python manage.py migrate` first."
+    ]
 
 
 @pytest.fixture

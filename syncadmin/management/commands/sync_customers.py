@@ -4,8 +4,9 @@ import sys
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from syncadmin.management.base import DatabaseCommand
 from syncadmin.models import Outcome, SyncPreferences
 from syncadmin.services.runs import RunReport, sync_run_execute
 
@@ -42,7 +43,7 @@ class ProgressBar:
             self.stream.write("\n")
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Run one customer sync now, in this process. Exits 0 when every account succeeded, "
         "1 when any failed or the run could not run."
