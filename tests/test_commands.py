@@ -272,3 +272,96 @@ def test_sync_customers_dry_run_prints_actions_with_field_changes_and_writes_not
     assert f"companyName: — -> {first['name']}" in text
     assert systems.netsuite.customers_count() == 0
     assert not SyncRun.objects.exists()
+
+
+def test_sync_customers_account_takes_a_zuora_account_number_or_id(systems, fast_clients):
+    first, second = [
+        a
+        for a in systems.zuora.accounts.values()
+        if a["status"] == "Active" and not a.get("parentId")
+    ][:2]
+
+    call_command(
+        "sync_customers",
+        "--account",
+        first["accountNumber"],
+        "--account",
+        second["id"],
+        stdout=StringIO(),
+    )
+
+    run = SyncRun.objects.get()
+    assert sorted(run.results.values_list("source_id", flat=True)) == sorted(
+        [first["id"], second["id"]]
+    )
+    assert run.status == SyncRun.Status.SUCCEEDED
+
+
+def test_sync_customers_account_unknown_is_an_error_that_records_no_run(systems, fast_clients):
+    known = next(iter(systems.zuora.accounts.values()))["accountNumber"]
+
+    with pytest.raises(CommandError) as caught:
+        call_command("sync_customers", "--account", "NOPE", "--account", known, stdout=StringIO())
+
+    assert caught.value.returncode == 2
+    assert "No Zuora account has the number or id NOPE" in str(caught.value)
+    assert known not in str(caught.value)
+    assert not SyncRun.objects.exists()
+
+
+def test_sync_customers_account_takes_a_netsuite_customer_number_when_netsuite_is_master(
+    systems, fast_clients
+):
+    systems.netsuite.seed(customers=3, seed=42)
+    SyncPreferencesFactory(master="netsuite")
+
+    call_command("sync_customers", "--account", "CUS-000002", stdout=StringIO())
+
+    run = SyncRun.objects.get()
+    assert list(run.results.values_list("source_id", flat=True)) == ["2"]
+    with pytest.raises(CommandError) as caught:
+        call_command("sync_customers", "--account", "CUS-999999", stdout=StringIO())
+    assert caught.value.returncode == 2
+    assert "No NetSuite customer has the number or id CUS-999999" in str(caught.value)
+    assert SyncRun.objects.count() == 1
+
+
+def test_a_partly_failed_run_lists_the_first_failed_accounts_and_how_many_more(
+    systems, fast_clients
+):
+    accounts = list(systems.zuora.accounts.values())
+    draft = next(a for a in accounts if a["status"] == "Draft")
+    children = [a for a in accounts if a["status"] == "Active" and a is not draft]
+    for account in children:
+        account["parentId"] = draft["id"]  # a Draft parent is never synced: children fail
+    out = StringIO()
+
+    with pytest.raises(SystemExit):
+        call_command("sync_customers", stdout=out)
+
+    text = out.getvalue()
+    run = SyncRun.objects.get()
+    failed = run.results.filter(outcome="failed").order_by("id")
+    total = failed.count()
+    assert total > 20
+    assert f"Failed accounts ({total}):" in text
+    first = failed[0]
+    assert f"  {first.source_number} {first.source_name} — {first.error_code}: " in text
+    assert failed[19].source_number in text
+    assert failed[20].source_number not in text.split("Failed accounts")[1]
+    assert f"… and {total - 20} more." in text
+    assert f"run__id__exact={run.pk}&outcome__exact=failed" in text
+
+
+def test_a_connection_failure_is_printed_once(systems, fast_clients, caplog):
+    from tests.factories import ZuoraConnectionFactory
+
+    ZuoraConnectionFactory(base_url="http://127.0.0.1:9")  # nothing listens there
+    out = StringIO()
+
+    with pytest.raises(SystemExit):
+        call_command("sync_customers", stdout=out)
+
+    printed = out.getvalue() + "\n".join(r.getMessage() for r in caplog.records)
+    assert printed.count("connection failed") == 1, printed
+    assert "The run stopped: Zuora: POST /oauth/token: connection failed" in out.getvalue()
