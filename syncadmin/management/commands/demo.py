@@ -73,23 +73,21 @@ class Children:
         return next((name for name, child in self.started if child.poll() is not None), None)
 
     def stop(self) -> None:
-        """Ask every one to stop (SIGTERM: the sandboxes save their data), wait, then kill
-        what is left of the group."""
+        """Ask each one to stop (SIGTERM: the sandboxes save their data, the worker stops its
+        own processes), wait, then kill what is left of the group."""
         if self.group is None:
             return
-        self._signal_group(signal.SIGTERM)
+        for _, child in self.started:
+            if child.poll() is None:
+                child.terminate()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for _, child in self.started:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        self._signal_group(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.group, signal.SIGKILL)
         for _, child in self.started:
             child.wait()
-
-    def _signal_group(self, sig: int) -> None:
-        assert self.group is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.group, sig)
 
 
 @contextlib.contextmanager
