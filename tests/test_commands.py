@@ -365,3 +365,30 @@ def test_a_connection_failure_is_printed_once(systems, fast_clients, caplog):
     printed = out.getvalue() + "\n".join(r.getMessage() for r in caplog.records)
     assert printed.count("connection failed") == 1, printed
     assert "The run stopped: Zuora: POST /oauth/token: connection failed" in out.getvalue()
+
+
+def test_a_command_on_a_database_behind_the_code_says_to_migrate(tmp_path):
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}",
+        "FIELD_ENCRYPTION_KEYS": TEST_KEY,
+    }
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert manage("migrate", "syncadmin", "0001", "-v", "0").returncode == 0
+    result = manage("preferences")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("CommandError: The database is not up to date (")
+    assert line.endswith("migrations to apply): run `python manage.py migrate` first.")
