@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from types import SimpleNamespace
@@ -30,7 +30,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from connectors.netsuite import fields
-from connectors.sandboxes.seed import generate_accounts
+from connectors.sandboxes.seed import SeedAccount, generate_accounts
 from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 
 logger = logging.getLogger(__name__)
@@ -551,12 +551,15 @@ class NetSuiteSandbox(SandboxServer):
             self.db.commit()
 
     # -- seeding and persistence -------------------------------------------------------------
-    def seed(self, *, customers: int = 20, seed: int = 42) -> list[int]:
-        """Replace all customers with `customers` Active seed accounts; returns their ids."""
+    def seed(
+        self, *, customers: int = 20, seed: int = 42, counterparts: Sequence[SeedAccount] = ()
+    ) -> list[int]:
+        """Replace all customers with `customers` Active seed accounts, then one customer per
+        account of `counterparts` (see seed.probable_counterparts); returns their ids."""
         rng = random.Random(seed)
         accounts = [
             a for a in generate_accounts(customers * 2 + 10, seed=seed) if a.status == "Active"
-        ][:customers]
+        ][:customers] + list(counterparts)
         currency_ids = {symbol: cid for cid, symbol, *_ in CURRENCIES}
         term_ids = {name: tid for tid, name, _ in TERMS}
         ids: dict[int, int] = {}
