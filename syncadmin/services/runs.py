@@ -316,6 +316,11 @@ def sync_run_execute(
                 status, message = SyncRun.Status.INTERRUPTED, guard.reason
             elif not dry_run and account_ids is None:
                 _advance_cursor(cursor, summary)
+            problems = engine.run_problems()
+            if problems:
+                if status == SyncRun.Status.SUCCEEDED:
+                    status = SyncRun.Status.PARTLY_FAILED
+                message = " ".join([message, *problems]).strip()
     except (ApiError, ConnectionNotConfigured) as exc:
         message = f"The run stopped: {exc}"
         logger.warning("sync run failed: %s", message)
