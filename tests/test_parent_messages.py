@@ -1,0 +1,39 @@
+"""A child's failure names its parent by number and name, with the root cause, in every run:
+the later runs that do not read the parent again say what the run that did found."""
+
+from __future__ import annotations
+
+from connectors.zuora import fields as z_fields
+from syncadmin.models import AccountResult
+from tests.test_sync_zuora_to_netsuite import syncable, zuora_put
+
+
+def test_later_runs_keep_the_parents_number_name_and_root_cause(systems, run_sync):
+    accounts = syncable(systems)
+    parent, child = accounts[0], accounts[1]
+    systems.zuora.accounts[parent["id"]][z_fields.SYNC_TO_NETSUITE] = "No"
+    systems.zuora.accounts[child["id"]]["parentId"] = parent["id"]
+    named = f"{parent['accountNumber']} ({parent['name']})"
+
+    run_sync()
+    first = AccountResult.objects.get(source_id=child["id"])
+    assert f"Parent account {named} is not in NetSuite: Sync to NetSuite is No" in (
+        first.error_message
+    )
+
+    zuora_put(systems, f"/v1/accounts/{child['id']}", {"notes": "edited"})
+    report = run_sync()
+
+    second = AccountResult.objects.filter(source_id=child["id"]).first()
+    assert second.run_id == report.run.id and second.error_code == "PARENT_NOT_SYNCED"
+    assert f"Parent account {named} is not in NetSuite: Sync to NetSuite is No (as of the run " in (
+        second.error_message
+    )
+    assert parent["id"] not in second.error_message
+
+    run_sync(trigger="retry", account_ids=[child["id"]])
+
+    retried = AccountResult.objects.filter(source_id=child["id"]).first()
+    assert f"Parent account {named} is not in NetSuite: Sync to NetSuite is No" in (
+        retried.error_message
+    )
