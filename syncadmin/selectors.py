@@ -498,26 +498,37 @@ def record_label(result: AccountResult) -> str:
     return f"{number} ({result.source_name})" if result.source_name else number
 
 
-def zuora_account_url(account_id: str) -> str:
-    """The account's page in the Zuora UI, from the connection's REST base URL."""
+@dataclass(frozen=True)
+class VendorUrls:
+    """Where a record opens in the Zuora and NetSuite UIs, from the connections (read once)."""
+
+    zuora_origin: str
+    netsuite_account: str
+
+    def zuora_account(self, account_id: str) -> str:
+        if not (account_id and self.zuora_origin):
+            return ""
+        return f"{self.zuora_origin}/apps/CustomerAccount.do?method=view&id={account_id}"
+
+    def netsuite_customer(self, internal_id: str) -> str:
+        if not (internal_id and self.netsuite_account):
+            return ""
+        host = self.netsuite_account.lower().replace("_", "-")
+        return f"https://{host}.app.netsuite.com/app/common/entity/custjob.nl?id={internal_id}"
+
+
+def vendor_urls() -> VendorUrls:
+    """The UI addresses of the connected tenants. Zuora's UI is its REST host without "rest."
+    (rest.na.zuora.com -> na.zuora.com, rest.zuora.com -> www.zuora.com); a local sandbox
+    serves both on one address."""
     base = ZuoraConnection.load().base_url
-    if not account_id or not base:
-        return ""
-    parts = urlsplit(base)
-    host = parts.hostname or ""
-    if host.startswith("rest."):
-        host = host.removeprefix("rest.")
-        host = "www.zuora.com" if host == "zuora.com" else host
-        origin = f"https://{host}"
-    else:  # the local sandbox: the same server
-        origin = f"{parts.scheme}://{parts.netloc}"
-    return f"{origin}/apps/CustomerAccount.do?method=view&id={account_id}"
-
-
-def netsuite_customer_url(internal_id: str) -> str:
-    """The customer's page in the NetSuite UI, from the connection's account id."""
-    account = NetSuiteConnection.load().account_id
-    if not internal_id or not account:
-        return ""
-    host = account.lower().replace("_", "-")
-    return f"https://{host}.app.netsuite.com/app/common/entity/custjob.nl?id={internal_id}"
+    origin = ""
+    if base:
+        parts = urlsplit(base)
+        host = parts.hostname or ""
+        if host.startswith("rest."):
+            host = host.removeprefix("rest.")
+            origin = "https://" + ("www.zuora.com" if host == "zuora.com" else host)
+        else:
+            origin = f"{parts.scheme}://{parts.netloc}"
+    return VendorUrls(zuora_origin=origin, netsuite_account=NetSuiteConnection.load().account_id)

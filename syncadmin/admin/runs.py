@@ -15,6 +15,7 @@ from syncadmin.charts import runs_chart_svg
 from syncadmin.models import NetSuiteConnection, SyncRun, ZuoraConnection
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.selectors import (
+    open_problems,
     run_current,
     run_progress,
     runs_chart,
@@ -137,6 +138,9 @@ class SyncRunAdmin(admin.ModelAdmin):
             "can_check_setup": self._may_check_setup(request),
             "can_run_sync": request.user.has_perm("syncadmin.run_sync"),
             "results_url": reverse("admin:syncadmin_accountresult_changelist"),
+            "open_problems": open_problems().count()
+            if request.user.has_perm("syncadmin.view_accountresult")
+            else None,
         }
         return TemplateResponse(request, "admin/syncadmin/dashboard.html", context)
 
