@@ -37,3 +37,21 @@ def test_later_runs_keep_the_parents_number_name_and_root_cause(systems, run_syn
     assert f"Parent account {named} is not in NetSuite: Sync to NetSuite is No" in (
         retried.error_message
     )
+
+
+def test_a_parent_no_run_recorded_is_read_for_its_number_name_and_reason(systems, run_sync):
+    accounts = syncable(systems)
+    parent, child = accounts[0], accounts[1]
+    systems.zuora.accounts[parent["id"]]["status"] = "Draft"
+    run_sync()
+    AccountResult.objects.filter(source_id=parent["id"]).delete()  # e.g. history pruned
+    zuora_put(systems, f"/v1/accounts/{child['id']}", {"parentId": parent["id"]})
+
+    run_sync()
+
+    failure = AccountResult.objects.filter(source_id=child["id"]).first()
+    assert failure.error_code == "PARENT_NOT_SYNCED"
+    assert (
+        f"Parent account {parent['accountNumber']} ({parent['name']}) is not in NetSuite: "
+        "Draft account: only Active accounts sync." in failure.error_message
+    )
