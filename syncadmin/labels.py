@@ -38,7 +38,8 @@ FIELD_LABELS: dict[str, str] = {
     ns.ZUORA_BILL_CYCLE_DAY: "Bill cycle day",
     ns.ZUORA_BATCH: "Batch",
     ns.ZUORA_AUTO_PAY: "Auto pay",
-    ns.ZUORA_PAYMENT_TERM: "Zuora payment terms",
+    # The term's name as in Zuora: NetSuite's own `terms` reference is matched to it by name.
+    ns.ZUORA_PAYMENT_TERM: "Payment terms",
     ns.ZUORA_BILL_TO_ID: "Bill To contact id",
     ns.ZUORA_BILL_TO_EMAIL: "Bill To email",
     ns.ZUORA_SOLD_TO_ID: "Sold To contact id",
@@ -95,8 +96,10 @@ def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, dict):
-        if "refName" in value or "id" in value:
-            return str(value.get("refName") or value.get("id"))
+        if "refName" in value:
+            return str(value["refName"])
+        if set(value) == {"id"}:
+            return f"internal id {value['id']}"
         if "addressBookAddress" in value:
             return address_text(value["addressBookAddress"])
         if any(part in value for part in ADDRESS_PARTS):
@@ -117,6 +120,8 @@ def change_rows(changes: dict[str, Any]) -> list[tuple[str, str, str]]:
     address line (Bill To address, Sold To address) instead of the whole book."""
     rows: list[tuple[str, str, str]] = []
     for name, pair in changes.items():
+        if name == "terms" and ns.ZUORA_PAYMENT_TERM in changes:
+            continue  # the same change, by the term's name rather than NetSuite's id
         before, after = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
         if name == "addressBook":
             rows.extend(_address_book_rows(before, after))

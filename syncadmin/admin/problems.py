@@ -28,6 +28,7 @@ from syncadmin.admin.common import ReadOnlyAdmin
 from syncadmin.csvutil import csv_safe
 from syncadmin.models import AccountResult, Direction, OpenProblem, Outcome
 from syncadmin.selectors import (
+    OPEN_OUTCOMES,
     VendorUrls,
     account_results_search,
     error_hint,
@@ -140,29 +141,25 @@ class OpenProblemAdmin(ReadOnlyAdmin):
     def get_list_display(self, request: HttpRequest) -> list[Any]:
         return [
             "record",
-            "direction_label",
             "since",
             "attempt_count",
             "code",
             "message",
-            "what_to_fix",
             _actions_column(request),
         ]
 
     def get_list_display_links(self, request: HttpRequest, list_display: Any) -> None:
         return None
 
+    # Few, narrow columns: the table fits beside the menu and the filters without scrolling.
     @admin.display(description="Record")
     def record(self, obj: AccountResult) -> str:
         return format_html(
-            '<a href="{}" class="problem-record">{}</a>',
+            '<a href="{}" class="problem-record">{}</a><div class="problem-direction">{}</div>',
             reverse("admin:syncadmin_accountresult_change", args=[obj.pk]),
             record_label(obj),
+            Direction(obj.direction).label,
         )
-
-    @admin.display(description="Direction")
-    def direction_label(self, obj: AccountResult) -> str:
-        return Direction(obj.direction).label
 
     @admin.display(description="Failing since", ordering="failing_since")
     def since(self, obj: AccountResult) -> str:
@@ -178,23 +175,19 @@ class OpenProblemAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Error code")
     def code(self, obj: AccountResult) -> str:
-        return _code(obj)
+        # Long codes may break after an underscore, never inside a word.
+        parts = _code(obj).replace("_", "_\n").split("\n")
+        return format_html_join("", "{}<wbr>", ((part,) for part in parts))
 
-    @admin.display(description="Message")
+    @admin.display(description="Message and what to fix")
     def message(self, obj: AccountResult) -> str:
         text = obj.error_message or obj.reason
         short = text if len(text) <= 160 else text[:159] + "…"
         return format_html(
-            '<span class="problem-message" title="{}" style="display:inline-block;'
-            'min-width:22em;max-width:40em;white-space:normal">{}</span>',
+            '<div class="problem-message" title="{}">{}</div>'
+            '<div class="problem-hint"><strong>What to fix:</strong> {}</div>',
             text,
             short,
-        )
-
-    @admin.display(description="What to fix")
-    def what_to_fix(self, obj: AccountResult) -> str:
-        return format_html(
-            '<span style="display:inline-block;min-width:16em;white-space:normal">{}</span>',
             _hint(obj) or "—",
         )
 
@@ -361,7 +354,7 @@ def record_actions(
     direction = getattr(result, "direction", None) or result.run.direction
     from_zuora = direction == Direction.ZUORA_TO_NETSUITE
     parts: list[tuple[str, ...]] = []
-    if user.has_perm("syncadmin.retry_accounts"):
+    if user.has_perm("syncadmin.retry_accounts") and result.outcome in OPEN_OUTCOMES:
         parts.append(
             (
                 '<button type="submit" form="problem-action" class="button problem-retry" '
@@ -396,7 +389,7 @@ def record_actions(
     ):
         if url:
             parts.append(('<a href="{}" target="_blank" rel="noopener">{}</a>', url, label))
-    return format_html_join(" ", "{}", ((format_html(p[0], *p[1:]),) for p in parts))
+    return format_html_join("", "<span>{}</span>", ((format_html(p[0], *p[1:]),) for p in parts))
 
 
 def _actions_column(request: HttpRequest) -> Callable[[AccountResult], str]:
@@ -407,7 +400,7 @@ def _actions_column(request: HttpRequest) -> Callable[[AccountResult], str]:
     @admin.display(description="Actions")
     def actions(obj: AccountResult) -> str:
         return format_html(
-            '<span class="problem-actions" style="white-space:nowrap">{}</span>',
+            '<span class="problem-actions">{}</span>',
             record_actions(request, obj, next_url=next_url, urls=urls),
         )
 
