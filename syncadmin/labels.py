@@ -146,3 +146,8 @@ def _address_book_rows(before: Any, after: Any) -> list[tuple[str, str, str]]:
         for label in dict.fromkeys([*new, *old])
         if old.get(label) != new.get(label)
     ]
+
+
+def changes_text(changes: dict[str, Any] | None) -> str:
+    """The before -> after table on one line, for a CSV cell."""
+    return "; ".join(f"{label}: {old} → {new}" for label, old, new in change_rows(changes or {}))

@@ -96,3 +96,15 @@ def test_the_history_lists_the_record_in_every_run(admin_client, db):
 
     for run in runs:
         assert f"Run {run.pk}</a>" in page
+
+
+def test_the_results_csv_lists_changed_fields_in_finance_words(admin_client, db):
+    AccountResultFactory(
+        outcome=Outcome.UPDATED,
+        changes={"companyName": ["Old Ltd", "New Ltd"], "terms": [{"id": "3"}, {"id": "2"}]},
+    )
+
+    response = admin_client.get(reverse("admin:syncadmin_accountresult_export"))
+    body = b"".join(response.streaming_content).decode()
+
+    assert "Company name: Old Ltd → New Ltd; Payment terms: internal id 3 → internal id 2" in body

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from syncadmin.admin.common import ReadOnlyAdmin
 from syncadmin.admin.problems import record_actions
 from syncadmin.csvutil import csv_safe
-from syncadmin.labels import change_rows, value_text
+from syncadmin.labels import change_rows, changes_text, value_text
 from syncadmin.models import AccountResult, IgnoredAccount
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.selectors import (
@@ -293,16 +293,19 @@ class AccountResultAdmin(ReadOnlyAdmin):
         changelist = self.get_changelist_instance(request)
         rows = (
             changelist.get_queryset(request)
-            .values_list(*(name for name, _ in EXPORT_COLUMNS))
+            .values_list(*(name for name, _ in EXPORT_COLUMNS), "changes")
             .iterator(chunk_size=2000)
         )
         writer = csv.writer(_Echo())
 
         def lines() -> Iterator[str]:
-            yield writer.writerow([label for _, label in EXPORT_COLUMNS] + ["what to fix"])
-            for row in rows:
+            header = [label for _, label in EXPORT_COLUMNS] + ["changed fields", "what to fix"]
+            yield writer.writerow(header)
+            for *row, changes in rows:
                 code = row[6]
-                yield writer.writerow([csv_safe(v) for v in row] + [error_hint(code)])
+                yield writer.writerow(
+                    [csv_safe(v) for v in row] + [csv_safe(changes_text(changes)), error_hint(code)]
+                )
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="account-results.csv"'
