@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from syncadmin.admin.common import ReadOnlyAdmin
 from syncadmin.csvutil import csv_safe
 from syncadmin.models import AccountResult, Direction, OpenProblem, Outcome
+from syncadmin.paginator import CappedCountPaginator
 from syncadmin.selectors import (
     OPEN_OUTCOMES,
     VendorUrls,
@@ -111,6 +112,8 @@ class OpenProblemAdmin(ReadOnlyAdmin):
     search_help_text = "Finds an account number or id typed in full, or names starting with it."
     sortable_by = ("failing_since", "attempts")
     list_per_page = 50
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     change_list_template = "admin/syncadmin/openproblem/change_list.html"
     actions = ["retry_selected", "ignore_selected"]
 
