@@ -55,3 +55,20 @@ def test_a_parent_no_run_recorded_is_read_for_its_number_name_and_reason(systems
         f"Parent account {parent['accountNumber']} ({parent['name']}) is not in NetSuite: "
         "Draft account: only Active accounts sync." in failure.error_message
     )
+
+
+def test_a_grandchild_names_its_parent_and_the_root_cause_up_the_chain(systems, run_sync):
+    accounts = syncable(systems)
+    root, child, grandchild = accounts[0], accounts[1], accounts[2]
+    systems.zuora.accounts[root["id"]]["status"] = "Draft"
+    systems.zuora.accounts[child["id"]]["parentId"] = root["id"]
+    systems.zuora.accounts[grandchild["id"]]["parentId"] = child["id"]
+
+    run_sync()
+
+    message = AccountResult.objects.get(source_id=grandchild["id"]).error_message
+    assert message.startswith(
+        f"Parent account {child['accountNumber']} ({child['name']}) cannot sync, so this "
+        "account cannot either. Root cause: Parent account "
+        f"{root['accountNumber']} ({root['name']}) is not in NetSuite: Draft account"
+    ), message
