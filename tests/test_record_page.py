@@ -110,3 +110,23 @@ def test_the_results_csv_lists_changed_fields_in_finance_words(admin_client, db)
     # PostgreSQL's jsonb keeps its own key order: each change is checked on its own.
     assert "Company name: Old Ltd → New Ltd" in body
     assert "Payment terms: internal id 3 → internal id 2" in body
+
+
+def test_runs_and_links_hide_watermarks_api_calls_and_hashes_from_non_superusers(
+    operator, admin_client
+):
+    from tests.factories import RecordLinkFactory
+
+    run = SyncRunFactory(succeeded=True, api_calls={"zuora": {"query": 2}})
+    link = RecordLinkFactory(last_payload_hash="f00dfeed" * 8)
+    pages = [
+        (reverse("admin:syncadmin_syncrun_change", args=[run.pk]), ("Watermark", "Api calls")),
+        (reverse("admin:syncadmin_recordlink_change", args=[link.pk]), ("f00dfeed",)),
+    ]
+
+    for url, internals in pages:
+        seen_by_operator = operator.get(url).content.decode()
+        seen_by_superuser = admin_client.get(url).content.decode()
+        for internal in internals:
+            assert internal not in seen_by_operator, (url, internal)
+            assert internal in seen_by_superuser, (url, internal)
