@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from syncadmin.models import IgnoredAccount, Outcome
-from syncadmin.selectors import open_problems
+from syncadmin.problem_selectors import open_problems
 from syncadmin.services.roles import OPERATOR, VIEWER, roles_setup
 from tests.factories import (
     AccountResultFactory,

@@ -28,16 +28,15 @@ from syncadmin.admin.common import ReadOnlyAdmin
 from syncadmin.csvutil import csv_safe
 from syncadmin.models import AccountResult, Direction, OpenProblem, Outcome
 from syncadmin.paginator import CappedCountPaginator
-from syncadmin.selectors import (
+from syncadmin.problem_selectors import (
     OPEN_OUTCOMES,
     VendorUrls,
-    account_results_search,
-    error_hint,
     open_problem_counts,
     open_problems,
     record_label,
     vendor_urls,
 )
+from syncadmin.selectors import account_results_search, error_hint
 from syncadmin.services.results import account_results_retry, accounts_ignore
 
 REVIEW_CODE = "NEEDS_REVIEW"

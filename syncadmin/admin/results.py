@@ -22,14 +22,8 @@ from syncadmin.csvutil import csv_safe
 from syncadmin.labels import change_rows, changes_text, value_text
 from syncadmin.models import AccountResult, IgnoredAccount
 from syncadmin.paginator import CappedCountPaginator
-from syncadmin.selectors import (
-    account_results_search,
-    error_code_counts,
-    error_hint,
-    record_history,
-    record_label,
-    vendor_urls,
-)
+from syncadmin.problem_selectors import record_history, record_label, vendor_urls
+from syncadmin.selectors import account_results_search, error_code_counts, error_hint
 from syncadmin.services.results import account_results_retry, accounts_ignore, accounts_unignore
 
 

@@ -15,8 +15,8 @@ from syncadmin.admin.common import SuperuserFieldsMixin
 from syncadmin.charts import runs_chart_svg
 from syncadmin.models import NetSuiteConnection, SyncRun, ZuoraConnection
 from syncadmin.paginator import CappedCountPaginator
+from syncadmin.problem_selectors import open_problems
 from syncadmin.selectors import (
-    open_problems,
     run_current,
     run_progress,
     runs_chart,

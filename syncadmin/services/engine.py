@@ -21,7 +21,7 @@ from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
 from syncadmin.mapping import MappingOptions, NumberMode
 from syncadmin.models import Outcome, RecordLink, SyncPreferences
-from syncadmin.selectors import parent_root_causes
+from syncadmin.problem_selectors import parent_root_causes
 from syncadmin.services.concurrency import AdaptiveLimiter, RunStopped
 from syncadmin.services.hierarchy import Hierarchy, Wording
 from syncadmin.services.recording import AccountOutcome, Recorder, now
