@@ -56,6 +56,8 @@ PAGES = [
     ("admin:syncadmin_syncrun_progress", {}),
     ("admin:syncadmin_accountresult_changelist", {"q": "customer 1"}),
     ("admin:syncadmin_accountresult_changelist", {"q": "A1"}),
+    ("admin:syncadmin_openproblem_changelist", {}),
+    ("admin:syncadmin_openproblem_changelist", {"code": "CODE_1"}),
 ]
 
 

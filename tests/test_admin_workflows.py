@@ -346,7 +346,8 @@ def test_a_failed_result_says_what_to_fix(admin_client, failures):
     ).content.decode()
 
     assert "Create a term with exactly this name" in html
-    assert "link it by hand" in html
+    assert "Link by hand" in html
+    assert f"{reverse('admin:syncadmin_recordlink_link')}?zuora_q={result.source_number}" in html
 
 
 def test_retry_selected_queues_a_run_of_just_those_accounts(admin_client, failures):

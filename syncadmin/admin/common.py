@@ -43,3 +43,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 def require_permission(request: HttpRequest, permission: str) -> None:
     if not request.user.has_perm(f"syncadmin.{permission}"):
         raise PermissionDenied
+
+
+class SuperuserFieldsMixin:
+    """Hides `superuser_only_fields` (digests, hashes, watermarks, API call counts: what it
+    takes to debug the sync, not to run finance) from everyone but superusers."""
+
+    superuser_only_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return fields
+        return [name for name in fields if name not in self.superuser_only_fields]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        exclude = list(super().get_exclude(request, obj) or ())  # type: ignore[misc]
+        if not request.user.is_superuser:
+            exclude.extend(self.superuser_only_fields)
+        return exclude

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from connectors.http import ApiError
-from syncadmin.admin.common import ReadOnlyAdmin, require_permission
+from syncadmin.admin.common import ReadOnlyAdmin, SuperuserFieldsMixin, require_permission
 from syncadmin.forms import LinkForm, LinkImportForm, LinkSearchForm
 from syncadmin.models import LinkEvent, LinkImport, RecordLink
 from syncadmin.paginator import CappedCountPaginator
@@ -35,7 +35,7 @@ from syncadmin.services.linking import (
 
 
 @admin.register(RecordLink)
-class RecordLinkAdmin(ReadOnlyAdmin):
+class RecordLinkAdmin(SuperuserFieldsMixin, ReadOnlyAdmin):
     list_display = (
         "zuora_account_number",
         "zuora_account_id",
@@ -61,6 +61,7 @@ class RecordLinkAdmin(ReadOnlyAdmin):
         "history"
     ]
     exclude = ("last_payload",)
+    superuser_only_fields = ("last_payload_hash",)
     change_list_template = "admin/syncadmin/recordlink/change_list.html"
     change_form_template = "admin/syncadmin/recordlink/change_form.html"
 

@@ -4,6 +4,7 @@ accounts taken out of the sync."""
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,12 +13,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from syncadmin.admin.common import ReadOnlyAdmin
+from syncadmin.admin.problems import record_actions
 from syncadmin.csvutil import csv_safe
-from syncadmin.models import AccountResult, Direction, IgnoredAccount, Outcome
+from syncadmin.labels import change_rows, changes_text, value_text
+from syncadmin.models import AccountResult, IgnoredAccount
 from syncadmin.paginator import CappedCountPaginator
+from syncadmin.problem_selectors import record_history, record_label, vendor_urls
 from syncadmin.selectors import account_results_search, error_code_counts, error_hint
 from syncadmin.services.results import account_results_retry, accounts_ignore, accounts_unignore
 
@@ -41,6 +46,9 @@ class ErrorCodeFilter(admin.SimpleListFilter):
             return queryset.filter(error_code=self.value())
         return queryset
 
+
+# Row digests, ids and retry bookkeeping: what a superuser needs to debug the sync.
+INTERNAL_FIELDS = ("source_id", "destination_id", "link", "retryable", "waiting_for")
 
 EXPORT_COLUMNS = (
     ("run_id", "run"),
@@ -81,12 +89,23 @@ class AccountResultAdmin(ReadOnlyAdmin):
     sortable_by = ("created_at",)
     list_select_related = False
     list_per_page = 50
-    readonly_fields = [f.name for f in AccountResult._meta.fields if f.name != "name_key"] + [
+    # The record page reads as a finance page; the internal fields are for superusers only.
+    readonly_fields = (
+        "record",
+        "direction",
+        "run",
+        "outcome",
+        "created_at",
+        "error_code",
+        "message",
         "what_to_fix",
         "changes_table",
-        "link_by_hand",
-    ]
-    exclude = ("changes",)
+        "warnings_list",
+        "history",
+        *INTERNAL_FIELDS,
+        "changes_json",
+    )
+    change_form_template = "admin/syncadmin/accountresult/change_form.html"
     change_list_template = "admin/syncadmin/accountresult/change_list.html"
     actions = ["retry_selected", "ignore_selected"]
 
@@ -130,33 +149,91 @@ class AccountResultAdmin(ReadOnlyAdmin):
     def what_to_fix(self, obj: AccountResult) -> str:
         return error_hint(obj.error_code) or "—"
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fieldsets: list[Any] = [
+            (
+                None,
+                {
+                    "fields": (
+                        "record",
+                        "direction",
+                        "run",
+                        "outcome",
+                        "created_at",
+                        "error_code",
+                        "message",
+                        "what_to_fix",
+                    )
+                },
+            ),
+            ("What changed", {"fields": ("changes_table", "warnings_list")}),
+            ("History of this record", {"fields": ("history",)}),
+        ]
+        if request.user.is_superuser:
+            fieldsets.append(
+                (
+                    "Internal (superusers only)",
+                    {"classes": ("collapse",), "fields": (*INTERNAL_FIELDS, "changes_json")},
+                )
+            )
+        return fieldsets
+
+    @admin.display(description="Record")
+    def record(self, obj: AccountResult) -> str:
+        return record_label(obj)
+
+    @admin.display(description="Direction")
+    def direction(self, obj: AccountResult) -> str:
+        return obj.run.get_direction_display()
+
+    @admin.display(description="Message")
+    def message(self, obj: AccountResult) -> str:
+        return obj.error_message or obj.reason or "—"
+
     @admin.display(description="Changed fields (before → after)")
     def changes_table(self, obj: AccountResult) -> str:
-        if not obj.changes:
+        rows = change_rows(obj.changes or {})
+        if not rows:
             return "—"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((name, _show(before), _show(after)) for name, (before, after) in obj.changes.items()),
-        )
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html(
-            "<table><tr><th>Field</th><th>Before</th><th>After</th></tr>{}</table>", rows
+            '<table id="changes-table"><tr><th>Field</th><th>Before</th><th>After</th></tr>{}'
+            "</table>",
+            body,
         )
 
-    @admin.display(description="Link by hand")
-    def link_by_hand(self, obj: AccountResult) -> str:
-        if obj.outcome not in (Outcome.FAILED, Outcome.NEEDS_REVIEW, Outcome.SKIPPED):
+    @admin.display(description="Warnings")
+    def warnings_list(self, obj: AccountResult) -> str:
+        if not obj.warnings:
             return "—"
-        from_zuora = obj.run.direction == Direction.ZUORA_TO_NETSUITE
-        key = "zuora_q" if from_zuora else "netsuite_q"
-        url = reverse("admin:syncadmin_recordlink_link")
-        return format_html(
-            '<a href="{}?{}={}">Find its {} record and link it by hand</a>',
-            url,
-            key,
-            obj.source_number or obj.source_id,
-            "NetSuite" if from_zuora else "Zuora",
+        return format_html_join("", "<div>{}</div>", ((value_text(w),) for w in obj.warnings))
+
+    @admin.display(description="Runs")
+    def history(self, obj: AccountResult) -> str:
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">Run {}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:syncadmin_accountresult_change", args=[r.pk]),
+                    r.run_id,
+                    timezone.localtime(r.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    r.get_outcome_display(),
+                    r.error_code or "",
+                    r.error_message or r.reason,
+                )
+                for r in record_history(obj)
+            ),
         )
+        return format_html(
+            '<table id="record-history"><tr><th>Run</th><th>Time</th><th>Outcome</th>'
+            "<th>Error code</th><th>Message</th></tr>{}</table>",
+            rows,
+        )
+
+    @admin.display(description="Changes as stored")
+    def changes_json(self, obj: AccountResult) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.changes, indent=2, default=str))
 
     @admin.action(description="Retry selected accounts now", permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -210,16 +287,19 @@ class AccountResultAdmin(ReadOnlyAdmin):
         changelist = self.get_changelist_instance(request)
         rows = (
             changelist.get_queryset(request)
-            .values_list(*(name for name, _ in EXPORT_COLUMNS))
+            .values_list(*(name for name, _ in EXPORT_COLUMNS), "changes")
             .iterator(chunk_size=2000)
         )
         writer = csv.writer(_Echo())
 
         def lines() -> Iterator[str]:
-            yield writer.writerow([label for _, label in EXPORT_COLUMNS] + ["what to fix"])
-            for row in rows:
+            header = [label for _, label in EXPORT_COLUMNS] + ["changed fields", "what to fix"]
+            yield writer.writerow(header)
+            for *row, changes in rows:
                 code = row[6]
-                yield writer.writerow([csv_safe(v) for v in row] + [error_hint(code)])
+                yield writer.writerow(
+                    [csv_safe(v) for v in row] + [csv_safe(changes_text(changes)), error_hint(code)]
+                )
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="account-results.csv"'
@@ -236,9 +316,21 @@ class AccountResultAdmin(ReadOnlyAdmin):
             },
         )
 
-
-def _show(value: Any) -> str:
-    return "—" if value is None else str(value)
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if obj is not None:
+            context["title"] = f"{record_label(obj)}: {obj.run.get_direction_display()}"
+            context["record_actions"] = record_actions(
+                request, obj, next_url=request.get_full_path(), urls=vendor_urls()
+            )
+        return super().change_view(request, object_id, form_url, context)
 
 
 @admin.register(IgnoredAccount)

@@ -11,9 +11,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from syncadmin.admin.common import SuperuserFieldsMixin
 from syncadmin.charts import runs_chart_svg
 from syncadmin.models import NetSuiteConnection, SyncRun, ZuoraConnection
 from syncadmin.paginator import CappedCountPaginator
+from syncadmin.problem_selectors import open_problems
 from syncadmin.selectors import (
     run_current,
     run_progress,
@@ -26,7 +28,7 @@ from syncadmin.services.setup_check import setup_check_run
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(SuperuserFieldsMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "started_at",
@@ -50,6 +52,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     # Sorting by an unindexed column would scan every run; these orderings use an index.
     sortable_by = ("id", "started_at")
     readonly_fields = [f.name for f in SyncRun._meta.fields] + ["results_link"]
+    superuser_only_fields = ("watermark_before", "watermark_after", "api_calls", "lease_holder")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -137,6 +140,9 @@ class SyncRunAdmin(admin.ModelAdmin):
             "can_check_setup": self._may_check_setup(request),
             "can_run_sync": request.user.has_perm("syncadmin.run_sync"),
             "results_url": reverse("admin:syncadmin_accountresult_changelist"),
+            "open_problems": open_problems().count()
+            if request.user.has_perm("syncadmin.view_accountresult")
+            else None,
         }
         return TemplateResponse(request, "admin/syncadmin/dashboard.html", context)
 

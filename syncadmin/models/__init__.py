@@ -10,6 +10,7 @@ from syncadmin.models.results import (
     IgnoredAccount,
     NameKeyField,
     NameKeyStartsWith,
+    OpenProblem,
     Outcome,
     name_search_key,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Master",
     "MatchSuggestion",
     "NameKeyField",
+    "OpenProblem",
     "NameKeyStartsWith",
     "NetSuiteConnection",
     "Outcome",

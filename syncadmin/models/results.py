@@ -147,3 +147,14 @@ class IgnoredAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_number or self.source_id} ({self.get_direction_display()})"
+
+
+class OpenProblem(AccountResult):
+    """A record whose latest result failed or waits for review (selectors.open_problems): the
+    admin's inbox. The rows are AccountResults; this proxy gives them a page of their own."""
+
+    class Meta:
+        proxy = True
+        ordering = ["-id"]
+        verbose_name = "open problem"
+        verbose_name_plural = "open problems"

@@ -22,6 +22,7 @@ from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
 from syncadmin.mapping import MappingOptions, NumberMode
 from syncadmin.models import Outcome, RecordLink, SyncPreferences
+from syncadmin.problem_selectors import parent_root_causes
 from syncadmin.services.concurrency import AdaptiveLimiter, RunStopped
 from syncadmin.services.hierarchy import Hierarchy, Wording
 from syncadmin.services.recording import AccountOutcome, Recorder, now
@@ -58,6 +59,7 @@ def mapping_options(preferences: SyncPreferences) -> MappingOptions:
 
 
 class SyncEngine(SettleState):
+    direction: str
     wording: Wording  # how messages name the direction's records and systems
     # The RecordLink fields holding a record's id in the source and in the destination.
     source_key: str
@@ -160,8 +162,10 @@ class SyncEngine(SettleState):
         return records_in_flight == 0
 
     def _explain_absent_parents(self, parent_ids: list[str]) -> dict[str, str]:
-        """Messages for children whose parent was neither linked nor in this run, by id."""
-        return {}
+        """Messages for children whose parent was neither linked nor in this run, by id: the
+        parent's number, name and root cause as its latest result in an earlier run found them
+        (the run did not read the parent again)."""
+        return parent_root_causes(direction=self.direction, parent_ids=parent_ids)
 
     def _link_destination(self, link: RecordLink) -> str:
         return getattr(link, self.destination_key)

@@ -49,6 +49,7 @@ class Hierarchy:
         self._in_flight: set[str] = set()
         self._failed: dict[str, tuple[str, bool]] = {}  # id -> (description, retryable)
         self._not_syncable: dict[str, str] = {}  # id -> the message for its children
+        self._root_causes: dict[str, str] = {}  # id -> why the top of its chain cannot sync
         self._waiting: dict[str, list[Any]] = {}  # parent id -> children
         self._waiting_ids: dict[str, str] = {}  # child id -> parent id
 
@@ -91,7 +92,7 @@ class Hierarchy:
         elif parent in self._failed:
             self._fail_child(record, parent)
         elif parent in self._not_syncable:
-            self._orphan(record, self._not_syncable[parent])
+            self._orphan(record, self._not_syncable[parent], parent=parent)
         elif parent in self.destinations:
             self.sent(record.id)
             self._send(record, self.destinations[parent])
@@ -179,11 +180,13 @@ class Hierarchy:
             children.remove(record)
             if not children:
                 self._waiting.pop(parent, None)
-            self._fail(record, "PARENT_NOT_SYNCED", self._cycle_message(cycle), False)
+            message = self._cycle_message(cycle)
+            self._fail(record, "PARENT_NOT_SYNCED", message, False)
+            self._root_causes[member] = message
             words = self.wording
             self._not_syncable[member] = (
                 f"Parent {words.record} {self._describe(record)} cannot sync, so this "
-                f"{words.record} cannot either."
+                f"{words.record} cannot either. Root cause: {message}"
             )
         for member in members:
             self._cascade(member)
@@ -209,12 +212,16 @@ class Hierarchy:
         self._failed[record.id] = (self._describe(record), retryable)
         self._cascade(record.id)
 
-    def _orphan(self, record: Any, message: str) -> None:
+    def _orphan(self, record: Any, message: str, *, parent: str | None = None) -> None:
+        """Fail `record` because its parent cannot sync; its own children's message names it
+        and carries the root cause (the message of the first record up the chain)."""
         self._fail(record, "PARENT_NOT_SYNCED", message, False)
+        root = self._root_causes.get(parent, message) if parent else message
+        self._root_causes[record.id] = root
         words = self.wording
         self._not_syncable[record.id] = (
             f"Parent {words.record} {self._describe(record)} cannot sync, so this "
-            f"{words.record} cannot either."
+            f"{words.record} cannot either. Root cause: {root}"
         )
         self._cascade(record.id)
 
@@ -226,7 +233,7 @@ class Hierarchy:
             if parent in self._failed:
                 self._fail_child(child, parent)
             else:
-                self._orphan(child, self._not_syncable[parent])
+                self._orphan(child, self._not_syncable[parent], parent=parent)
 
 
 def parents_first(records: list[Any], parent_of: Callable[[Any], str | None]) -> list[Any]:

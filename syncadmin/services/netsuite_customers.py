@@ -190,8 +190,11 @@ def absent_parent_messages(
     netsuite: NetSuiteClient,
     parent_ids: list[str],
     skip_reason: Callable[[dict[str, Any]], str | None],
+    *,
+    earlier: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Why each unlinked parent outside a run is not in Zuora, naming it (one read)."""
+    """Why each unlinked parent outside a run is not in Zuora, naming it (one read); for a
+    parent the read does not return, `earlier`'s message (what an earlier run found) if any."""
     messages: dict[str, str] = {}
     for customer in customers_by_ids(netsuite, parent_ids, "", address_books=False):
         reason = skip_reason(customer) or "it has not synced yet (not linked)"
@@ -202,7 +205,8 @@ def absent_parent_messages(
     for parent in parent_ids:
         messages.setdefault(
             parent,
-            f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
+            (earlier or {}).get(parent)
+            or f"Parent customer {parent} is not in Zuora and was not found in NetSuite "
             "as a customer. Sync or link the parent first.",
         )
     return messages

@@ -239,7 +239,13 @@ class NetSuiteToZuoraSync(ZuoraWrites):
 
     # -- parents outside the run ---------------------------------------------------------------
     def _explain_absent_parents(self, parent_ids: list[str]) -> dict[str, str]:
-        return absent_parent_messages(self.netsuite, parent_ids, self.skip_reason)
+        # A parent NetSuite no longer returns as a customer is named as an earlier run saw it.
+        return absent_parent_messages(
+            self.netsuite,
+            parent_ids,
+            self.skip_reason,
+            earlier=super()._explain_absent_parents(parent_ids),
+        )
 
     # -- the run --------------------------------------------------------------------------------
     def _worker_count(self) -> int:

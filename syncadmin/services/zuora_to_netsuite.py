@@ -44,7 +44,7 @@ from syncadmin.services.netsuite_reads import (
     points_back,
     stray_reference,
 )
-from syncadmin.services.netsuite_writes import NetSuiteWrites, SelectedAccount
+from syncadmin.services.netsuite_writes import NetSuiteWrites, SelectedAccount, describe_account
 from syncadmin.services.settle import EPOCH, SETTLE_MARGIN, WrittenBack, content_digest
 
 logger = logging.getLogger(__name__)
@@ -259,6 +259,20 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
             if created < datetime.combine(cutover, time.min, tzinfo=UTC):
                 return f"Created before the cutover date {cutover:%Y-%m-%d}"
         return None
+
+    # -- parents outside the run ---------------------------------------------------------------
+    def _explain_absent_parents(self, parent_ids: list[str]) -> dict[str, str]:
+        """What an earlier run found of each parent; a parent no run has seen yet is read from
+        Zuora (one query) so the message still names it and says why it is not in NetSuite."""
+        messages = super()._explain_absent_parents(parent_ids)
+        unseen = [parent for parent in parent_ids if parent not in messages]
+        for account in self.zuora.iter_accounts_by_ids(unseen) if unseen else ():
+            reason = self.skip_reason(account) or "it has not synced yet (not linked)"
+            messages[account["id"]] = (
+                f"Parent account {describe_account(account)} is not in NetSuite: {reason}. "
+                "Sync or link the parent first."
+            )
+        return messages
 
     # -- what NetSuite already holds -------------------------------------------------------------
     def _take_candidates(self) -> list[dict[str, str]] | None:
