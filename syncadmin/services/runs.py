@@ -22,6 +22,7 @@ from syncadmin.services.concurrency import (
     AdaptiveLimiter,
     RunStopped,
 )
+from syncadmin.services.connection_health import connection_health_after_run, run_error_explain
 from syncadmin.services.connections import (
     ConnectionNotConfigured,
     netsuite_client_build,
@@ -280,6 +281,7 @@ def sync_run_execute(
     engine = None
     status = SyncRun.Status.FAILED
     message = ""
+    stopped_by: Exception | None = None
     guard = _RunGuard(
         None if dry_run else holder, deadline_seconds=settings.SYNC_RUN_DEADLINE_SECONDS
     )
@@ -319,7 +321,8 @@ def sync_run_execute(
             elif not dry_run and account_ids is None:
                 _advance_cursor(cursor, summary)
     except (ApiError, ConnectionNotConfigured) as exc:
-        message = f"The run stopped: {exc}"
+        stopped_by = exc
+        message = f"The run stopped: {run_error_explain(exc)}"
         logger.warning("sync run failed: %s", message)
     except RunStopped:
         status, message = SyncRun.Status.INTERRUPTED, guard.reason or ""
@@ -339,6 +342,9 @@ def sync_run_execute(
             with contextlib.suppress(Exception):
                 lease.lease_release(holder=holder)
         raise
+    connection_health_after_run(
+        run_id=run.pk if run else None, error=stopped_by, api_calls=_api_calls(engine)
+    )
     if run is not None:
         _finish(run, recorder, engine, status, message, cursor)
         lease.lease_release(holder=holder)
