@@ -47,7 +47,7 @@ def run_error_explain(error: Exception) -> str:
     if code == "CONNECTION" or (code == "UNAVAILABLE" and "connection failed" in text):
         how = "connection refused" if "Refused" in text else "no connection could be made"
         return f"Could not reach {system} at {address}: {how}. Check the base URL and your network."
-    if code in {"TIMEOUT", "NO_ANSWER"}:
+    if code == "TIMEOUT":  # NO_ANSWER's message (the breaker's) already says all this
         return (
             f"{system} at {address} did not answer in time. Check that {system} is up and "
             "that this server can reach it, then run again."
