@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from connectors.http import ApiError
-from syncadmin.admin.common import ReadOnlyAdmin, require_permission
+from syncadmin.admin.common import ReadOnlyAdmin, clipped, require_permission, when
 from syncadmin.forms import LinkForm, LinkImportForm, LinkSearchForm
 from syncadmin.models import LinkEvent, LinkImport, RecordLink
 from syncadmin.paginator import CappedCountPaginator
@@ -39,12 +39,12 @@ class RecordLinkAdmin(ReadOnlyAdmin):
     list_display = (
         "zuora_account_number",
         "zuora_account_id",
-        "netsuite_entity_id",
+        "netsuite_entity",
         "netsuite_internal_id",
         "origin",
         "linked_by",
-        "linked_at",
-        "last_synced_at",
+        "linked",
+        "last_synced",
     )
     list_filter = ("origin", "writeback_pending")
     search_fields = (
@@ -55,7 +55,7 @@ class RecordLinkAdmin(ReadOnlyAdmin):
     )
     show_full_result_count = False
     paginator = CappedCountPaginator
-    sortable_by = ("linked_at",)
+    sortable_by = ("linked",)
     list_select_related = ("linked_by",)
     readonly_fields = [f.name for f in RecordLink._meta.fields if f.name != "last_payload"] + [
         "history"
@@ -66,6 +66,18 @@ class RecordLinkAdmin(ReadOnlyAdmin):
 
     def has_link_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("syncadmin.link_records")
+
+    @admin.display(description="NetSuite entity id")
+    def netsuite_entity(self, obj: RecordLink) -> str:
+        return clipped(obj.netsuite_entity_id, narrow=True)
+
+    @admin.display(description="Linked at", ordering="linked_at")
+    def linked(self, obj: RecordLink) -> str:
+        return when(obj.linked_at)
+
+    @admin.display(description="Last synced")
+    def last_synced(self, obj: RecordLink) -> str:
+        return when(obj.last_synced_at)
 
     @admin.display(description="History (who linked or unlinked, and when)")
     def history(self, obj: RecordLink) -> str:
@@ -255,14 +267,14 @@ class RecordLinkAdmin(ReadOnlyAdmin):
 @admin.register(LinkEvent)
 class LinkEventAdmin(ReadOnlyAdmin):
     list_display = (
-        "at",
+        "when",
         "action",
         "user",
         "zuora_account_number",
         "zuora_account_id",
-        "netsuite_entity_id",
+        "netsuite_entity",
         "netsuite_internal_id",
-        "note",
+        "short_note",
     )
     list_filter = ("action",)
     search_fields = (
@@ -274,14 +286,30 @@ class LinkEventAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     show_full_result_count = False
     paginator = CappedCountPaginator
-    sortable_by = ("at",)
+    sortable_by = ("when",)
+
+    @admin.display(description="When", ordering="at")
+    def when(self, obj: LinkEvent) -> str:
+        return when(obj.at)
+
+    @admin.display(description="NetSuite entity id")
+    def netsuite_entity(self, obj: LinkEvent) -> str:
+        return clipped(obj.netsuite_entity_id, narrow=True)
+
+    @admin.display(description="Note")
+    def short_note(self, obj: LinkEvent) -> str:
+        return clipped(obj.note, narrow=True)
 
 
 @admin.register(LinkImport)
 class LinkImportAdmin(ReadOnlyAdmin):
-    list_display = ("id", "filename", "uploaded_by", "created_at", "status", "open_link")
+    list_display = ("id", "filename", "uploaded_by", "uploaded", "status", "open_link")
     list_select_related = ("uploaded_by",)
     exclude = ("rows",)
+
+    @admin.display(description="Uploaded at", ordering="created_at")
+    def uploaded(self, obj: LinkImport) -> str:
+        return when(obj.created_at)
 
     @admin.display(description="Preview and report")
     def open_link(self, obj: LinkImport) -> str:

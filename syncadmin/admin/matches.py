@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from connectors.http import ApiError
-from syncadmin.admin.common import ReadOnlyAdmin, require_permission
+from syncadmin.admin.common import ReadOnlyAdmin, clipped, require_permission
 from syncadmin.models import MatchSuggestion
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.services.connections import ConnectionNotConfigured
@@ -28,10 +28,10 @@ class MatchSuggestionAdmin(ReadOnlyAdmin):
         "confidence",
         "strong",
         "zuora_account_number",
-        "zuora_name",
+        "zuora",
         "netsuite_entity_id",
-        "netsuite_name",
-        "reason",
+        "netsuite",
+        "why",
         "status",
     )
     list_filter = ("status", "strong", "rule")
@@ -52,6 +52,18 @@ class MatchSuggestionAdmin(ReadOnlyAdmin):
 
     def has_link_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("syncadmin.link_records")
+
+    @admin.display(description="Zuora name")
+    def zuora(self, obj: MatchSuggestion) -> str:
+        return clipped(obj.zuora_name, narrow=True)
+
+    @admin.display(description="NetSuite name")
+    def netsuite(self, obj: MatchSuggestion) -> str:
+        return clipped(obj.netsuite_name, narrow=True)
+
+    @admin.display(description="Why")
+    def why(self, obj: MatchSuggestion) -> str:
+        return clipped(obj.reason, narrow=True)
 
     @admin.action(description="Approve: link the selected pairs", permissions=["link"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
