@@ -188,7 +188,7 @@ class RecordLinkAdmin(ReadOnlyAdmin):
         require_permission(request, "link_records")
         link = get_object_or_404(RecordLink.objects.select_related("linked_by"), pk=pk)
         if request.method == "POST":
-            record_link_delete(link=link, user=request.user)
+            record_link_delete(link=link, user=request.user, note=request.POST.get("note", ""))
             self.message_user(request, f"Unlinked {link}. The history keeps who and when.")
             return HttpResponseRedirect(reverse("admin:syncadmin_recordlink_changelist"))
         context = self._context(request, "Unlink these records?", link=link)

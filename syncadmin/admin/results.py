@@ -96,6 +96,13 @@ class AccountResultAdmin(ReadOnlyAdmin):
     def has_ignore_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("syncadmin.ignore_accounts")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.has_perm("syncadmin.link_records"):
+            return fields
+        # No link to a page the user may not open.
+        return [name for name in fields if name != "link_by_hand"]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
         run_id = request.GET.get("run__id__exact")

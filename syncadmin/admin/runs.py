@@ -58,6 +58,9 @@ class SyncRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a run's record is the audit of what the sync did
+
     @admin.display(description="Started", ordering="started_at")
     def started(self, obj: SyncRun) -> str:
         return when(obj.started_at)
