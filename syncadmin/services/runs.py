@@ -251,13 +251,20 @@ def sync_run_execute(
     holder = lease.new_holder_id()
     if not dry_run:
         if not _lease_take(holder):
+            active = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk").first()
+            now = timezone.now()
             run = SyncRun.objects.create(
                 trigger=trigger,
                 direction=direction,
                 status=SyncRun.Status.SKIPPED,
                 triggered_by=user if getattr(user, "pk", None) else None,
-                finished_at=timezone.now(),
-                message="Another sync run was active; this one was skipped.",
+                started_at=now,
+                finished_at=now,
+                message=(
+                    f"Run {active.pk} was still running; this one was skipped."
+                    if active is not None
+                    else "Another sync run was active; this one was skipped."
+                ),
             )
             return RunReport(run=run, status=run.status, message=run.message)
         runs_interrupted_close(alive_holder=holder)
