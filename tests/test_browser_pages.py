@@ -26,6 +26,7 @@ from tests.factories import (
     RecordLinkFactory,
     SyncRunFactory,
     UserFactory,
+    ZuoraConnectionFactory,
 )
 from tests.test_browser import CHROMEDRIVER, CHROMIUM, driver, open_page, wait_for_text
 
@@ -198,3 +199,50 @@ def test_a_long_message_is_cut_with_the_whole_text_on_hover(as_superuser):
     assert as_superuser.execute_script(
         "return arguments[0].scrollWidth > arguments[0].clientWidth", cell
     ), "the message is not cut"
+
+
+def test_a_viewer_sees_no_link_they_may_not_open_and_no_secret_field(as_viewer):
+    result = AccountResultFactory(run__partly_failed=True, failed=True)
+    ZuoraConnectionFactory()
+    pages = [
+        ("admin:syncadmin_syncrun_dashboard", ()),
+        ("admin:syncadmin_accountresult_changelist", ()),
+        ("admin:syncadmin_accountresult_change", (result.pk,)),
+        ("admin:syncadmin_recordlink_changelist", ()),
+        ("admin:syncadmin_matchsuggestion_changelist", ()),
+        ("admin:syncadmin_zuoraconnection_change", (1,)),
+        ("admin:index", ()),
+    ]
+    for name, args in pages:
+        open_page(as_viewer, name, *args)
+        wait_for_text(as_viewer, "syncadmin", "#header")
+        links = [
+            a.get_attribute("href")
+            for a in as_viewer.find_elements("css selector", "#content a[href]")
+            if a.get_attribute("href").startswith(as_viewer.base)
+        ]
+        for href in set(links):
+            status = as_viewer.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch(arguments[0], {credentials: 'same-origin'}).then(r => done(r.status));",
+                href,
+            )
+            assert status == 200, f"{name} links to {href}, which answers {status}"
+        assert not as_viewer.find_elements("css selector", "#run-sync-now, .test-connection")
+
+    open_page(as_viewer, "admin:syncadmin_zuoraconnection_change", 1)
+    assert "Client secret:\nSet" in as_viewer.find_element("id", "content").text
+
+
+def test_a_run_that_could_not_reach_zuora_turns_zuora_red(as_superuser, systems, run_sync):
+    url = systems.zuora.url
+    open_page(as_superuser, "admin:syncadmin_syncrun_dashboard")
+    systems.zuora.stop()
+    run = run_sync().run
+
+    # The page notices the run that ended and redraws the connections with it.
+    wait_for_text(as_superuser, f"Run {run.pk}: Could not reach Zuora at {url}", "#connections")
+    red = as_superuser.find_element("css selector", "#connections tr:first-child .health-bad")
+    assert red.text == "Failing"
+    assert red.value_of_css_property("color") == "rgba(198, 40, 40, 1)"
+    screenshot(as_superuser, "dashboard-zuora-unreachable")
