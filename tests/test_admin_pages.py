@@ -4,14 +4,20 @@ run's record cannot be deleted, and the unlink page asks why."""
 
 from __future__ import annotations
 
+import io
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from syncadmin.models import LinkEvent, NetSuiteConnection, RecordLink
+from syncadmin.models import LinkEvent, LinkImport, MatchSuggestion, NetSuiteConnection, RecordLink
+from syncadmin.services.linking import record_link_create
 from syncadmin.services.roles import ADMIN, OPERATOR, VIEWER, roles_setup
 from tests.factories import (
     AccountResultFactory,
+    LinkImportFactory,
+    MatchSuggestionFactory,
     NetSuiteConnectionFactory,
     RecordLinkFactory,
     SyncRunFactory,
@@ -117,3 +123,82 @@ def test_the_unlink_page_reads_right_and_keeps_the_reason(as_role):
 
 def test_the_pages_carry_a_favicon(admin_client):
     assert 'rel="icon"' in page(admin_client, "admin:index")
+
+
+# -- small ones -----------------------------------------------------------------------------------
+def test_the_csv_export_opens_right_in_excel(admin_client, db):
+    AccountResultFactory(source_name="Société Générale Zürich", failed=True)
+    response = admin_client.get(reverse("admin:syncadmin_accountresult_export"))
+    text = b"".join(response.streaming_content).decode("utf-8")
+
+    assert text.startswith("\ufeffrun,time,")
+    row = text.splitlines()[1]
+    assert "Société Générale Zürich" in row
+    assert re.search(r",\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,", row), row
+
+
+def test_the_link_import_report_carries_a_bom(as_role):
+    link_import = LinkImportFactory(rows=[{"zuora_account": "A1", "result": "linked"}])
+    response = as_role(OPERATOR).get(
+        reverse("admin:syncadmin_recordlink_import_report", args=[link_import.pk])
+    )
+    assert response.content.decode("utf-8").startswith("\ufeff")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("links.xlsx", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40),
+        ("links.pdf", b"%PDF-1.7\n"),
+        ("links.csv", b"PK\x03\x04 an xlsx renamed"),
+    ],
+)
+def test_a_file_that_is_not_csv_is_refused_as_such(as_role, name, content):
+    file = io.BytesIO(content)
+    file.name = name
+    response = as_role(OPERATOR).post(reverse("admin:syncadmin_recordlink_import"), {"file": file})
+    assert response.status_code == 200
+    assert f"“{name}” is not a CSV file" in response.content.decode()
+    assert not LinkImport.objects.exists()
+
+
+@pytest.mark.parametrize(("role", "shown"), [(VIEWER, False), (OPERATOR, True)])
+def test_a_match_suggestion_page_has_approve_and_reject(as_role, role, shown):
+    suggestion = MatchSuggestionFactory()
+    html = page(as_role(role), "admin:syncadmin_matchsuggestion_change", suggestion.pk)
+    assert ('id="approve-suggestion"' in html) == shown
+    assert ('id="reject-suggestion"' in html) == shown
+
+
+def test_rejecting_from_the_suggestion_page(as_role):
+    suggestion = MatchSuggestionFactory()
+    client = as_role(OPERATOR)
+    url = reverse("admin:syncadmin_matchsuggestion_review", args=[suggestion.pk])
+    response = client.post(url, {"decision": "reject"})
+    assert response.url == reverse("admin:syncadmin_matchsuggestion_change", args=[suggestion.pk])
+    suggestion.refresh_from_db()
+    assert suggestion.status == MatchSuggestion.Status.REJECTED
+    assert 'id="reject-suggestion"' not in page(
+        client, "admin:syncadmin_matchsuggestion_change", suggestion.pk
+    )
+
+
+def test_a_viewer_cannot_review_a_suggestion(as_role):
+    suggestion = MatchSuggestionFactory()
+    url = reverse("admin:syncadmin_matchsuggestion_review", args=[suggestion.pk])
+    assert as_role(VIEWER).post(url, {"decision": "reject"}).status_code == 403
+    suggestion.refresh_from_db()
+    assert suggestion.status == MatchSuggestion.Status.PENDING
+
+
+def test_link_by_hand_greys_out_records_already_linked(admin_client, systems, admin_user):
+    systems.netsuite.seed(customers=10, seed=42)
+    record_link_create(zuora_key="A00000002", netsuite_key="CUS-000002", user=admin_user)
+    html = admin_client.get(
+        reverse("admin:syncadmin_recordlink_link"), {"zuora_q": "wayne", "netsuite_q": "wayne"}
+    ).content.decode()
+    linked = RecordLink.objects.get()
+    assert re.search(rf'value="{linked.zuora_account_id}"\s+disabled', html)
+    assert re.search(rf'value="{linked.netsuite_internal_id}"\s+disabled', html)
+    assert "already linked: unlink it first" in html
+    assert re.search(r'name="zuora_account" value="[^"]+"\s+>', html)  # the others stay open

@@ -246,3 +246,26 @@ def test_a_run_that_could_not_reach_zuora_turns_zuora_red(as_superuser, systems,
     assert red.text == "Failing"
     assert red.value_of_css_property("color") == "rgba(198, 40, 40, 1)"
     screenshot(as_superuser, "dashboard-zuora-unreachable")
+
+
+def test_the_master_switch_confirmation_appears_only_when_the_master_changes(as_superuser):
+    from selenium.webdriver.support.ui import Select
+
+    open_page(as_superuser, "admin:syncadmin_syncpreferences_changelist")
+    confirmation = as_superuser.find_element("css selector", ".field-confirm_master_switch")
+    assert not confirmation.is_displayed()
+    Select(as_superuser.find_element("id", "id_master")).select_by_value("netsuite")
+    assert confirmation.is_displayed()
+    Select(as_superuser.find_element("id", "id_master")).select_by_value("zuora")
+    assert not confirmation.is_displayed()
+
+
+def test_the_netsuite_page_shows_the_fields_of_the_chosen_sign_in_only(as_superuser):
+    from selenium.webdriver.support.ui import Select
+
+    open_page(as_superuser, "admin:syncadmin_netsuiteconnection_changelist")
+    consumer_key = as_superuser.find_element("id", "id_consumer_key")
+    certificate = as_superuser.find_element("id", "id_certificate_id")
+    assert consumer_key.is_displayed() and not certificate.is_displayed()
+    Select(as_superuser.find_element("id", "id_auth_method")).select_by_value("oauth2")
+    assert certificate.is_displayed() and not consumer_key.is_displayed()

@@ -244,7 +244,9 @@ class RecordLinkAdmin(ReadOnlyAdmin):
     def import_report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         require_permission(request, "link_records")
         link_import = get_object_or_404(LinkImport, pk=pk)
-        response = HttpResponse(link_import_report_csv(link_import), content_type="text/csv")
+        response = HttpResponse(
+            link_import_report_csv(link_import), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = (
             f'attachment; filename="link-import-{link_import.pk}-report.csv"'
         )

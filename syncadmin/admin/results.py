@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from syncadmin.admin.common import ReadOnlyAdmin, clipped, when
-from syncadmin.csvutil import csv_safe
+from syncadmin.csvutil import CSV_BOM, csv_safe
 from syncadmin.models import AccountResult, Direction, IgnoredAccount, Outcome
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.selectors import account_results_search, error_code_counts, error_hint
@@ -233,6 +233,7 @@ class AccountResultAdmin(ReadOnlyAdmin):
         writer = csv.writer(_Echo())
 
         def lines() -> Iterator[str]:
+            yield CSV_BOM
             yield writer.writerow([label for _, label in EXPORT_COLUMNS] + ["what to fix"])
             for row in rows:
                 code = row[6]
