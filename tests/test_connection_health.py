@@ -45,5 +45,19 @@ def test_the_dashboard_shows_the_failed_run_against_zuora(systems, run_sync, adm
     page = admin_client.get(reverse("admin:syncadmin_syncrun_dashboard")).content.decode()
     assert "Failing" in page
     assert f"Run {run.pk}: Could not reach Zuora at {url}" in page
-    # Said once on the page's connection row; the run's message sits in the latest runs.
-    assert page.count("Check the base URL and your network.") <= 2
+    connections = page[page.index('id="connections"') :]
+    connections = connections[: connections.index("</table>")]
+    assert connections.count("Could not reach Zuora") == 1
+    assert run.message.count("Could not reach Zuora") == 1
+
+
+def test_test_connection_says_the_same_in_finance_words(systems):
+    from syncadmin.services.connections import zuora_connection_test
+
+    url = systems.zuora.url
+    systems.zuora.stop()
+    ok, message = zuora_connection_test()
+    assert not ok
+    assert message == (
+        f"Could not reach Zuora at {url}: connection refused. Check the base URL and your network."
+    )
