@@ -23,6 +23,7 @@ from tests.factories import (
     LinkEventFactory,
     LinkImportFactory,
     MatchSuggestionFactory,
+    NetSuiteConnectionFactory,
     RecordLinkFactory,
     SyncRunFactory,
     UserFactory,
@@ -269,3 +270,43 @@ def test_the_netsuite_page_shows_the_fields_of_the_chosen_sign_in_only(as_superu
     assert consumer_key.is_displayed() and not certificate.is_displayed()
     Select(as_superuser.find_element("id", "id_auth_method")).select_by_value("oauth2")
     assert certificate.is_displayed() and not consumer_key.is_displayed()
+
+
+MAIN_PAGES = [
+    ("dashboard", "admin:syncadmin_syncrun_dashboard"),
+    ("sync-runs", "admin:syncadmin_syncrun_changelist"),
+    ("account-results", "admin:syncadmin_accountresult_changelist"),
+    ("record-links", "admin:syncadmin_recordlink_changelist"),
+    ("match-suggestions", "admin:syncadmin_matchsuggestion_changelist"),
+    ("zuora-connection", "admin:syncadmin_zuoraconnection_changelist"),
+    ("netsuite-connection", "admin:syncadmin_netsuiteconnection_changelist"),
+    ("preferences", "admin:syncadmin_syncpreferences_changelist"),
+]
+
+
+def a_month_of_runs() -> None:
+    now = timezone.now()
+    for days_ago in range(0, 30, 2):
+        SyncRunFactory(
+            succeeded=True,
+            started_at=now - timezone.timedelta(days=days_ago, hours=1),
+            finished_at=now - timezone.timedelta(days=days_ago),
+            total=40 + days_ago,
+            processed=40 + days_ago,
+            created=5 + days_ago % 7,
+            updated=20 + days_ago,
+            failed=days_ago % 5,
+        )
+
+
+def test_the_main_pages_fit_1440_px(as_superuser):
+    """Saves their screenshots too: SCREENSHOTS_DIR=docs/screenshots for the README's."""
+    a_month_of_runs()
+    realistic_rows()
+    ZuoraConnectionFactory(base_url="https://rest.na.zuora.com")
+    NetSuiteConnectionFactory()
+    for name, page in MAIN_PAGES:
+        open_page(as_superuser, page)
+        wait_for_text(as_superuser, "syncadmin", "#header")
+        assert not scrolls_sideways(as_superuser), name
+        screenshot(as_superuser, name)

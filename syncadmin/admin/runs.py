@@ -58,6 +58,8 @@ def progress_sentence(progress: dict[str, Any] | None) -> str:
         )
     if progress["status"] == SyncRun.Status.SKIPPED:
         return f"{run} was skipped: {progress['message']}"
+    if not progress["total"] and progress["message"]:  # stopped before it read anything
+        return f"{run} finished: {progress['status_display']}. {progress['message']}"
     sentence = (
         f"{run} finished: {progress['status_display']}. {counted}: "
         f"{progress['created']:,} created, {progress['updated']:,} updated, "
@@ -140,7 +142,14 @@ class SyncRunAdmin(admin.ModelAdmin):
         if obj.duration is None:
             return "—"
         # A skipped run stopped as it started; clocks of two machines may disagree by a little.
-        return f"{max(obj.duration, 0.0):.1f} s"
+        seconds = max(obj.duration, 0.0)
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, seconds = divmod(round(seconds), 60)
+        if minutes < 60:
+            return f"{minutes} min {seconds:02d} s"
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours} h {minutes:02d} min"
 
     @admin.display(description="Results")
     def results_link(self, obj: SyncRun) -> str:
