@@ -11,7 +11,11 @@ from django.core.exceptions import ValidationError
 
 from syncadmin.models import NetSuiteConnection, SyncPreferences, ZuoraConnection
 from syncadmin.services.connections import connection_address_change
-from syncadmin.services.preferences import LIVE_FIELDS, preferences_resolve_live
+from syncadmin.services.preferences import (
+    LIVE_FIELDS,
+    preferences_master_switch_warning,
+    preferences_resolve_live,
+)
 
 
 class SecretInput(forms.PasswordInput):
@@ -125,23 +129,9 @@ class SyncPreferencesForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        master = cleaned.get("master")
-        if (
-            self.instance.pk
-            and master
-            and master != SyncPreferences.objects.get(pk=self.instance.pk).master
-            and not cleaned.get("confirm_master_switch")
-        ):
-            from syncadmin.models import RecordLink
-
-            links = RecordLink.objects.count()
-            if links:
-                self.add_error(
-                    "master",
-                    f"{links} records are linked. Switching the master keeps every link and "
-                    "starts the new direction from a fresh watermark; tick the confirmation "
-                    "below to switch.",
-                )
+        warning = preferences_master_switch_warning(master=cleaned.get("master") or "")
+        if warning and not cleaned.get("confirm_master_switch"):
+            self.add_error("master", f"{warning} To switch, tick the confirmation below.")
         changed = {
             name: cleaned[name]
             for name in self.changed_data

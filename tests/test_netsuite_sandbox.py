@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta, timezone
 
 import pytest
 import requests
@@ -149,6 +150,33 @@ def test_suiteql_runs_real_sql_with_date_functions(netsuite_sandbox: NetSuiteSan
     )
     items = suiteql(netsuite_sandbox, query).json()["items"]
     assert len(items) == 8 and len(items[0]["lm"]) == 19 and int(items[0]["n"]) >= 1
+
+
+def test_suiteql_dates_follow_the_users_time_zone_and_the_record_api_stays_utc(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    netsuite_sandbox.sql(
+        "UPDATE customer SET lastmodifieddate = ? WHERE id = 1", ("2026-01-15 02:30:00.000000",)
+    )
+    netsuite_sandbox.time_zone = timezone(timedelta(hours=-8))
+    stamp = "TO_CHAR(lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lm"
+
+    (row,) = suiteql(netsuite_sandbox, f"SELECT {stamp} FROM customer WHERE id = 1").json()["items"]
+    # A TO_DATE literal is read on the same wall clock: 18:30 the day before is 02:30 UTC.
+    found = suiteql(
+        netsuite_sandbox,
+        "SELECT id FROM customer WHERE id = 1 AND lastmodifieddate >= "
+        "TO_DATE('2026-01-14 18:30:00', 'YYYY-MM-DD HH24:MI:SS')",
+    ).json()["items"]
+    missed = suiteql(
+        netsuite_sandbox,
+        "SELECT id FROM customer WHERE id = 1 AND lastmodifieddate >= "
+        "TO_DATE('2026-01-14 18:30:01', 'YYYY-MM-DD HH24:MI:SS')",
+    ).json()["items"]
+
+    assert row["lm"] == "2026-01-14 18:30:00"
+    assert [r["id"] for r in found] == ["1"] and missed == []
+    assert netsuite_sandbox.customer(1)["lastModifiedDate"] == "2026-01-15T02:30:00Z"
 
 
 def test_every_write_bumps_last_modified_monotonically(netsuite_sandbox: NetSuiteSandbox) -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import pytest
@@ -638,6 +639,41 @@ def test_an_edit_made_during_the_run_is_synced_by_that_run(ns_master, run_sync):
     assert zuora_writes(ns_master) == 0
 
 
+@pytest.mark.parametrize("hours", [-8, 10])
+def test_a_netsuite_user_outside_utc_loses_no_edit_and_reruns_quietly(ns_master, run_sync, hours):
+    # SuiteQL answers in the integration user's wall clock, without an offset: at UTC-8 every
+    # stamp reads 8 hours behind our clock, at UTC+10 ten hours ahead.
+    ns_master.netsuite.time_zone = dt_timezone(timedelta(hours=hours))
+    during, after = roots(ns_master)[:2]
+    edited: list[str] = []
+
+    def edit_after_first_create(point: str, context: dict[str, Any]) -> None:
+        if point == "after_zuora_write" and not edited:
+            edited.append(during)
+            set_customer(ns_master, during, comments="Edited while the run ran")
+
+    first = run_sync(fault_hook=edit_after_first_create)
+
+    assert first.counts["created"] == len(syncable(ns_master))
+    assert "skipped" not in first.counts and "failed" not in first.counts
+    assert RecordLink.objects.count() == len(syncable(ns_master))
+    assert account_for(ns_master, during)["notes"] == "Edited while the run ran"
+    set_customer(ns_master, after, comments="Edited after the run")
+    reset_calls(ns_master)
+
+    second = run_sync()
+
+    assert second.counts == {"updated": 1}, second.counts
+    assert account_for(ns_master, after)["notes"] == "Edited after the run"
+    assert zuora_writes(ns_master) == 1
+    reset_calls(ns_master)
+
+    third = run_sync()
+
+    assert third.counts == {}, third.counts
+    assert zuora_writes(ns_master) == netsuite_writes(ns_master) == 0
+
+
 def test_address_only_edit_in_netsuite_updates_only_the_bill_to_contact(ns_master, run_sync):
     run_sync()
     run_sync()  # settles the write-backs' own change
@@ -723,6 +759,43 @@ def test_crash_between_zuora_create_and_link_store_leaves_no_duplicate(ns_master
     for other in syncable(ns_master):
         assert len(accounts_for_customer(ns_master, other)) == 1
     assert RecordLink.objects.count() == len(syncable(ns_master))
+
+
+def test_a_customer_unlinked_and_synced_again_within_a_day_gets_a_new_account(ns_master, run_sync):
+    # Zuora replays the first answer to an Idempotency-Key for 24 hours: a re-create with the
+    # first create's key would be answered with the account that was deleted after the unlink.
+    from syncadmin.services.linking import record_link_delete
+
+    customer_id = roots(ns_master)[0]
+    run_sync()
+    link = RecordLink.objects.get(netsuite_internal_id=customer_id)
+    old_account = link.zuora_account_id
+    record_link_delete(link=link, user=None)
+    with ns_master.zuora.state_lock:  # the finance team deletes the account in Zuora
+        del ns_master.zuora.accounts[old_account]
+        ns_master.zuora._integration_index = None
+    set_customer(ns_master, customer_id, companyname="Made Again Ltd")
+
+    report = run_sync()
+
+    assert report.counts["created"] == 1
+    new_link = RecordLink.objects.get(netsuite_internal_id=customer_id)
+    assert new_link.zuora_account_id != old_account
+    assert ns_master.zuora.accounts[new_link.zuora_account_id]["name"] == "Made Again Ltd"
+    assert ns_master.netsuite.customer(customer_id)[ns_fields.ZUORA_ID] == (
+        new_link.zuora_account_id
+    )
+    assert len(accounts_for_customer(ns_master, customer_id)) == 1
+
+    keys = [
+        r["idempotency_key"]
+        for r in ns_master.zuora.requests_seen
+        if r["method"] == "POST" and r["path"] == "/v1/accounts"
+    ]
+    # The first create's key, then a new one for the attempt after the unlink (the same key
+    # again on any retry of it: see test_sync_under_faults).
+    assert keys.count(f"syncadmin-netsuite-customer-{customer_id}") == 1
+    assert keys.count(f"syncadmin-netsuite-customer-{customer_id}-after-unlink-1") == 1
 
 
 def test_existing_zuora_account_carrying_the_netsuite_id_is_linked_not_duplicated(

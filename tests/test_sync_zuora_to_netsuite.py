@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.urls import reverse
 
 from connectors.http import CircuitBreaker
 from connectors.netsuite import fields as ns_fields
@@ -80,6 +81,48 @@ def test_first_run_creates_one_customer_per_active_account(systems, run_sync):
     run = SyncRun.objects.get()
     assert run.created == len(expected)
     assert run.watermark_after is not None
+
+
+def test_a_cross_reference_zuora_did_not_keep_is_reported_once_with_the_fix(
+    systems, run_sync, admin_client
+):
+    # Zuora's Actions update answers success for a custom field the tenant lacks, and writes
+    # nothing: the read back must catch it rather than the run reporting success.
+    systems.zuora.remove_custom_field(z_fields.INTEGRATION_ID)
+    expected = syncable(systems)
+
+    report = run_sync()
+
+    run = SyncRun.objects.get()
+    assert report.counts["created"] == len(expected)
+    assert run.status == SyncRun.Status.PARTLY_FAILED
+    assert run.message.count("Zuora did not keep IntegrationId__NS") == 1
+    assert "Account > Custom Fields" in run.message and "Check setup" in run.message
+    assert f"and {len(expected) - 1} more" in run.message
+    assert not any(
+        "IntegrationId__NS" in w for r in AccountResult.objects.all() for w in r.warnings
+    )
+    # One batch was written and read back; the others wait for the field.
+    assert systems.zuora.calls_to("v1.action.update") == 1
+    assert RecordLink.objects.filter(writeback_pending=True).count() == len(expected)
+    # Shown where the run is looked at: its page and the dashboard's last-run line.
+    page = admin_client.get(reverse("admin:syncadmin_syncrun_change", args=[run.pk]))
+    assert "Zuora did not keep IntegrationId__NS" in page.content.decode()
+    progress = admin_client.get(reverse("admin:syncadmin_syncrun_progress")).json()["run"]
+    assert progress["status_display"] == "Partly failed"
+    assert "Zuora did not keep IntegrationId__NS" in progress["message"]
+
+    with systems.zuora.state_lock:  # the finance team adds the field
+        systems.zuora.missing_custom_fields.discard(z_fields.INTEGRATION_ID)
+        systems.zuora._integration_index = None
+    run_sync()
+
+    latest = SyncRun.objects.latest("id")
+    assert "did not keep" not in latest.message
+    assert not RecordLink.objects.filter(writeback_pending=True).exists()
+    for link in RecordLink.objects.all():
+        account = systems.zuora.accounts[link.zuora_account_id]
+        assert account[z_fields.INTEGRATION_ID] == link.netsuite_internal_id
 
 
 def test_created_customer_carries_the_mapped_fields_and_the_zuora_cross_reference(

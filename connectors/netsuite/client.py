@@ -73,6 +73,11 @@ ADDRESS_COLUMNS = (
 CURRENCY_QUERY = "SELECT id, symbol, name FROM currency ORDER BY id"
 SUBSIDIARY_QUERY = "SELECT id, name, fullname FROM subsidiary ORDER BY id"
 TERM_QUERY = "SELECT id, name FROM term ORDER BY id"
+# NetSuite's own clock, as its stamps read: the newest change to any customer is a time at or
+# before NetSuite's "now", in the same wall clock as every other SuiteQL date.
+NEWEST_CHANGE_QUERY = (
+    f"SELECT MAX(TO_CHAR(lastmodifieddate, '{DATE_FORMAT}')) AS newest FROM customer"
+)
 
 
 # What each answer must hold to be usable: anything else is a garbled answer (BadAnswer).
@@ -149,8 +154,18 @@ class NetSuiteCredentials:
         return (self.base_url or default_base_url(self.account_id)).rstrip("/")
 
 
+# SuiteQL gives dates as the integration user's wall clock time (their time zone preference)
+# with no offset, and reads TO_DATE literals the same way. This client labels those times UTC:
+# they compare with each other and go back into queries unchanged (to_suiteql_date), but they
+# are not instants, so they are never compared with our clock or with Zuora's times.
+def suiteql_time(text: str) -> datetime:
+    """A SuiteQL 'YYYY-MM-DD HH24:MI:SS' text on NetSuite's clock (see above)."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
 def to_suiteql_date(moment: datetime) -> str:
-    """TO_DATE(...) literal for a moment, in UTC, second resolution (floor)."""
+    """TO_DATE(...) literal for a time on NetSuite's clock (see suiteql_time), second
+    resolution (floor)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -158,7 +173,8 @@ def to_suiteql_date(moment: datetime) -> str:
 
 
 def _iso(text: str | None) -> str | None:
-    # SuiteQL TO_CHAR text "2024-01-15 10:30:00" -> the record API's "2024-01-15T10:30:00Z".
+    # SuiteQL TO_CHAR text "2024-01-15 10:30:00" -> the record API's "2024-01-15T10:30:00Z"
+    # shape, still on NetSuite's clock (see suiteql_time).
     return f"{text.replace(' ', 'T')}Z" if text else None
 
 
@@ -447,7 +463,7 @@ class NetSuiteClient:
                     code="ROW_CAP",
                 )
             logger.info("SuiteQL row cap reached; re-windowing from %s", last_stamp)
-            window_start = datetime.strptime(last_stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            window_start = suiteql_time(last_stamp)
 
     def _with_address_books(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         records = [self._customer_from_row(row) for row in rows]
@@ -518,11 +534,17 @@ class NetSuiteClient:
             for items, more in self._pages(query, page_size, stop_at_cap=True):
                 for row in items:
                     after = int(row["entity"])
-                    changed = datetime.strptime(row["changed"], "%Y-%m-%d %H:%M:%S")
-                    yield row["entity"], changed.replace(tzinfo=UTC)
+                    yield row["entity"], suiteql_time(row["changed"])
                 capped = more
             if not capped:
                 return
+
+    def newest_customer_change(self) -> datetime | None:
+        """The newest last-modified time of any customer, on NetSuite's clock (see
+        suiteql_time): a lower bound of NetSuite's "now" that compares with its stamps."""
+        for row in self.suiteql(NEWEST_CHANGE_QUERY):
+            return suiteql_time(row["newest"]) if row.get("newest") else None
+        return None
 
     def list_currencies(self) -> list[dict[str, str]]:
         return [

@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--customers", type=int, default=50, help="customers to seed")
     n.add_argument("--concurrency-limit", type=int, default=5)
     n.add_argument("--token-ttl", type=int, default=3600)
+    n.add_argument(
+        "--time-zone",
+        default="UTC",
+        help="the integration user's time zone preference (e.g. America/Los_Angeles): "
+        "SuiteQL dates read as wall clock times in it",
+    )
     n.set_defaults(start=_netsuite)
     return parser
 
@@ -67,6 +73,7 @@ def _netsuite(args: argparse.Namespace, config: SandboxConfig) -> tuple[Sandbox,
         account_id=args.account_id,
         state_file=args.state_file,
         token_ttl=args.token_ttl,
+        time_zone=args.time_zone,
     )
     if not (args.state_file and os.path.exists(args.state_file)):
         sandbox.seed(customers=args.customers, seed=args.seed)

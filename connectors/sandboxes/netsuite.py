@@ -18,19 +18,20 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from http import HTTPStatus
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import jwt
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from connectors.netsuite import fields
-from connectors.sandboxes.seed import generate_accounts
+from connectors.sandboxes.seed import SeedAccount, generate_accounts
 from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 
 logger = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ class NetSuiteSandbox(SandboxServer):
         max_rows: int = MAX_ROWS,
         state_file: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        time_zone: str | tzinfo = UTC,
     ) -> None:
         super().__init__(host=host, port=port, config=config or SandboxConfig(concurrency_limit=5))
         self.account_id = account_id.upper()
@@ -233,6 +235,12 @@ class NetSuiteSandbox(SandboxServer):
         self.token_ttl = token_ttl
         self.state_file = state_file
         self._clock = clock or (lambda: datetime.now(UTC))
+        # The integration user's time zone preference: SuiteQL's TO_CHAR gives dates as wall
+        # clock times in it, without an offset, and reads TO_DATE literals in it. Stamps are
+        # kept in UTC; the record API answers in UTC whatever the preference.
+        if isinstance(time_zone, str):
+            time_zone = UTC if time_zone.upper() == "UTC" else ZoneInfo(time_zone)
+        self.time_zone: tzinfo = time_zone
         self._auth_lock = threading.Lock()
         self._consumers: dict[str, str] = {}
         self._tokens: dict[str, tuple[str, str]] = {}  # token id -> (consumer key, secret)
@@ -251,6 +259,7 @@ class NetSuiteSandbox(SandboxServer):
         self.db = sqlite3.connect(":memory:", check_same_thread=False)
         self._counts: dict[str, tuple[int, int]] = {}  # SQL -> (data version, rows)
         self.db.create_function("NVL", 2, _nvl, deterministic=True)
+        self.db.create_function("NS_WALL_CLOCK", 1, self._wall_clock)
         self._reset_database()
         if state_file and os.path.exists(state_file):
             self.load(state_file)
@@ -551,12 +560,15 @@ class NetSuiteSandbox(SandboxServer):
             self.db.commit()
 
     # -- seeding and persistence -------------------------------------------------------------
-    def seed(self, *, customers: int = 20, seed: int = 42) -> list[int]:
-        """Replace all customers with `customers` Active seed accounts; returns their ids."""
+    def seed(
+        self, *, customers: int = 20, seed: int = 42, counterparts: Sequence[SeedAccount] = ()
+    ) -> list[int]:
+        """Replace all customers with `customers` Active seed accounts, then one customer per
+        account of `counterparts` (see seed.probable_counterparts); returns their ids."""
         rng = random.Random(seed)
         accounts = [
             a for a in generate_accounts(customers * 2 + 10, seed=seed) if a.status == "Active"
-        ][:customers]
+        ][:customers] + list(counterparts)
         currency_ids = {symbol: cid for cid, symbol, *_ in CURRENCIES}
         term_ids = {name: tid for tid, name, _ in TERMS}
         ids: dict[int, int] = {}
@@ -817,24 +829,35 @@ class NetSuiteSandbox(SandboxServer):
             return f"{int(month)}/{int(day)}/{year}"
         return text
 
+    def _wall_clock(self, stamp: str | None) -> str | None:
+        """A stored UTC stamp as the user's wall clock time (TO_CHAR's answer)."""
+        if not stamp:
+            return None
+        moment = datetime.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        return moment.astimezone(self.time_zone).strftime("%Y-%m-%d %H:%M:%S")
+
     def _translate(self, query: str) -> str:
         def to_date(match: re.Match[str]) -> str:
             value, fmt = match.groups()
             if fmt.upper() != DATE_FORMAT:
                 raise Problem(400, "INVALID_PARAMETER", f"Unsupported date format '{fmt}'.")
             try:
-                datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+                local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
             except ValueError:
                 raise Problem(
                     400, "INVALID_PARAMETER", f"'{value}' does not match format '{fmt}'."
                 ) from None
-            return f"'{value}'"
+            # A literal is the user's wall clock time: compared as the UTC stamp it stands for.
+            moment = local.replace(tzinfo=self.time_zone).astimezone(UTC)
+            return f"'{moment.strftime('%Y-%m-%d %H:%M:%S')}'"
 
         def to_char(match: re.Match[str]) -> str:
             column, fmt = match.groups()
             if fmt.upper() != DATE_FORMAT:
                 raise Problem(400, "INVALID_PARAMETER", f"Unsupported date format '{fmt}'.")
-            return f"substr({column}, 1, 19)"
+            if self.time_zone is UTC:
+                return f"substr({column}, 1, 19)"
+            return f"NS_WALL_CLOCK({column})"
 
         return TO_CHAR_RE.sub(to_char, TO_DATE_RE.sub(to_date, query))
 

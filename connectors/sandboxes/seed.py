@@ -12,7 +12,9 @@ that differ, parent/child hierarchies several levels deep, and Draft / Canceled 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 COUNTRIES = [
@@ -290,3 +292,45 @@ def generate_accounts(count: int, *, seed: int = 42, start: datetime = EPOCH) ->
             )
         )
     return accounts
+
+
+def probable_counterparts(
+    accounts: Sequence[SeedAccount],
+    *,
+    count: int = 6,
+    eligible: Callable[[SeedAccount], bool] = lambda account: True,
+) -> list[SeedAccount]:
+    """The same customers as `count` of `accounts`, as the other system already holds them
+    before any sync: what Match suggestions should offer as probable pairs, to approve (link)
+    or reject (the sync then creates the record).
+
+    Only Active companies outside any hierarchy qualify, with a bill-to email no other
+    account shares and a postal code, and `eligible` (say, set to sync). Every other one
+    keeps the email under the name written in capitals; the others keep the name and postal
+    code under an accounts-payable email."""
+    parents = {a.parent_index for a in accounts if a.parent_index is not None}
+    emails = Counter(a.bill_to.work_email for a in accounts if a.bill_to.work_email)
+    chosen = [
+        a
+        for a in accounts
+        if a.status == "Active"
+        and not a.is_person
+        and a.parent_index is None
+        and a.index not in parents
+        and a.bill_to.work_email
+        and emails[a.bill_to.work_email] == 1
+        and a.bill_to.postal_code
+        and eligible(a)
+    ][:count]
+    counterparts = []
+    for number, account in enumerate(chosen):
+        # Indices of their own, so that no seeded parent or child is taken for theirs.
+        twin = replace(account, index=-1 - number, parent_index=None)
+        if number % 2 == 0:
+            twin.name = account.name.upper()
+        else:
+            domain = account.bill_to.work_email.split("@", 1)[1]
+            twin.bill_to = replace(account.bill_to, work_email=f"ap@{domain}")
+            twin.sold_to = twin.bill_to
+        counterparts.append(twin)
+    return counterparts

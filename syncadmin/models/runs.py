@@ -15,7 +15,7 @@ class SyncCursor(models.Model):
     direction = models.CharField(max_length=30, choices=Direction.choices, unique=True)
     watermark = models.DateTimeField(null=True, blank=True)
     # Equal to the watermark when the run that set it re-read its own write-backs: the next run
-    # then needs no overlap window (see ZuoraToNetSuiteSync.settle).
+    # then needs no overlap window (see SyncEngine.settle in services/engine.py).
     settled_through = models.DateTimeField(null=True, blank=True)
     # Digests of the source rows that run synced in the second up to the watermark (its own
     # write-backs), by id: the next run re-reads that second and skips these unless changed.

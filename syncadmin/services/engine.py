@@ -12,9 +12,10 @@ writes one record (`_sync`), writes the cross-reference back in batches if it do
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.netsuite.client import NetSuiteClient
@@ -96,6 +97,9 @@ class SyncEngine(SettleState):
         netsuite.transport.gate = self.limiter
         self.new_only = preferences.sync_behavior == SyncPreferences.Behavior.NEW_ONLY
         self._init_settle_state(watermark, whole_selection=self.account_ids is None)
+        # The source's clock less ours, read when first needed (see source_now).
+        self._clock_offset: timedelta | None = None
+        self._clock_lock = threading.Lock()
         self._run_started = now()
         self.hierarchy = Hierarchy(
             wording=self.wording,
@@ -419,8 +423,33 @@ class SyncEngine(SettleState):
         if self._own_writes.pending():  # someone kept editing records: keep the overlap
             self._settled_at = None
 
+    def run_problems(self) -> list[str]:
+        """What went wrong for the run as a whole (not one record), each said once, with what
+        to fix: the run is then not reported as a plain success."""
+        return []
+
+    def _source_clock_offset(self) -> timedelta:
+        """How far the source's clock, as its stamps read, is from ours: zero for a source
+        whose stamps are instants (Zuora's carry their offset)."""
+        return timedelta(0)
+
+    def source_now(self) -> datetime:
+        """Now on the source's clock (at or before it): what the source's stamps are compared
+        with, never our own clock. The offset is read once, when a run first writes back:
+        a run without write-backs never asks."""
+        return now() + self._source_offset()
+
+    def _source_offset(self) -> timedelta:
+        if self.dry_run or self.account_ids is not None:
+            return timedelta(0)  # no settle pass: the times are not compared with anything
+        with self._clock_lock:
+            if self._clock_offset is None:
+                self._clock_offset = self._source_clock_offset()
+            return self._clock_offset
+
     def _read_back_since(self) -> datetime:
-        return max(self.since(), self._run_started - OVERLAP)
+        started = self._run_started + self._source_offset()
+        return max(self.since(), started - OVERLAP)
 
     # -- outcomes -----------------------------------------------------------------------------
     def _failure(

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from connectors.netsuite import fields as ns_fields
@@ -47,7 +47,7 @@ from syncadmin.services.netsuite_customers import (
     stray_reference,
     summary_of,
 )
-from syncadmin.services.recording import AccountOutcome
+from syncadmin.services.recording import AccountOutcome, now
 from syncadmin.services.settle import WrittenBack
 from syncadmin.services.zuora_writes import PAYLOAD_KEY, SOURCE_KEY, SOURCE_ROW_KEY, ZuoraWrites
 
@@ -391,6 +391,13 @@ class NetSuiteToZuoraSync(ZuoraWrites):
         return PAYLOAD_KEY in stored and stored.get(SOURCE_ROW_KEY) == self._row_source_digest(
             customer_id
         )
+
+    def _source_clock_offset(self) -> timedelta:
+        """SuiteQL's times are the integration user's wall clock, in whatever time zone their
+        preference names, with no offset: NetSuite's "now" on that clock is read from NetSuite
+        (its newest customer change, at or before it), never taken from ours."""
+        newest = self.netsuite.newest_customer_change()
+        return timedelta(0) if newest is None else newest - now()
 
     # -- after the writes: our own write-backs ----------------------------------------------------
     # A customer whose content (minus lastmodifieddate and the Zuora cross-reference fields) is

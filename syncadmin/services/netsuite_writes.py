@@ -5,6 +5,7 @@ zuora_to_netsuite.py for the read half)."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,7 +49,59 @@ def describe_account(account: dict[str, Any]) -> str:
     return f"{account.get('accountNumber') or account.get('id')} ({account.get('name', '')})"
 
 
+class WriteBackCheck:
+    """Whether Zuora kept the cross-reference fields this run wrote back. Zuora's Actions update
+    answers success for a custom field the tenant lacks and writes nothing, so the first batch
+    that answers is read back; when a field did not stick, the run says so once, and the rest
+    of its write-backs wait (pending) for the field instead of being sent for nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: bool | None = None  # None: not read back yet; then whether they stuck
+        self._checking = False
+        self.missing: set[str] = set()
+        self.accounts: list[str] = []  # the accounts whose cross-reference waits, described
+
+    def claim(self) -> bool:
+        """True for the one batch that reads back (the first to answer)."""
+        with self._lock:
+            if self._state is None and not self._checking:
+                self._checking = True
+                return True
+            return False
+
+    def settle(self, kept: bool | None) -> None:
+        with self._lock:
+            self._state, self._checking = kept, False
+
+    def failed(self) -> bool:
+        with self._lock:
+            return self._state is False
+
+    def hold(self, batch: list[AccountOutcome]) -> None:
+        with self._lock:
+            self.accounts.extend(f"{o.source_number or o.source_id} {o.source_name}" for o in batch)
+
+    def problem(self) -> str | None:
+        """The run-level message, in finance words, with what to fix."""
+        if not self.missing:
+            return None
+        fields = ", ".join(sorted(self.missing))
+        first, more = self.accounts[0], len(self.accounts) - 1
+        which = f"{first} and {more} more" if more else first
+        return (
+            f"Zuora did not keep {fields} on the accounts written back in this run ({which}), "
+            f"so those accounts do not show their NetSuite customer. Add the custom field "
+            f"{fields} to the Zuora Account object (Extension Studio > Object Manager > Account "
+            "> Custom Fields), then run Check setup; the next run writes them again."
+        )
+
+
 class NetSuiteWrites(SyncEngine):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._writeback_check = WriteBackCheck()
+
     # -- one account ------------------------------------------------------------------------------
     def _sync(self, item: SelectedAccount, parent_destination: str | None) -> AccountOutcome:
         return self.sync_account(item, item.link, item.existing, parent_destination, self.lookups())
@@ -264,8 +317,16 @@ class NetSuiteWrites(SyncEngine):
         """One Zuora call for up to `writeback_batch` write-backs. A failed cross-reference keeps
         the NetSuite work and is retried on the next run (writeback_pending), never
         re-creating anything; a failed error status is only logged."""
+        if self._writeback_check.failed():
+            # Zuora does not keep the fields: they wait for the fix (see WriteBackCheck).
+            self._writeback_check.hold(batch)
+            for outcome in batch:
+                outcome.writeback = None
+                if outcome.link is not None:
+                    outcome.link.writeback_pending = True
+            return batch
         self._fault("before_zuora_write_back", {"ids": [o.source_id for o in batch]})
-        started = now()
+        started = self.source_now()
         try:
             errors: list[ApiError | None] = list(
                 self.zuora.update_accounts([(o.source_id, o.writeback or {}) for o in batch])
@@ -276,9 +337,14 @@ class NetSuiteWrites(SyncEngine):
             errors = [exc] * len(batch)
         finally:
             self._own_writes.add((o.source_id for o in batch), started)
+        not_kept = self._check_write_backs(batch, errors)
         for outcome, error in zip(batch, errors, strict=True):
             outcome.writeback = None
             link = outcome.link
+            if outcome.source_id in not_kept:
+                if link is not None:
+                    link.writeback_pending = True  # written again once the field exists
+                continue
             if link is None:
                 if error is not None:
                     logger.warning(
@@ -293,6 +359,40 @@ class NetSuiteWrites(SyncEngine):
                     f"failed ({error}); it will be retried on the next run."
                 )
         return batch
+
+    def _check_write_backs(
+        self, batch: list[AccountOutcome], errors: list[ApiError | None]
+    ) -> set[str]:
+        """For the first batch of the run that answered: read its accounts back and compare
+        what Zuora holds with what was written. The ids whose fields did not stick."""
+        written = {
+            o.source_id: o.writeback or {} for o, e in zip(batch, errors, strict=True) if e is None
+        }
+        if not written or not self._writeback_check.claim():
+            return set()
+        not_kept: set[str] = set()
+        try:
+            for account in self.zuora.iter_accounts_by_ids(list(written)):
+                missing = {
+                    name
+                    for name, value in written.get(account["id"], {}).items()
+                    if str(account.get(name) or "") != str(value)
+                }
+                if missing:
+                    self._writeback_check.missing |= missing
+                    not_kept.add(account["id"])
+        except ApiError as exc:
+            # Unconfirmed is not failed: the next batch reads back instead.
+            logger.warning("Could not read back the cross-references written to Zuora: %s", exc)
+            self._writeback_check.settle(None)
+            return set()
+        self._writeback_check.settle(not not_kept)
+        self._writeback_check.hold([o for o in batch if o.source_id in not_kept])
+        return not_kept
+
+    def run_problems(self) -> list[str]:
+        problem = self._writeback_check.problem()
+        return [problem] if problem else []
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _outcome(self, item: SelectedAccount, outcome: str, **values: Any) -> AccountOutcome:

@@ -10,7 +10,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from syncadmin.models import NetSuiteConnection, SyncCursor, SyncPreferences, ZuoraConnection
+from syncadmin.models import (
+    NetSuiteConnection,
+    RecordLink,
+    SyncCursor,
+    SyncPreferences,
+    ZuoraConnection,
+)
 
 # A preference check must answer while the admin waits: one try, a short timeout.
 LIVE_CLIENT_OPTIONS: dict[str, Any] = {"timeout": 10, "max_attempts": 1, "retry_budget": 10}
@@ -103,6 +109,21 @@ def _unchecked(name: str, error: Exception) -> str:
     return (
         f"Saved {what} without checking it: {system} could not be asked ({error}). "
         "Run Check setup on the sync dashboard once it answers."
+    )
+
+
+def preferences_master_switch_warning(*, master: str) -> str | None:
+    """What switching the master to `master` means for the records already linked, or None
+    when nothing is linked (or the master stays): the admin and the command ask for a
+    confirmation before they switch while there is such a warning."""
+    if not master or master == SyncPreferences.load().master:
+        return None
+    links = RecordLink.objects.count()
+    if not links:
+        return None
+    return (
+        f"{links} records are linked. Switching the master keeps every link and starts the "
+        "new direction from a fresh watermark."
     )
 
 

@@ -302,9 +302,7 @@ def sync_run_execute(
                 **(client_options or {}),
             }
             zuora = zuora_client_build(**options)
-            netsuite = netsuite_client_build(
-                pool_size=max(8, preferences.netsuite_concurrency * 2), **options
-            )
+            netsuite = netsuite_client_build(**options)
             engine = _engine(
                 direction,
                 zuora=zuora,
@@ -327,6 +325,11 @@ def sync_run_execute(
                 status, message = SyncRun.Status.INTERRUPTED, guard.reason
             elif not dry_run and account_ids is None:
                 _advance_cursor(cursor, summary)
+            problems = engine.run_problems()
+            if problems:
+                if status == SyncRun.Status.SUCCEEDED:
+                    status = SyncRun.Status.PARTLY_FAILED
+                message = " ".join([message, *problems]).strip()
     except (ApiError, ConnectionNotConfigured) as exc:
         stopped_by = exc
         message = f"The run stopped: {run_error_explain(exc)}"

@@ -74,7 +74,9 @@ class WrittenBack:
         """[start, end) windows from `since`, the last one open, each holding about as many of
         our writes (at least `per_slice`: about what one read call returns), so that reading
         them back can run in parallel."""
-        times = sorted(self.started)
+        # Never before `since`: a write's start is an estimate on the source's clock (see
+        # SyncEngine.source_now), and a window before `since` would read rows not ours.
+        times = sorted(max(since, started) for started in self.started)
         count = max(1, min(SETTLE_SLICES, len(times) // per_slice))
         bounds = [since] + [times[len(times) * i // count] for i in range(1, count)]
         return list(zip(bounds, [*bounds[1:], None], strict=True))

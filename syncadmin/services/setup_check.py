@@ -394,6 +394,7 @@ def _netsuite_queries(client: NetSuiteClient, lists: Lists) -> Iterator[Check]:
         ),
         ("address book lines", ns_client.address_book_query([NO_SUCH_NETSUITE_CUSTOMER])),
         ("address changes", ns_client.address_change_query(now)),
+        ("NetSuite's clock (newest customer change)", ns_client.NEWEST_CHANGE_QUERY),
         ("reference lookups", REFERENCE_QUERY),
         ("currencies", ns_client.CURRENCY_QUERY),
         ("subsidiaries", ns_client.SUBSIDIARY_QUERY),

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+from django.db.models import Count
+
 from connectors.http import ApiError, RunAborted
 from connectors.netsuite import fields as ns_fields
 from connectors.zuora import fields as z_fields
@@ -25,7 +27,7 @@ from syncadmin.mapping import (
     payload_hash,
 )
 from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS, shared_contact_warning
-from syncadmin.models import Direction, Outcome, RecordLink
+from syncadmin.models import Direction, LinkEvent, Outcome, RecordLink
 from syncadmin.services.concurrency import AdaptiveLimiter
 from syncadmin.services.engine import SyncEngine
 from syncadmin.services.netsuite_customers import (
@@ -108,6 +110,15 @@ def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dic
     return changes
 
 
+def create_idempotency_key(customer_id: str, unlinks: int) -> str:
+    """The Idempotency-Key of a customer's account create. Zuora replays the first answer to
+    a key for 24 hours: the key stays the same across retries and reruns of one attempt (a
+    crash between the create and storing the link must not make a second account), and is new
+    once the customer has been unlinked, so a re-create is not answered with the old account."""
+    key = f"syncadmin-netsuite-customer-{customer_id}"
+    return f"{key}-after-unlink-{unlinks}" if unlinks else key
+
+
 class ZuoraWrites(SyncEngine):
     zuora_limiter: AdaptiveLimiter  # Zuora's writes at once (set by the direction)
 
@@ -119,6 +130,15 @@ class ZuoraWrites(SyncEngine):
         self._options_digest = hashlib.blake2b(
             json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
         ).hexdigest()
+        # Customers unlinked by hand, with how often: each unlink ends a create attempt (see
+        # create_idempotency_key). One read per run; unlinks are few.
+        self._unlinks: dict[str, int] = dict(
+            LinkEvent.objects.filter(action=LinkEvent.Action.UNLINKED)
+            .order_by()
+            .values("netsuite_internal_id")
+            .annotate(count=Count("id"))
+            .values_list("netsuite_internal_id", "count")
+        )
 
     def lookups(self) -> tuple[ZuoraLookups, NetSuiteLookups]:
         """Zuora's currencies and terms and NetSuite's reference records, read once per run and
@@ -264,7 +284,7 @@ class ZuoraWrites(SyncEngine):
         # retry after a timeout, or a rerun after a crash within 24 h, return the same account.
         with self.zuora_limiter:
             created = self.zuora.create_account(
-                body, idempotency_key=f"syncadmin-netsuite-customer-{item.id}"
+                body, idempotency_key=create_idempotency_key(item.id, self._unlinks.get(item.id, 0))
             )
         self._fault("after_zuora_write", {"customer": customer, "created": created})
         if created.get("accountId"):
@@ -454,7 +474,7 @@ class ZuoraWrites(SyncEngine):
             link.writeback_pending = False
 
     def _netsuite_write(self, customer_id: str, update: dict[str, Any]) -> None:
-        started = now()
+        started = self.source_now()
         try:
             self.netsuite.update_customer(customer_id, update)
         finally:

@@ -4,12 +4,11 @@ import sys
 import textwrap
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from syncadmin.management.base import DatabaseCommand
 from syncadmin.services.setup_check import setup_check_run
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Check, against the configured Zuora and NetSuite, everything a sync relies on: "
         "credentials, permissions, custom fields, the SuiteQL queries and the preferences. "

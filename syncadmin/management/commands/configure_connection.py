@@ -4,13 +4,14 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from syncadmin.crypto import SecretKeyError
+from syncadmin.management.base import DatabaseCommand
 from syncadmin.services.connections import netsuite_connection_update, zuora_connection_update
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Store the connection settings of Zuora or NetSuite (secrets are encrypted)."
 
     def add_arguments(self, parser: CommandParser) -> None:

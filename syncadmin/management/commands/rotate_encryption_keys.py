@@ -1,12 +1,13 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from syncadmin.crypto import SecretKeyError
+from syncadmin.management.base import DatabaseCommand
 from syncadmin.services.secrets import secrets_reencrypt
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Re-encrypt every stored secret with the newest key in FIELD_ENCRYPTION_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -6,11 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.sandboxes import netsuite as ns_sandbox
 from connectors.sandboxes import zuora as z_sandbox
+from connectors.sandboxes.seed import SeedAccount, generate_accounts, probable_counterparts
 from connectors.sandboxes.server import SandboxConfig
+from connectors.zuora.fields import SYNC_TO_NETSUITE
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Command(BaseCommand):
@@ -29,6 +33,13 @@ class Command(BaseCommand):
             type=int,
             default=50,
             help="NetSuite customers of its own to seed (what a NetSuite-master sync sends).",
+        )
+        parser.add_argument(
+            "--probable-pairs",
+            type=int,
+            default=6,
+            help="NetSuite customers seeded as probable matches of unlinked Zuora accounts "
+            "(same email, or same name and postal code), for Match suggestions.",
         )
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
@@ -64,10 +75,23 @@ class Command(BaseCommand):
             state_file=state_dir / "netsuite.json",
         )
         if not (state_dir / "netsuite.json").exists():
-            # Another seed than Zuora's: these are the ERP's own customers, not copies.
-            netsuite.seed(customers=options["customers"], seed=options["seed"] + 1000)
-        zuora.start()
-        netsuite.start()
+            # Another seed than Zuora's: these are the ERP's own customers, not copies. A few
+            # are copies, though: what a company has on both sides before its first sync.
+            netsuite.seed(
+                customers=options["customers"],
+                seed=options["seed"] + 1000,
+                counterparts=self._counterparts(zuora, options),
+            )
+        for sandbox, option in ((zuora, "zuora_port"), (netsuite, "netsuite_port")):
+            try:
+                sandbox.start()
+            except OSError as exc:
+                zuora.stop()
+                raise CommandError(
+                    f"Port {options[option]} is in use ({exc.strerror}): is another demo or "
+                    "sandbox still running? Stop it, or pass "
+                    f"--{option.replace('_', '-')} with a free port."
+                ) from None
         self.stdout.write(
             f"Zuora sandbox    {zuora.url}  client id {z_sandbox.DEFAULT_CLIENT_ID}, "
             f"secret {z_sandbox.DEFAULT_CLIENT_SECRET}\n"
@@ -78,7 +102,7 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, lambda *_: stop.set())
         try:
             # Saved every few seconds too, so a killed process loses little.
@@ -90,3 +114,22 @@ class Command(BaseCommand):
             netsuite.save()
             zuora.stop()
             netsuite.stop()
+
+    def _counterparts(
+        self, zuora: z_sandbox.ZuoraSandbox, options: dict[str, Any]
+    ) -> list[SeedAccount]:
+        """Probable pairs for the Zuora accounts as seeded (and set to sync)."""
+        if options["probable_pairs"] <= 0:
+            return []
+        by_number = {a["accountNumber"]: a for a in zuora.accounts.values()}
+
+        def syncs(account: SeedAccount) -> bool:
+            record = by_number.get(account.account_number)
+            return (
+                record is not None
+                and record["name"] == account.name
+                and record.get(SYNC_TO_NETSUITE) != "No"
+            )
+
+        seeded = generate_accounts(options["accounts"], seed=options["seed"])
+        return probable_counterparts(seeded, count=options["probable_pairs"], eligible=syncs)

@@ -1,11 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from syncadmin.management.base import DatabaseCommand
 from syncadmin.services.roles import ROLE_PERMISSIONS, roles_setup
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Create the groups Sync admin, Sync operator and Viewer with their permissions."
 
     def handle(self, *args: Any, **options: Any) -> None:

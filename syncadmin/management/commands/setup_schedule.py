@@ -1,11 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from syncadmin.management.base import DatabaseCommand
 from syncadmin.services.schedule import schedule_ensure
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Create or update the django-q2 schedule of the sync from the preferences (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
