@@ -374,8 +374,10 @@ class HttpTransport:
             )
         self._count(kind)
         if not isinstance(exc, requests.Timeout):
+            # requests wraps the socket's error: name the refusal, the common case to explain.
+            cause = "ConnectionRefusedError" if "refused" in str(exc).lower() else None
             return TransportError(
-                f"{self.name}: {method} {where}: connection failed ({type(exc).__name__})",
+                f"{self.name}: {method} {where}: connection failed ({cause or type(exc).__name__})",
                 code="CONNECTION",
             )
         connecting = isinstance(exc, requests.ConnectTimeout)

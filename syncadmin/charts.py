@@ -14,75 +14,110 @@ SERIES = (
 )
 
 
-def runs_chart_svg(
-    rows: list[dict[str, Any]], *, width: int = 760, height: int = 220
-) -> SafeString:
-    """Created / updated / failed per run as three lines, oldest run on the left."""
-    if not rows:
-        return format_html('<p id="runs-chart-empty">{}</p>', "No runs in the last 30 days.")
-    pad_left, pad_bottom, pad_top = 40, 24, 10
-    plot_w, plot_h = width - pad_left - 10, height - pad_bottom - pad_top
-    peak = max(1, *(max(r["created"], r["updated"], r["failed"]) for r in rows))
-    step = plot_w / max(1, len(rows) - 1)
+def _nice_peak(value: int) -> int:
+    """The top of the axis: 1, 2 or 5 times a power of ten, at least `value`."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
 
-    def x(i: int) -> float:
-        return pad_left + (i * step if len(rows) > 1 else plot_w / 2)
+
+def runs_per_day_svg(
+    days: list[dict[str, Any]], *, width: int = 1100, height: int = 300
+) -> SafeString:
+    """Accounts created, updated and failed per day as three bars side by side, each with its
+    number written above it, so the chart reads without hovering."""
+    if not any(d[key] for d in days for key, _, _ in SERIES):
+        return format_html(
+            '<p id="runs-chart-empty">{}</p>', "No accounts synced in the last 30 days."
+        )
+    pad_left, pad_right, pad_top, pad_bottom = 64, 10, 46, 52
+    plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
+    peak = _nice_peak(max(d[key] for d in days for key, _, _ in SERIES))
+    slot = plot_w / len(days)
+    bar = slot * 0.8 / len(SERIES)
+    base = pad_top + plot_h
 
     def y(value: int) -> float:
-        return pad_top + plot_h - value / peak * plot_h
+        return base - value / peak * plot_h
 
-    parts = [
-        format_html(
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>',
-            pad_left,
-            pad_top + plot_h,
-            pad_left + plot_w,
-            pad_top + plot_h,
-        ),
-        format_html('<text x="4" y="{}" font-size="11">{}</text>', pad_top + 10, peak),
-        format_html('<text x="4" y="{}" font-size="11">0</text>', pad_top + plot_h),
-        format_html(
-            '<text x="{}" y="{}" font-size="11">{}</text>',
-            pad_left,
-            height - 6,
-            f"{rows[0]['started_at']:%b %d}",
-        ),
-        format_html(
-            '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>',
-            pad_left + plot_w,
-            height - 6,
-            f"{rows[-1]['started_at']:%b %d %H:%M}",
-        ),
-    ]
-    for key, colour, label in SERIES:
-        points = " ".join(f"{x(i):.1f},{y(r[key]):.1f}" for i, r in enumerate(rows))
+    parts: list[SafeString] = []
+    for tick in (0, peak // 2, peak):  # value axis: gridlines and their numbers
         parts.append(
             format_html(
-                '<polyline class="series-{}" fill="none" stroke="{}" stroke-width="2" '
-                'points="{}"><title>{}</title></polyline>',
-                key,
-                colour,
-                points,
-                label,
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
+                '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>',
+                pad_left,
+                f"{y(tick):.1f}",
+                pad_left + plot_w,
+                f"{y(tick):.1f}",
+                "#999" if tick == 0 else "#e4e4e4",
+                pad_left - 6,
+                f"{y(tick) + 4:.1f}",
+                f"{tick:,}",
             )
         )
-        if len(rows) <= 60:  # dots with a tooltip per run while they stay readable
+    parts.append(
+        format_html(
+            '<text transform="translate(14 {}) rotate(-90)" font-size="12" '
+            'text-anchor="middle">Accounts</text>'
+            '<text x="{}" y="{}" font-size="12" text-anchor="middle">Day (UTC)</text>',
+            f"{pad_top + plot_h / 2:.1f}",
+            f"{pad_left + plot_w / 2:.1f}",
+            height - 4,
+        )
+    )
+    for i, day in enumerate(days):
+        left = pad_left + i * slot + slot * 0.1
+        centre = pad_left + (i + 0.5) * slot
+        month = f"{day['day']:%b}" if i == 0 or day["day"].day == 1 else ""
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>'
+                '<text x="{}" y="{}" font-size="10" text-anchor="middle" fill="#555">{}'
+                "</text>",
+                f"{centre:.1f}",
+                base + 14,
+                day["day"].day,
+                f"{centre:.1f}",
+                base + 27,
+                month,
+            )
+        )
+        for j, (key, colour, name) in enumerate(SERIES):
+            value = day[key]
+            if not value:
+                continue
+            x = left + j * bar
             parts.append(
-                format_html_join(
-                    "",
-                    '<circle cx="{}" cy="{}" r="3" fill="{}"><title>Run {}: {} {}</title></circle>',
-                    (
-                        (f"{x(i):.1f}", f"{y(r[key]):.1f}", colour, r["id"], r[key], label.lower())
-                        for i, r in enumerate(rows)
-                    ),
+                format_html(
+                    '<rect class="bar series-{}" x="{}" y="{}" width="{}" '
+                    'height="{}" fill="{}"><title>{}: {} {}</title></rect>'
+                    '<text transform="translate({} {}) rotate(-90)" font-size="10" '
+                    'fill="{}">{}</text>',
+                    key,
+                    f"{x:.1f}",
+                    f"{y(value):.1f}",
+                    f"{bar - 1:.1f}",
+                    f"{base - y(value):.1f}",
+                    colour,
+                    f"{day['day']:%Y-%m-%d}",
+                    f"{value:,}",
+                    name.lower(),
+                    f"{x + bar / 2 + 3:.1f}",
+                    f"{y(value) - 3:.1f}",
+                    colour,
+                    f"{value:,}",
                 )
             )
     legend = format_html_join(
         " ", '<span style="color:{}">&#9632; {}</span>', ((c, lab) for _, c, lab in SERIES)
     )
     return format_html(
-        '<svg id="runs-chart" role="img" aria-label="Created, updated and failed accounts per '
-        'run" width="{}" height="{}" viewBox="0 0 {} {}">{}</svg><p>{}</p>',
+        '<svg id="runs-chart" role="img" aria-label="Accounts created, updated and failed per '
+        'day, last 30 days" width="{}" height="{}" viewBox="0 0 {} {}">{}</svg><p>{}</p>',
         width,
         height,
         width,

@@ -179,4 +179,13 @@ class LinkImportForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > self.MAX_BYTES:
             raise forms.ValidationError("At most 5 MB per file; split it.")
+        head = upload.read(2048)
+        upload.seek(0)
+        # A spreadsheet (xlsx is a zip), a PDF or any binary file, whatever its name says.
+        binary = head.startswith((b"PK\x03\x04", b"%PDF", b"\xd0\xcf\x11\xe0")) or b"\x00" in head
+        if binary or not upload.name.lower().endswith((".csv", ".txt")):
+            raise forms.ValidationError(
+                f"“{upload.name}” is not a CSV file. In Excel, choose File › Save As › "
+                "CSV UTF-8 (comma delimited), then upload that file."
+            )
         return upload

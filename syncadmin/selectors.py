@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from syncadmin.models import (
@@ -361,16 +362,30 @@ def runs_latest(*, limit: int = 10) -> list[SyncRun]:
     return list(SyncRun.objects.order_by("-started_at")[:limit])
 
 
-def runs_chart(*, days: int = 30, limit: int = 2000) -> list[dict[str, Any]]:
-    """Created / updated / failed per run over the last `days`, oldest first."""
-    since = timezone.now() - timedelta(days=days)
-    rows = (
-        SyncRun.objects.filter(started_at__gte=since)
+def runs_per_day(*, days: int = 30) -> list[dict[str, Any]]:
+    """Accounts created, updated and failed per day (UTC) over the last `days`, oldest day
+    first, every day present (zero when nothing ran)."""
+    today = timezone.now().date()
+    first = today - timedelta(days=days - 1)
+    totals = {
+        row["day"]: row
+        for row in SyncRun.objects.filter(started_at__date__gte=first)
         .exclude(status=SyncRun.Status.SKIPPED)
-        .order_by("-started_at")
-        .values("id", "started_at", "created", "updated", "failed")[:limit]
-    )
-    return list(reversed(list(rows)))
+        .annotate(day=TruncDate("started_at"))
+        .values("day")
+        .annotate(created=Sum("created"), updated=Sum("updated"), failed=Sum("failed"))
+        .order_by("day")
+    }
+    return [
+        {
+            "day": day,
+            **{
+                key: (totals.get(day) or {}).get(key) or 0
+                for key in ("created", "updated", "failed")
+            },
+        }
+        for day in (first + timedelta(days=i) for i in range(days))
+    ]
 
 
 def setup_check_latest() -> SetupCheck | None:

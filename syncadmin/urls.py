@@ -5,6 +5,9 @@ from django.views.generic import RedirectView
 admin.site.site_header = "syncadmin"
 admin.site.site_title = "syncadmin"
 admin.site.index_title = "Zuora ↔ NetSuite customer sync"
+# The lists need the whole width of a laptop screen (1440 px) for their columns and filters;
+# the breadcrumbs and the index lead to every page instead of a sidebar.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

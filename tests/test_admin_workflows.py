@@ -198,7 +198,7 @@ def test_applying_the_preview_links_the_ok_rows_and_offers_a_report(admin_client
 
     assert RecordLink.objects.count() == 4
     assert LinkEvent.objects.filter(action="imported").count() == 2
-    rows = list(csv.DictReader(io.StringIO(report.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(report.content.decode("utf-8-sig"))))
     assert [r["result"] for r in rows[:3]] == ["linked", "linked", "not imported: unknown id"]
     assert rows[-1]["zuora"].startswith("'=")  # a spreadsheet shows it, never runs it
     assert "already applied" in admin_client.post(page.url, follow=True).content.decode()
@@ -431,7 +431,7 @@ def test_export_downloads_the_current_filter_as_csv(admin_client, failures):
         reverse("admin:syncadmin_accountresult_export"), {"error_code": "UNKNOWN_PAYMENT_TERM"}
     )
 
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:3] == ["run", "time", "source id"]
     assert sorted(r[2] for r in rows[1:]) == ["z3", "z4"]
     assert "Create a term" in rows[1][-1]

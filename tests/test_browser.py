@@ -155,8 +155,10 @@ def test_runs_a_sync_and_watches_it_finish(browser, systems, empty_queue):
     run = SyncRun.objects.get(pk=result["run"])
     wait_for_text(browser, f"Run {run.pk} finished: {run.get_status_display()}", "#run-progress")
     assert browser.find_element("id", "run-progress-bar").get_attribute("value") == "100"
-    browser.refresh()  # the chart is drawn by the server, with the finished run
-    assert len(browser.find_elements("css selector", "#runs-chart polyline")) == 3
+    # The latest runs and the chart follow without reloading the page.
+    wait_for_text(browser, f"{run.created:,}", "#runs-chart-section")
+    wait_for_text(browser, run.get_status_display(), "#latest-runs")
+    assert browser.find_elements("css selector", "#runs-chart rect.series-created")
 
 
 def test_finds_a_failed_account_and_retries_it(browser, systems, run_sync, empty_queue):

@@ -363,8 +363,11 @@ def test_a_connection_failure_is_printed_once(systems, fast_clients, caplog):
         call_command("sync_customers", stdout=out)
 
     printed = out.getvalue() + "\n".join(r.getMessage() for r in caplog.records)
-    assert printed.count("connection failed") == 1, printed
-    assert "The run stopped: Zuora: POST /oauth/token: connection failed" in out.getvalue()
+    assert printed.count("Could not reach Zuora") == 1, printed
+    assert (
+        "The run stopped: Could not reach Zuora at http://127.0.0.1:9: connection refused. "
+        "Check the base URL and your network." in out.getvalue()
+    )
 
 
 def test_a_command_on_a_database_behind_the_code_says_to_migrate(tmp_path):

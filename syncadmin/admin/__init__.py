@@ -1,6 +1,24 @@
 """The admin, one module per screen. Importing them registers every model with the admin site
 (Django's autodiscover imports this package)."""
 
-from syncadmin.admin import connections, links, matches, preferences, problems, results, runs
+from syncadmin.admin import (
+    connections,
+    links,
+    matches,
+    preferences,
+    problems,
+    results,
+    runs,
+    taskqueue,
+)
 
-__all__ = ["connections", "links", "matches", "preferences", "problems", "results", "runs"]
+__all__ = [
+    "connections",
+    "links",
+    "matches",
+    "preferences",
+    "problems",
+    "results",
+    "runs",
+    "taskqueue",
+]

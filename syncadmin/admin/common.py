@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 
 class SingletonAdmin(admin.ModelAdmin):
@@ -62,3 +65,20 @@ class SuperuserFieldsMixin:
         if not request.user.is_superuser:
             exclude.extend(self.superuser_only_fields)
         return exclude
+
+
+def clipped(text: str, *, narrow: bool = False) -> str:
+    """Long text on one line of a list, cut with an ellipsis; the whole text on hover (and on
+    the record's page)."""
+    if not text:
+        return "—"
+    return format_html(
+        '<span class="cell-clip{}" title="{}">{}</span>', " narrow" if narrow else "", text, text
+    )
+
+
+def when(value: datetime | None) -> str:
+    """A time in a list: short, on one line, in the site's time zone."""
+    if value is None:
+        return "—"
+    return format_html('<span class="when">{}</span>', f"{localtime(value):%Y-%m-%d %H:%M}")

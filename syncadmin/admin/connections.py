@@ -16,10 +16,53 @@ from syncadmin.models import NetSuiteConnection, ZuoraConnection
 from syncadmin.services.connections import netsuite_connection_test, zuora_connection_test
 
 
+def _secret_state(name: str, label: str) -> Any:
+    @admin.display(description=label)
+    def state(self: Any, obj: Any) -> str:
+        return "Set" if obj is not None and obj.secret_is_set(name) else "Not set"
+
+    return state
+
+
 class ConnectionAdmin(SingletonAdmin):
-    readonly_fields = ("health",)
+    readonly_fields = (
+        "health",
+        "client_secret_state",
+        "consumer_secret_state",
+        "token_secret_state",
+        "private_key_state",
+    )
     test_connection = staticmethod(lambda: (False, ""))
     change_form_template = "admin/syncadmin/connection_change_form.html"
+
+    # What a read-only viewer sees instead of a secret's field: whether it is set.
+    client_secret_state = _secret_state("client_secret", "Client secret")
+    consumer_secret_state = _secret_state("consumer_secret", "Consumer secret")
+    token_secret_state = _secret_state("token_secret", "Token secret")
+    private_key_state = _secret_state("private_key", "Private key")
+
+    def editable_fieldsets(self, obj: Any) -> list[Any]:
+        raise NotImplementedError
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = self.editable_fieldsets(obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        secrets = self.model.SECRET_FIELDS
+        return [
+            (
+                title,
+                {
+                    **options,
+                    "fields": [
+                        f"{name}_state" if name in secrets else name
+                        for name in options["fields"]
+                        if not name.startswith("clear_")
+                    ],
+                },
+            )
+            for title, options in fieldsets
+        ]
 
     @admin.display(description="Last check")
     def health(self, obj: Any) -> str:
@@ -74,27 +117,15 @@ class ConnectionAdmin(SingletonAdmin):
 class ZuoraConnectionAdmin(ConnectionAdmin):
     form = ZuoraConnectionForm
     test_connection = staticmethod(zuora_connection_test)
-    fieldsets = [
-        (None, {"fields": ["base_url", "client_id", "client_secret", "entity_id"]}),
-        ("Health", {"fields": ["health"]}),
-    ]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = [list(f) for f in super().get_fieldsets(request, obj)]
+    def editable_fieldsets(self, obj: Any) -> list[Any]:
+        secret = ["client_secret"]
         if obj is not None and obj.secret_is_set("client_secret"):
-            fieldsets[0] = [
-                None,
-                {
-                    "fields": [
-                        "base_url",
-                        "client_id",
-                        "client_secret",
-                        "clear_client_secret",
-                        "entity_id",
-                    ]
-                },
-            ]
-        return fieldsets
+            secret.append("clear_client_secret")
+        return [
+            (None, {"fields": ["base_url", "client_id", *secret, "entity_id"]}),
+            ("Health", {"fields": ["health"]}),
+        ]
 
 
 @admin.register(NetSuiteConnection)
@@ -102,7 +133,7 @@ class NetSuiteConnectionAdmin(ConnectionAdmin):
     form = NetSuiteConnectionForm
     test_connection = staticmethod(netsuite_connection_test)
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+    def editable_fieldsets(self, obj: Any) -> list[Any]:
         def with_clear(names: list[str]) -> list[str]:
             out: list[str] = []
             for name in names:
@@ -115,19 +146,33 @@ class NetSuiteConnectionAdmin(ConnectionAdmin):
                     out.append(f"clear_{name}")
             return out
 
-        return [
-            (None, {"fields": ["account_id", "base_url", "auth_method"]}),
+        methods = [
             (
+                NetSuiteConnection.AUTH_TBA,
                 "Token-based authentication",
-                {
-                    "fields": with_clear(
-                        ["consumer_key", "consumer_secret", "token_id", "token_secret"]
-                    )
-                },
+                ["consumer_key", "consumer_secret", "token_id", "token_secret"],
             ),
             (
+                NetSuiteConnection.AUTH_OAUTH2,
                 "OAuth 2.0 client credentials",
-                {"fields": with_clear(["client_id", "certificate_id", "algorithm", "private_key"])},
+                ["client_id", "certificate_id", "algorithm", "private_key"],
+            ),
+        ]
+        # Each method's fields in a fieldset the page shows only while that method is chosen
+        # (connection_change_form.html); a stored connection shows its own method's at first.
+        chosen = obj.auth_method if obj is not None else NetSuiteConnection.AUTH_TBA
+        return [
+            (None, {"fields": ["account_id", "base_url", "auth_method"]}),
+            *(
+                (
+                    title,
+                    {
+                        "fields": with_clear(names),
+                        "classes": [f"auth-method auth-{method}"]
+                        + ([] if method == chosen else ["auth-hidden"]),
+                    },
+                )
+                for method, title, names in methods
             ),
             ("Health", {"fields": ["health"]}),
         ]

@@ -12,7 +12,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from connectors.http import ApiError
-from syncadmin.admin.common import ReadOnlyAdmin, SuperuserFieldsMixin, require_permission
+from syncadmin.admin.common import (
+    ReadOnlyAdmin,
+    SuperuserFieldsMixin,
+    clipped,
+    require_permission,
+    when,
+)
 from syncadmin.forms import LinkForm, LinkImportForm, LinkSearchForm
 from syncadmin.models import LinkEvent, LinkImport, RecordLink
 from syncadmin.paginator import CappedCountPaginator
@@ -39,12 +45,12 @@ class RecordLinkAdmin(SuperuserFieldsMixin, ReadOnlyAdmin):
     list_display = (
         "zuora_account_number",
         "zuora_account_id",
-        "netsuite_entity_id",
+        "netsuite_entity",
         "netsuite_internal_id",
         "origin",
         "linked_by",
-        "linked_at",
-        "last_synced_at",
+        "linked",
+        "last_synced",
     )
     list_filter = ("origin", "writeback_pending")
     search_fields = (
@@ -55,7 +61,7 @@ class RecordLinkAdmin(SuperuserFieldsMixin, ReadOnlyAdmin):
     )
     show_full_result_count = False
     paginator = CappedCountPaginator
-    sortable_by = ("linked_at",)
+    sortable_by = ("linked",)
     list_select_related = ("linked_by",)
     readonly_fields = [f.name for f in RecordLink._meta.fields if f.name != "last_payload"] + [
         "history"
@@ -67,6 +73,18 @@ class RecordLinkAdmin(SuperuserFieldsMixin, ReadOnlyAdmin):
 
     def has_link_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("syncadmin.link_records")
+
+    @admin.display(description="NetSuite entity id")
+    def netsuite_entity(self, obj: RecordLink) -> str:
+        return clipped(obj.netsuite_entity_id, narrow=True)
+
+    @admin.display(description="Linked at", ordering="linked_at")
+    def linked(self, obj: RecordLink) -> str:
+        return when(obj.linked_at)
+
+    @admin.display(description="Last synced")
+    def last_synced(self, obj: RecordLink) -> str:
+        return when(obj.last_synced_at)
 
     @admin.display(description="History (who linked or unlinked, and when)")
     def history(self, obj: RecordLink) -> str:
@@ -177,7 +195,7 @@ class RecordLinkAdmin(SuperuserFieldsMixin, ReadOnlyAdmin):
         require_permission(request, "link_records")
         link = get_object_or_404(RecordLink.objects.select_related("linked_by"), pk=pk)
         if request.method == "POST":
-            record_link_delete(link=link, user=request.user)
+            record_link_delete(link=link, user=request.user, note=request.POST.get("note", ""))
             self.message_user(request, f"Unlinked {link}. The history keeps who and when.")
             return HttpResponseRedirect(reverse("admin:syncadmin_recordlink_changelist"))
         context = self._context(request, "Unlink these records?", link=link)
@@ -233,7 +251,9 @@ class RecordLinkAdmin(SuperuserFieldsMixin, ReadOnlyAdmin):
     def import_report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         require_permission(request, "link_records")
         link_import = get_object_or_404(LinkImport, pk=pk)
-        response = HttpResponse(link_import_report_csv(link_import), content_type="text/csv")
+        response = HttpResponse(
+            link_import_report_csv(link_import), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = (
             f'attachment; filename="link-import-{link_import.pk}-report.csv"'
         )
@@ -256,14 +276,14 @@ class RecordLinkAdmin(SuperuserFieldsMixin, ReadOnlyAdmin):
 @admin.register(LinkEvent)
 class LinkEventAdmin(ReadOnlyAdmin):
     list_display = (
-        "at",
+        "when",
         "action",
         "user",
         "zuora_account_number",
         "zuora_account_id",
-        "netsuite_entity_id",
+        "netsuite_entity",
         "netsuite_internal_id",
-        "note",
+        "short_note",
     )
     list_filter = ("action",)
     search_fields = (
@@ -275,14 +295,30 @@ class LinkEventAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     show_full_result_count = False
     paginator = CappedCountPaginator
-    sortable_by = ("at",)
+    sortable_by = ("when",)
+
+    @admin.display(description="When", ordering="at")
+    def when(self, obj: LinkEvent) -> str:
+        return when(obj.at)
+
+    @admin.display(description="NetSuite entity id")
+    def netsuite_entity(self, obj: LinkEvent) -> str:
+        return clipped(obj.netsuite_entity_id, narrow=True)
+
+    @admin.display(description="Note")
+    def short_note(self, obj: LinkEvent) -> str:
+        return clipped(obj.note, narrow=True)
 
 
 @admin.register(LinkImport)
 class LinkImportAdmin(ReadOnlyAdmin):
-    list_display = ("id", "filename", "uploaded_by", "created_at", "status", "open_link")
+    list_display = ("id", "filename", "uploaded_by", "uploaded", "status", "open_link")
     list_select_related = ("uploaded_by",)
     exclude = ("rows",)
+
+    @admin.display(description="Uploaded at", ordering="created_at")
+    def uploaded(self, obj: LinkImport) -> str:
+        return when(obj.created_at)
 
     @admin.display(description="Preview and report")
     def open_link(self, obj: LinkImport) -> str:

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from connectors.http import ApiError
-from syncadmin.admin.common import ReadOnlyAdmin, require_permission
+from syncadmin.admin.common import ReadOnlyAdmin, clipped, require_permission
 from syncadmin.models import MatchSuggestion
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.services.connections import ConnectionNotConfigured
@@ -28,10 +28,10 @@ class MatchSuggestionAdmin(ReadOnlyAdmin):
         "confidence",
         "strong",
         "zuora_account_number",
-        "zuora_name",
+        "zuora",
         "netsuite_entity_id",
-        "netsuite_name",
-        "reason",
+        "netsuite",
+        "why",
         "status",
     )
     list_filter = ("status", "strong", "rule")
@@ -49,9 +49,22 @@ class MatchSuggestionAdmin(ReadOnlyAdmin):
     sortable_by = ("confidence",)
     actions = ["approve_selected", "reject_selected"]
     change_list_template = "admin/syncadmin/matchsuggestion/change_list.html"
+    change_form_template = "admin/syncadmin/matchsuggestion/change_form.html"
 
     def has_link_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("syncadmin.link_records")
+
+    @admin.display(description="Zuora name")
+    def zuora(self, obj: MatchSuggestion) -> str:
+        return clipped(obj.zuora_name, narrow=True)
+
+    @admin.display(description="NetSuite name")
+    def netsuite(self, obj: MatchSuggestion) -> str:
+        return clipped(obj.netsuite_name, narrow=True)
+
+    @admin.display(description="Why")
+    def why(self, obj: MatchSuggestion) -> str:
+        return clipped(obj.reason, narrow=True)
 
     @admin.action(description="Approve: link the selected pairs", permissions=["link"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -79,8 +92,36 @@ class MatchSuggestionAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.generate_view),
                 name="syncadmin_matchsuggestion_generate",
             ),
+            path(
+                "<int:pk>/review/",
+                self.admin_site.admin_view(self.review_view),
+                name="syncadmin_matchsuggestion_review",
+            ),
             *super().get_urls(),
         ]
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Approve or reject one suggestion from its page."""
+        if request.method != "POST":
+            raise PermissionDenied
+        require_permission(request, "link_records")
+        suggestions = MatchSuggestion.objects.filter(pk=pk)
+        if request.POST.get("decision") == "approve":
+            self.approve_selected(request, suggestions)
+        else:
+            self.reject_selected(request, suggestions)
+        return HttpResponseRedirect(reverse("admin:syncadmin_matchsuggestion_change", args=[pk]))
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        suggestion = context.get("original")
+        context["can_review"] = (
+            self.has_link_permission(request)
+            and suggestion is not None
+            and suggestion.status == MatchSuggestion.Status.PENDING
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def generate_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":

@@ -61,6 +61,13 @@ class SyncPreferencesAdmin(SingletonAdmin):
         ),
     ]
 
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        # The page shows the confirmation to switch the master only once it is changed.
+        context["saved_master"] = SyncPreferences.load().master
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def save_model(
         self, request: HttpRequest, obj: SyncPreferences, form: Any, change: bool
     ) -> None:

@@ -16,9 +16,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from syncadmin.admin.common import ReadOnlyAdmin
+from syncadmin.admin.common import ReadOnlyAdmin, clipped, when
 from syncadmin.admin.problems import record_actions
-from syncadmin.csvutil import csv_safe
+from syncadmin.csvutil import CSV_BOM, csv_safe
 from syncadmin.labels import change_rows, changes_text, value_text
 from syncadmin.models import AccountResult, IgnoredAccount
 from syncadmin.paginator import CappedCountPaginator
@@ -68,12 +68,12 @@ EXPORT_COLUMNS = (
 class AccountResultAdmin(ReadOnlyAdmin):
     list_display = (
         "source_number",
-        "source_name",
+        "name",
         "outcome",
         "error_code",
         "short_message",
-        "run_id",
-        "created_at",
+        "run_link",
+        "at",
         "destination_id",
     )
     list_display_links = ("source_number",)
@@ -86,7 +86,7 @@ class AccountResultAdmin(ReadOnlyAdmin):
     )
     show_full_result_count = False
     paginator = CappedCountPaginator
-    sortable_by = ("created_at",)
+    sortable_by = ("at",)
     list_select_related = False
     list_per_page = 50
     # The record page reads as a finance page; the internal fields are for superusers only.
@@ -115,6 +115,13 @@ class AccountResultAdmin(ReadOnlyAdmin):
     def has_ignore_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("syncadmin.ignore_accounts")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.has_perm("syncadmin.link_records"):
+            return fields
+        # No link to a page the user may not open.
+        return [name for name in fields if name != "link_by_hand"]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
         run_id = request.GET.get("run__id__exact")
@@ -138,12 +145,22 @@ class AccountResultAdmin(ReadOnlyAdmin):
             return queryset, False
         return account_results_search(queryset, term=term), False
 
+    @admin.display(description="Name")
+    def name(self, obj: AccountResult) -> str:
+        return clipped(obj.source_name, narrow=True)
+
     @admin.display(description="Message")
     def short_message(self, obj: AccountResult) -> str:
-        text = obj.error_message or obj.reason
-        text = text if len(text) <= 120 else text[:119] + "…"
-        # A readable width: without it the table squeezes the message into a tall sliver.
-        return format_html('<span style="display:inline-block;min-width:24em">{}</span>', text)
+        return clipped(obj.error_message or obj.reason)
+
+    @admin.display(description="Run")
+    def run_link(self, obj: AccountResult) -> str:
+        url = reverse("admin:syncadmin_syncrun_change", args=[obj.run_id])
+        return format_html('<a href="{}">{}</a>', url, obj.run_id)
+
+    @admin.display(description="Time", ordering="created_at")
+    def at(self, obj: AccountResult) -> str:
+        return when(obj.created_at)
 
     @admin.display(description="What to fix")
     def what_to_fix(self, obj: AccountResult) -> str:
@@ -293,6 +310,7 @@ class AccountResultAdmin(ReadOnlyAdmin):
         writer = csv.writer(_Echo())
 
         def lines() -> Iterator[str]:
+            yield CSV_BOM
             header = [label for _, label in EXPORT_COLUMNS] + ["changed fields", "what to fix"]
             yield writer.writerow(header)
             for *row, changes in rows:
@@ -337,11 +355,11 @@ class AccountResultAdmin(ReadOnlyAdmin):
 class IgnoredAccountAdmin(ReadOnlyAdmin):
     list_display = (
         "source_number",
-        "source_name",
+        "name",
         "source_id",
         "direction",
         "ignored_by",
-        "ignored_at",
+        "ignored",
     )
     list_filter = ("direction",)
     search_fields = ("=source_number", "=source_id", "source_name")
@@ -352,6 +370,14 @@ class IgnoredAccountAdmin(ReadOnlyAdmin):
 
     def has_ignore_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("syncadmin.ignore_accounts")
+
+    @admin.display(description="Name", ordering="source_name")
+    def name(self, obj: IgnoredAccount) -> str:
+        return clipped(obj.source_name, narrow=True)
+
+    @admin.display(description="Ignored at", ordering="ignored_at")
+    def ignored(self, obj: IgnoredAccount) -> str:
+        return when(obj.ignored_at)
 
     @admin.action(description="Put the selected accounts back in the sync", permissions=["ignore"])
     def unignore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:

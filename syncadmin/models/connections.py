@@ -57,8 +57,8 @@ class NetSuiteConnection(SecretsMixin, Singleton):
     )
     base_url = models.URLField(
         blank=True,
-        help_text="Leave empty for https://<account>.suitetalk.api.netsuite.com; set it for "
-        "the local sandbox.",
+        help_text="Leave empty for the account's own address (for account 1234567_SB1: "
+        "https://1234567-sb1.suitetalk.api.netsuite.com); set it for the local sandbox.",
     )
     auth_method = models.CharField(
         max_length=10,

@@ -240,10 +240,13 @@ def netsuite_client_build(
 
 
 def _check(connection: Any, probe: Callable[[], str]) -> tuple[bool, str]:
+    # Imported here: connection_health builds on this module.
+    from syncadmin.services.connection_health import run_error_explain
+
     try:
         ok, message = True, probe()
     except (ApiError, ConnectionNotConfigured) as exc:
-        ok, message = False, str(exc)
+        ok, message = False, run_error_explain(exc)
     except Exception as exc:  # a bad key or URL must end as a message, not a 500
         ok, message = False, f"{type(exc).__name__}: {exc}"
     connection.last_checked_at = timezone.now()

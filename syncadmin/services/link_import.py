@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
-from syncadmin.csvutil import csv_safe
+from syncadmin.csvutil import CSV_BOM, csv_safe
 from syncadmin.models import LinkEvent, LinkImport, RecordLink
 from syncadmin.services.linking import (
     LinkRefused,
@@ -235,6 +235,7 @@ REPORT_COLUMNS = [
 
 def link_import_report_csv(link_import: LinkImport) -> str:
     out = io.StringIO()
+    out.write(CSV_BOM)
     writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for row in link_import.rows:

@@ -336,8 +336,8 @@ def record_link_create(
     return record_link_save(zuora=zuora, netsuite=netsuite, user=user, action=action)
 
 
-def record_link_delete(*, link: RecordLink, user: Any) -> LinkEvent:
-    """Remove a link, keeping who unlinked it and when."""
+def record_link_delete(*, link: RecordLink, user: Any, note: str = "") -> LinkEvent:
+    """Remove a link, keeping who unlinked it, when, and why (`note`)."""
     with transaction.atomic():
         event = LinkEvent.objects.create(
             action=LinkEvent.Action.UNLINKED,
@@ -346,6 +346,7 @@ def record_link_delete(*, link: RecordLink, user: Any) -> LinkEvent:
             netsuite_internal_id=link.netsuite_internal_id,
             netsuite_entity_id=link.netsuite_entity_id,
             user=user if getattr(user, "pk", None) else None,
+            note=note.strip()[: LinkEvent._meta.get_field("note").max_length],
         )
         link.delete()
     return event

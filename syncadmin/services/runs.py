@@ -22,6 +22,7 @@ from syncadmin.services.concurrency import (
     AdaptiveLimiter,
     RunStopped,
 )
+from syncadmin.services.connection_health import connection_health_after_run, run_error_explain
 from syncadmin.services.connections import (
     ConnectionNotConfigured,
     netsuite_client_build,
@@ -250,13 +251,20 @@ def sync_run_execute(
     holder = lease.new_holder_id()
     if not dry_run:
         if not _lease_take(holder):
+            active = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk").first()
+            now = timezone.now()
             run = SyncRun.objects.create(
                 trigger=trigger,
                 direction=direction,
                 status=SyncRun.Status.SKIPPED,
                 triggered_by=user if getattr(user, "pk", None) else None,
-                finished_at=timezone.now(),
-                message="Another sync run was active; this one was skipped.",
+                started_at=now,
+                finished_at=now,
+                message=(
+                    f"Run {active.pk} was still running; this one was skipped."
+                    if active is not None
+                    else "Another sync run was active; this one was skipped."
+                ),
             )
             return RunReport(run=run, status=run.status, message=run.message)
         runs_interrupted_close(alive_holder=holder)
@@ -280,6 +288,7 @@ def sync_run_execute(
     engine = None
     status = SyncRun.Status.FAILED
     message = ""
+    stopped_by: Exception | None = None
     guard = _RunGuard(
         None if dry_run else holder, deadline_seconds=settings.SYNC_RUN_DEADLINE_SECONDS
     )
@@ -322,7 +331,8 @@ def sync_run_execute(
                     status = SyncRun.Status.PARTLY_FAILED
                 message = " ".join([message, *problems]).strip()
     except (ApiError, ConnectionNotConfigured) as exc:
-        message = f"The run stopped: {exc}"
+        stopped_by = exc
+        message = f"The run stopped: {run_error_explain(exc)}"
         logger.warning("sync run failed: %s", message)
     except RunStopped:
         status, message = SyncRun.Status.INTERRUPTED, guard.reason or ""
@@ -342,6 +352,9 @@ def sync_run_execute(
             with contextlib.suppress(Exception):
                 lease.lease_release(holder=holder)
         raise
+    connection_health_after_run(
+        run_id=run.pk if run else None, error=stopped_by, api_calls=_api_calls(engine)
+    )
     if run is not None:
         _finish(run, recorder, engine, status, message, cursor)
         lease.lease_release(holder=holder)

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncadmin', '0011_setup_check'),
+        ('syncadmin', '0012_netsuite_base_url_help'),
     ]
 
     operations = [
