@@ -116,3 +116,20 @@ def run_sync() -> Any:
         return sync_run_execute(**kwargs)
 
     return run
+
+
+@pytest.fixture
+def as_role(client: Any, db: None) -> Any:
+    """Logs the test client in as a new user of one of the roles setup_roles defines."""
+    from django.contrib.auth.models import Group
+
+    from syncadmin.services.roles import roles_setup
+    from tests.factories import UserFactory
+
+    roles_setup()
+
+    def login(role: str) -> Any:
+        client.force_login(UserFactory(groups=[Group.objects.get(name=role)]))
+        return client
+
+    return login

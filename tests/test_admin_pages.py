@@ -8,12 +8,11 @@ import io
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from syncadmin.models import LinkEvent, LinkImport, MatchSuggestion, NetSuiteConnection, RecordLink
 from syncadmin.services.linking import record_link_create
-from syncadmin.services.roles import ADMIN, OPERATOR, VIEWER, roles_setup
+from syncadmin.services.roles import ADMIN, OPERATOR, VIEWER
 from tests.factories import (
     AccountResultFactory,
     LinkImportFactory,
@@ -21,20 +20,8 @@ from tests.factories import (
     NetSuiteConnectionFactory,
     RecordLinkFactory,
     SyncRunFactory,
-    UserFactory,
     ZuoraConnectionFactory,
 )
-
-
-@pytest.fixture
-def as_role(client, db):
-    roles_setup()
-
-    def login(role):
-        client.force_login(UserFactory(groups=[Group.objects.get(name=role)]))
-        return client
-
-    return login
 
 
 def page(client, name, *args, query=""):

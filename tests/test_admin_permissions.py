@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from syncadmin.models import IgnoredAccount, RecordLink
-from syncadmin.services.roles import ADMIN, OPERATOR, VIEWER, roles_setup
+from syncadmin.services.roles import ADMIN, OPERATOR, VIEWER
 from tests.factories import (
     AccountResultFactory,
     IgnoredAccountFactory,
     LinkImportFactory,
     MatchSuggestionFactory,
     RecordLinkFactory,
-    UserFactory,
     ZuoraConnectionFactory,
 )
 
 ROLES = [VIEWER, OPERATOR, ADMIN]
-
-
-@pytest.fixture
-def as_role(client, db):
-    roles_setup()
-
-    def login(role):
-        client.force_login(UserFactory(groups=[Group.objects.get(name=role)]))
-        return client
-
-    return login
 
 
 @pytest.fixture

@@ -6,20 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
 from syncadmin.models import IgnoredAccount, Outcome
 from syncadmin.problem_selectors import open_problems
-from syncadmin.services.roles import OPERATOR, VIEWER, roles_setup
+from syncadmin.services.roles import OPERATOR, VIEWER
 from tests.factories import (
     AccountResultFactory,
     IgnoredAccountFactory,
     NetSuiteConnectionFactory,
     RecordLinkFactory,
     SyncRunFactory,
-    UserFactory,
     ZuoraConnectionFactory,
 )
 
@@ -154,17 +152,6 @@ def test_retry_from_a_row_queues_a_run_of_that_record(admin_client, history, mon
 
     assert "A retry of 1 record(s) is queued (A00000001 (Oceanic Ltd))" in response.content.decode()
     assert queued[0]["account_ids"] == ["z-stuck"]
-
-
-@pytest.fixture
-def as_role(client, db):
-    roles_setup()
-
-    def login(role):
-        client.force_login(UserFactory(groups=[Group.objects.get(name=role)]))
-        return client
-
-    return login
 
 
 def test_a_viewer_sees_problems_but_no_action_and_cannot_post_one(as_role, history):

@@ -20,11 +20,11 @@ from typing import Any
 
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
-from syncadmin.mapping import MappingOptions, NumberMode
 from syncadmin.models import Outcome, RecordLink, SyncPreferences
 from syncadmin.problem_selectors import parent_root_causes
 from syncadmin.services.concurrency import AdaptiveLimiter, RunStopped
 from syncadmin.services.hierarchy import Hierarchy, Wording
+from syncadmin.services.preferences import preferences_mapping_options
 from syncadmin.services.recording import AccountOutcome, Recorder, now
 from syncadmin.services.settle import (
     OVERLAP,
@@ -38,24 +38,6 @@ FaultHook = Callable[[str, dict[str, Any]], None]
 # Records handed to the workers but not finished: bounds memory, keeps the workers fed.
 MAX_QUEUED = 2000
 LINKS_PER_QUERY = 500
-
-
-def mapping_options(preferences: SyncPreferences) -> MappingOptions:
-    return MappingOptions(
-        number_mode=NumberMode(preferences.number_mapping),
-        update_number=preferences.number_update,
-        netsuite_multi_currency=preferences.netsuite_multi_currency,
-        netsuite_one_world=preferences.netsuite_one_world,
-        default_subsidiary=preferences.default_subsidiary,
-        default_department_id=preferences.default_department_id,
-        default_class_id=preferences.default_class_id,
-        default_location_id=preferences.default_location_id,
-        hierarchies_enabled=preferences.hierarchies_enabled,
-        zuora_default_currency=preferences.zuora_default_currency,
-        default_bill_cycle_day=preferences.default_bill_cycle_day,
-        default_batch=preferences.default_batch,
-        default_payment_term=preferences.default_payment_term,
-    )
 
 
 class SyncEngine(SettleState):
@@ -88,7 +70,7 @@ class SyncEngine(SettleState):
         self.zuora = zuora
         self.netsuite = netsuite
         self.preferences = preferences
-        self.options = mapping_options(preferences)
+        self.options = preferences_mapping_options(preferences)
         self.recorder = recorder
         self.dry_run = dry_run
         self.account_ids = [str(i) for i in account_ids] if account_ids is not None else None
@@ -144,6 +126,30 @@ class SyncEngine(SettleState):
     def _sync(self, item: Any, parent_destination: str | None) -> AccountOutcome:
         """Map and write one record, in a worker thread."""
         raise NotImplementedError
+
+    def _remember(self, link: RecordLink, payload: dict[str, Any]) -> None:
+        """Keep on the link what was sent, so an unchanged record is not written again."""
+        raise NotImplementedError
+
+    def _write_back(
+        self, source: dict[str, Any], link: RecordLink, outcome: AccountOutcome
+    ) -> None:
+        """Put the cross-reference on the source record (or queue it for _write_back_batch)."""
+        raise NotImplementedError
+
+    def _newly_linked(
+        self,
+        source: dict[str, Any],
+        link: RecordLink,
+        payload: dict[str, Any],
+        outcome: AccountOutcome,
+    ) -> AccountOutcome:
+        """A record just created or matched in the destination: remember what was sent, write
+        the cross-reference back, and hand the new link to the recorder with the outcome."""
+        self._remember(link, payload)
+        self._write_back(source, link, outcome)
+        outcome.link, outcome.link_is_new = link, True
+        return outcome
 
     def _write_back_batch(self, batch: list[AccountOutcome]) -> list[AccountOutcome]:
         raise NotImplementedError

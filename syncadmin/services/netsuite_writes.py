@@ -163,10 +163,7 @@ class NetSuiteWrites(SyncEngine):
             origin=RecordLink.Origin.CREATED,
         )
         outcome = self._outcome(item, Outcome.CREATED, changes=changes, destination_id=internal_id)
-        self._remember(link, payload)
-        self._write_back(account, link, outcome)
-        outcome.link, outcome.link_is_new = link, True
-        return outcome
+        return self._newly_linked(account, link, payload, outcome)
 
     def _link_existing(
         self, item: SelectedAccount, existing: dict[str, str], payload: dict[str, Any]

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from syncadmin.mapping import MappingOptions, NumberMode
 from syncadmin.models import (
     NetSuiteConnection,
     RecordLink,
@@ -184,3 +185,22 @@ def _with_values(preferences: SyncPreferences, values: dict[str, Any]) -> SyncPr
 
 def _schedule_of(preferences: SyncPreferences) -> tuple[bool, int]:
     return preferences.schedule_enabled, preferences.schedule_minutes()
+
+
+def preferences_mapping_options(preferences: SyncPreferences) -> MappingOptions:
+    """The preferences the field mapping follows, as the pure mapping functions take them."""
+    return MappingOptions(
+        number_mode=NumberMode(preferences.number_mapping),
+        update_number=preferences.number_update,
+        netsuite_multi_currency=preferences.netsuite_multi_currency,
+        netsuite_one_world=preferences.netsuite_one_world,
+        default_subsidiary=preferences.default_subsidiary,
+        default_department_id=preferences.default_department_id,
+        default_class_id=preferences.default_class_id,
+        default_location_id=preferences.default_location_id,
+        hierarchies_enabled=preferences.hierarchies_enabled,
+        zuora_default_currency=preferences.zuora_default_currency,
+        default_bill_cycle_day=preferences.default_bill_cycle_day,
+        default_batch=preferences.default_batch,
+        default_payment_term=preferences.default_payment_term,
+    )

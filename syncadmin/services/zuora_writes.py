@@ -302,10 +302,7 @@ class ZuoraWrites(SyncEngine):
         outcome = self._outcome(
             item, Outcome.CREATED, changes=changes, destination_id=link.zuora_account_id
         )
-        self._remember(link, payload)
-        self._write_back(customer, link, outcome)
-        outcome.link, outcome.link_is_new = link, True
-        return outcome
+        return self._newly_linked(customer, link, payload, outcome)
 
     def _link_existing(
         self, item: SelectedCustomer, account: dict[str, Any], payload: dict[str, Any]
@@ -363,12 +360,10 @@ class ZuoraWrites(SyncEngine):
                 warnings=warnings,
             )
             remembered = payload
-        if not self.dry_run:
-            self._fault("after_zuora_write", {"customer": customer, "account": account})
-            self._remember(link, remembered)
-            self._write_back(customer, link, outcome)
-            outcome.link, outcome.link_is_new = link, True
-        return outcome
+        if self.dry_run:
+            return outcome
+        self._fault("after_zuora_write", {"customer": customer, "account": account})
+        return self._newly_linked(customer, link, remembered, outcome)
 
     def _sync_linked(
         self,
