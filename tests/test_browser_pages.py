@@ -115,6 +115,7 @@ def realistic_rows() -> SyncRun:
 
 
 CHANGELISTS = [
+    "admin:syncadmin_openproblem_changelist",
     "admin:syncadmin_syncrun_changelist",
     "admin:syncadmin_accountresult_changelist",
     "admin:syncadmin_recordlink_changelist",
@@ -273,6 +274,7 @@ def test_the_netsuite_page_shows_the_fields_of_the_chosen_sign_in_only(as_superu
 
 
 MAIN_PAGES = [
+    ("open-problems", "admin:syncadmin_openproblem_changelist"),
     ("dashboard", "admin:syncadmin_syncrun_dashboard"),
     ("sync-runs", "admin:syncadmin_syncrun_changelist"),
     ("account-results", "admin:syncadmin_accountresult_changelist"),
