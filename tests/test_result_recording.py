@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from syncadmin.models import AccountResult, Direction, Outcome, RecordLink, SyncRun
+from syncadmin.models import AccountResult, Outcome, RecordLink
 from syncadmin.services.recording import AccountOutcome, DatabaseRecorder
+from tests.factories import SyncRunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,12 +32,8 @@ def _outcome(suffix: str, link: RecordLink | None = None) -> AccountOutcome:
     )
 
 
-def _run() -> SyncRun:
-    return SyncRun.objects.create(trigger="manual", direction=Direction.ZUORA_TO_NETSUITE)
-
-
 def test_a_result_and_its_new_link_are_stored_field_for_field() -> None:
-    run = _run()
+    run = SyncRunFactory()
     recorder = DatabaseRecorder(run, batch_size=10)
     link = RecordLink(zuora_account_id="z1", netsuite_internal_id="4711")
     recorder.add(_outcome("linked", link))
@@ -66,7 +63,7 @@ def test_a_result_and_its_new_link_are_stored_field_for_field() -> None:
 
 
 def test_a_link_stored_in_one_batch_is_updated_by_a_later_one() -> None:
-    recorder = DatabaseRecorder(_run(), batch_size=10)
+    recorder = DatabaseRecorder(SyncRunFactory(), batch_size=10)
     link = RecordLink(zuora_account_id="z1", netsuite_internal_id="4711")
     recorder.add(_outcome("first", link))
     recorder.flush()
@@ -79,7 +76,7 @@ def test_a_link_stored_in_one_batch_is_updated_by_a_later_one() -> None:
 
 
 def test_many_rows_are_written_in_statements_the_database_accepts() -> None:
-    run = _run()
+    run = SyncRunFactory()
     recorder = DatabaseRecorder(run, batch_size=5000, flush_seconds=3600)
     for i in range(2500):
         link = RecordLink(zuora_account_id=f"z{i}", netsuite_internal_id=str(i)) if i % 2 else None
