@@ -188,8 +188,20 @@ class SyncEngine(SettleState):
     def _parent_id(self, record: dict[str, Any]) -> str | None:
         raise NotImplementedError
 
-    def _outcome(self, item: Any, outcome: str, **values: Any) -> AccountOutcome:
+    def _number_and_name(self, source: dict[str, Any]) -> tuple[str, str]:
+        """How results name a source record: its number and its name."""
         raise NotImplementedError
+
+    def _outcome(self, item: Any, outcome: str, **values: Any) -> AccountOutcome:
+        number, name = self._number_and_name(self._source(item))
+        return AccountOutcome(
+            source_id=item.id,
+            source_number=number,
+            source_name=name,
+            outcome=outcome,
+            selected_at=item.selected_at,
+            **values,
+        )
 
     def _source(self, item: Any) -> dict[str, Any]:
         raise NotImplementedError

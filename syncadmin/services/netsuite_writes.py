@@ -392,16 +392,8 @@ class NetSuiteWrites(SyncEngine):
         return [problem] if problem else []
 
     # -- outcomes ---------------------------------------------------------------------------------
-    def _outcome(self, item: SelectedAccount, outcome: str, **values: Any) -> AccountOutcome:
-        account = item.account
-        return AccountOutcome(
-            source_id=account["id"],
-            source_number=account.get("accountNumber", ""),
-            source_name=account.get("name", ""),
-            outcome=outcome,
-            selected_at=item.selected_at,
-            **values,
-        )
+    def _number_and_name(self, account: dict[str, Any]) -> tuple[str, str]:
+        return account.get("accountNumber", ""), account.get("name", "")
 
     def _source(self, item: SelectedAccount) -> dict[str, Any]:
         return item.account

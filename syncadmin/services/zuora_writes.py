@@ -476,16 +476,8 @@ class ZuoraWrites(SyncEngine):
             self._own_writes.add([customer_id], started)
 
     # -- outcomes ---------------------------------------------------------------------------------
-    def _outcome(self, item: SelectedCustomer, outcome: str, **values: Any) -> AccountOutcome:
-        customer = item.customer
-        return AccountOutcome(
-            source_id=item.id,
-            source_number=customer.get("entityId") or "",
-            source_name=customer_name(customer),
-            outcome=outcome,
-            selected_at=item.selected_at,
-            **values,
-        )
+    def _number_and_name(self, customer: dict[str, Any]) -> tuple[str, str]:
+        return customer.get("entityId") or "", customer_name(customer)
 
     def _source(self, item: SelectedCustomer) -> dict[str, Any]:
         return item.customer
