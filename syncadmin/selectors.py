@@ -11,10 +11,13 @@ from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from syncadmin.mapping.added import AddedMapping, NameTranslations
 from syncadmin.models import (
     AccountResult,
     Direction,
+    FieldMapping,
     LinkEvent,
+    NameTranslation,
     Outcome,
     RecordLink,
     SetupCheck,
@@ -391,3 +394,20 @@ def runs_per_day(*, days: int = 30) -> list[dict[str, Any]]:
 def setup_check_latest() -> SetupCheck | None:
     """The last run of the setup checks, for the dashboard."""
     return SetupCheck.objects.first()
+
+
+def added_mappings_for(*, direction: str) -> list[AddedMapping]:
+    """The field mappings admins added for one direction, as the mapping functions take them."""
+    return [row.as_added_mapping() for row in FieldMapping.objects.filter(direction=direction)]
+
+
+def name_translations() -> NameTranslations:
+    """The lookup tables for payment terms, currencies and subsidiaries, Zuora -> NetSuite."""
+    tables: dict[str, dict[str, str]] = {kind: {} for kind in NameTranslation.Kind.values}
+    for row in NameTranslation.objects.all():
+        tables[row.kind][row.zuora_name] = row.netsuite_name
+    return NameTranslations(
+        payment_terms=tables[NameTranslation.Kind.PAYMENT_TERM],
+        currencies=tables[NameTranslation.Kind.CURRENCY],
+        subsidiaries=tables[NameTranslation.Kind.SUBSIDIARY],
+    )

@@ -3,6 +3,7 @@
 from syncadmin.models.base import Direction, Master, SecretsMixin, Singleton
 from syncadmin.models.connections import NetSuiteConnection, ZuoraConnection
 from syncadmin.models.links import LinkEvent, LinkImport, RecordLink
+from syncadmin.models.mappings import FieldMapping, NameTranslation
 from syncadmin.models.matches import MatchSuggestion
 from syncadmin.models.preferences import SyncPreferences
 from syncadmin.models.results import (
@@ -20,6 +21,7 @@ from syncadmin.models.setup import SetupCheck
 __all__ = [
     "AccountResult",
     "Direction",
+    "FieldMapping",
     "IgnoredAccount",
     "LinkEvent",
     "LinkImport",
@@ -28,6 +30,7 @@ __all__ = [
     "NameKeyField",
     "OpenProblem",
     "NameKeyStartsWith",
+    "NameTranslation",
     "NetSuiteConnection",
     "Outcome",
     "RecordLink",
