@@ -216,3 +216,28 @@ class SyncCursorFactory(DjangoModelFactory):
 
     direction = Direction.ZUORA_TO_NETSUITE
     watermark = factory.LazyFunction(timezone.now)
+
+
+class FieldMappingFactory(DjangoModelFactory):
+    """An added Zuora → NetSuite mapping, Region__c copied to custentity_region, as the
+    validation service would have saved it (labels and types from the catalogs)."""
+
+    class Meta:
+        model = "syncadmin.FieldMapping"
+
+    direction = Direction.ZUORA_TO_NETSUITE
+    source_field = "Region__c"
+    source_label = "Region"
+    destination_field = "custentity_region"
+    destination_label = "Region"
+
+
+class NameTranslationFactory(DjangoModelFactory):
+    """A payment term named differently: Zuora "Net 45" is NetSuite "Net 60"."""
+
+    class Meta:
+        model = "syncadmin.NameTranslation"
+
+    kind = "payment_term"
+    zuora_name = "Net 45"
+    netsuite_name = "Net 60"

@@ -263,7 +263,8 @@ def test_checking_setup_needs_the_permission_to_test_connections(client, systems
 def test_zuora_describe_lists_the_account_custom_fields_with_their_types(systems):
     described = systems.zuora_client().describe_fields("Account")
 
-    assert described["IntegrationId__NS"] == {"label": "Integration ID", "type": "text"}
+    assert described["IntegrationId__NS"]["label"] == "Integration ID"
+    assert described["IntegrationId__NS"]["type"] == "text"
     assert described["SynctoNetSuite__NS"]["type"] == "picklist"
     assert "AccountNumber" in described
 

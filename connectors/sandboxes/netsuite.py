@@ -65,6 +65,41 @@ SUBSIDIARIES = [
 ]
 TERMS = [(1, "Net 15", 15), (2, "Net 30", 30), (3, "Net 45", 45), (4, "Net 60", 60)]
 TERMS.append((5, "Due Upon Receipt", 0))
+CUSTOMER_CATEGORIES = [
+    (1, "Direct"),
+    (2, "Reseller"),
+    (3, "Gold Partner"),
+    (4, "Silver Partner"),
+    (5, "Bronze Partner"),
+]
+# Custom entity fields this account's own admins made (not the sync's): script id ->
+# (label, JSON Schema type, format, max length). The demo and the tests of added mappings use them.
+TENANT_CUSTOM_FIELDS: dict[str, tuple[str, str, str | None, int | None]] = {
+    "custentity_region": ("Region", "string", None, 300),
+    "custentity_renewal_date": ("Renewal Date", "string", "date", None),
+}
+# How the metadata catalog titles the standard fields (the labels of the customer form).
+FIELD_TITLES = {
+    "id": "Internal ID",
+    "entityId": "Customer ID",
+    "companyName": "Company Name",
+    "firstName": "First Name",
+    "lastName": "Last Name",
+    "email": "Email",
+    "phone": "Phone",
+    "comments": "Comments",
+    "externalId": "External ID",
+    "isPerson": "Type (Individual)",
+    "isInactive": "Inactive",
+    "subsidiary": "Primary Subsidiary",
+    "currency": "Currency",
+    "terms": "Terms",
+    "parent": "Child Of",
+    "category": "Category",
+    "addressBook": "Address",
+    "lastModifiedDate": "Date Last Modified",
+    "dateCreated": "Date Created",
+}
 
 STRING_FIELDS = {  # record field -> (column, max length)
     "entityId": ("entityid", 83),
@@ -82,6 +117,7 @@ REF_FIELDS = {  # record field -> (column, table)
     "currency": ("currency", "currency"),
     "terms": ("terms", "term"),
     "parent": ("parent", "customer"),
+    "category": ("category", "customercategory"),
 }
 READ_ONLY = {"id", "links", "lastModifiedDate", "dateCreated", "entityStatus", "refName"}
 ADDRESS_FIELDS = {  # addressBookAddress field -> (column, max length)
@@ -119,8 +155,8 @@ CREATE TABLE customer (
     firstname TEXT, lastname TEXT, email TEXT, phone TEXT, comments TEXT, externalid TEXT,
     isinactive TEXT NOT NULL DEFAULT 'F', subsidiary INTEGER, currency INTEGER, terms INTEGER,
     parent INTEGER, datecreated TEXT, lastmodifieddate TEXT, entitystatus INTEGER DEFAULT 13,
-    stage TEXT DEFAULT 'CUSTOMER',
-    {", ".join(f"{name} TEXT" for name in fields.ALL)}
+    stage TEXT DEFAULT 'CUSTOMER', category INTEGER,
+    {", ".join(f"{name} TEXT" for name in (*fields.ALL, *TENANT_CUSTOM_FIELDS))}
 );
 CREATE UNIQUE INDEX customer_externalid ON customer(externalid);
 CREATE INDEX customer_lastmodified ON customer(lastmodifieddate, id);
@@ -146,6 +182,7 @@ CREATE TABLE subsidiary (
 CREATE TABLE term (
     id INTEGER PRIMARY KEY, name TEXT, daysuntilnetdue INTEGER, isinactive TEXT DEFAULT 'F'
 );
+CREATE TABLE customercategory (id INTEGER PRIMARY KEY, name TEXT, isinactive TEXT DEFAULT 'F');
 """
 TABLES = (
     "customer",
@@ -154,6 +191,7 @@ TABLES = (
     "currency",
     "subsidiary",
     "term",
+    "customercategory",
 )
 STATUS_SECTIONS = {400: "15.5.1", 401: "15.5.2", 403: "15.5.4", 404: "15.5.5", 405: "15.5.6"}
 
@@ -486,6 +524,9 @@ class NetSuiteSandbox(SandboxServer):
             self.db.executemany("INSERT INTO currency VALUES (?, ?, ?, ?, ?, 'F')", CURRENCIES)
             self.db.executemany("INSERT INTO subsidiary VALUES (?, ?, ?, ?, 'F')", SUBSIDIARIES)
             self.db.executemany("INSERT INTO term VALUES (?, ?, ?, 'F')", TERMS)
+            self.db.executemany(
+                "INSERT INTO customercategory VALUES (?, ?, 'F')", CUSTOMER_CATEGORIES
+            )
             self.db.commit()
             self._next_entity_number = 1
             self.missing_custom_fields = set()
@@ -722,26 +763,70 @@ class NetSuiteSandbox(SandboxServer):
                 {"rel": "alternate", "href": href, "mediaType": "application/schema+json"},
             ]
             return Response(200, {"name": "customer", "links": links})
+
+        def title(key: str) -> str:
+            return FIELD_TITLES.get(key, key)
+
         properties: dict[str, Any] = {
-            "id": {"title": "Internal ID", "type": "string", "nullable": True},
-            "lastModifiedDate": {"title": "Date Last Modified", "type": "string"},
-            "dateCreated": {"title": "Date Created", "type": "string"},
-            "addressBook": {"title": "Address", "type": "object"},
+            "id": {"title": "Internal ID", "type": "string", "nullable": True, "readOnly": True},
+            "lastModifiedDate": {
+                "title": title("lastModifiedDate"),
+                "type": "string",
+                "format": "date-time",
+                "readOnly": True,
+            },
+            "dateCreated": {
+                "title": title("dateCreated"),
+                "type": "string",
+                "format": "date-time",
+                "readOnly": True,
+            },
+            "addressBook": {"title": title("addressBook"), "type": "object"},
         }
-        for key in STRING_FIELDS:
-            properties[key] = {"title": key, "type": "string", "nullable": True}
+        for key, (_, limit) in STRING_FIELDS.items():
+            properties[key] = {
+                "title": title(key),
+                "type": "string",
+                "maxLength": limit,
+                "nullable": True,
+            }
         for key in BOOL_FIELDS:
-            properties[key] = {"title": key, "type": "boolean"}
-        for key in REF_FIELDS:
-            properties[key] = {"title": key, "type": "object", "nullable": True}
+            properties[key] = {"title": title(key), "type": "boolean"}
+        for key, (_, table) in REF_FIELDS.items():
+            # A reference: an object with the record's id, and a link to the catalog of the
+            # record type it points to (NetSuite's JSON Schema $ref).
+            properties[key] = {
+                "title": title(key),
+                "type": "object",
+                "properties": {
+                    "id": {"title": "Internal identifier", "type": "string"},
+                    "refName": {"title": "Reference Name", "type": "string"},
+                },
+                "$ref": f"{RECORD_PATH}/metadata-catalog/{table}",
+                "nullable": True,
+            }
         for name in fields.ALL:
             if name not in self.missing_custom_fields:
+                checkbox = name in fields.CHECKBOX_FIELDS
                 properties[name] = {
                     "title": name,
-                    "type": "boolean" if name in fields.CHECKBOX_FIELDS else "string",
-                    "nullable": name not in fields.CHECKBOX_FIELDS,
+                    "type": "boolean" if checkbox else "string",
+                    "nullable": not checkbox,
                     "x-ns-custom-field": True,
                 }
+                if not checkbox:
+                    properties[name]["maxLength"] = 300
+        for name, (label, kind, fmt, limit) in TENANT_CUSTOM_FIELDS.items():
+            properties[name] = {
+                "title": label,
+                "type": kind,
+                "nullable": True,
+                "x-ns-custom-field": True,
+            }
+            if fmt:
+                properties[name]["format"] = fmt
+            if limit:
+                properties[name]["maxLength"] = limit
         return Response(
             200,
             {"type": "object", "properties": properties},
@@ -969,6 +1054,9 @@ class NetSuiteSandbox(SandboxServer):
                 record[name] = row[name] == "T"
             elif row[name] is not None:
                 record[name] = row[name]
+        for name in TENANT_CUSTOM_FIELDS:
+            if row[name] is not None:
+                record[name] = row[name]
         record["dateCreated"] = _iso(row["datecreated"])
         record["lastModifiedDate"] = _iso(row["lastmodifieddate"])
         if expand:
@@ -1146,6 +1234,8 @@ class NetSuiteSandbox(SandboxServer):
                 values[key] = "T" if value else "F"
             elif key in fields.TEXT_FIELDS:
                 values[key] = None if value is None else self._string(str(value), key, 300)
+            elif key in TENANT_CUSTOM_FIELDS:
+                values[key] = None if value is None else self._tenant_custom(key, value)
             elif strict == "error":
                 raise Problem(400, "INVALID_CONTENT", f"Unknown field '{key}'.", key)
         current = (
@@ -1246,6 +1336,16 @@ class NetSuiteSandbox(SandboxServer):
             ).fetchone()
             if not taken:
                 return candidate
+
+    def _tenant_custom(self, key: str, value: Any) -> str:
+        _, _, kind, limit = TENANT_CUSTOM_FIELDS[key]
+        if kind == "date":
+            if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise Problem(
+                    400, "INVALID_CONTENT", f"Invalid date value for {key}: use YYYY-MM-DD.", key
+                )
+            return value
+        return self._string(str(value), key, limit or 300)
 
     def _reference(self, key: str, value: Any) -> int | None:
         if value is None:

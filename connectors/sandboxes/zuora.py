@@ -87,6 +87,17 @@ OBJ_GENERIC, OBJ_ACCOUNT, OBJ_CONTACT, OBJ_QUERY = 0, 31000, 31003, 60000
 # The Actions API (POST /v1/action/update and /query) speaks the SOAP API's shapes: PascalCase
 # standard fields, custom fields by their API names, SaveResults with error codes by name.
 # PascalCase name -> the name the sandbox stores it under.
+# Custom fields this tenant's own admins made in Extension Studio (not the NetSuite
+# connector's): API name -> (label, type, picklist options, max length). The demo and the
+# tests of added field mappings use them.
+TENANT_CUSTOM_FIELDS: dict[str, tuple[str, str, tuple[str, ...], int | None]] = {
+    "Region__c": ("Region", "text", (), 255),
+    "Tier__c": ("Tier", "picklist", ("Gold", "Silver", "Bronze"), None),
+    "RenewalDate__c": ("Renewal Date", "date", (), None),
+}
+CUSTOM_FIELDS = (*zf.ALL, *TENANT_CUSTOM_FIELDS)
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
 ZOQL_ACCOUNT_FIELDS = {
     "Id": "id",
     "AccountNumber": "accountNumber",
@@ -105,7 +116,7 @@ ZOQL_ACCOUNT_FIELDS = {
     "DefaultPaymentMethodId": "defaultPaymentMethodId",
     "CreatedDate": "createdDate",
     "UpdatedDate": "updatedDate",
-    **{name: name for name in zf.ALL},
+    **{name: name for name in CUSTOM_FIELDS},
 }
 ZOQL_CONTACT_FIELDS = {
     "Id": "id",
@@ -179,7 +190,7 @@ ACCOUNT_FIELDS = [
     "defaultPaymentMethodId",
     "createdDate",
     "updatedDate",
-    *zf.ALL,
+    *CUSTOM_FIELDS,
 ]
 CONTACT_FIELDS = [
     "id",
@@ -246,7 +257,7 @@ ACCOUNT_INPUT = {
     "invoiceDeliveryPrefsPrint",
     # Create only: the Sold To is the Bill To contact itself, so updating one updates both.
     "soldToSameAsBillTo",
-    *zf.ALL,
+    *CUSTOM_FIELDS,
 }
 # How the describe API (GET /v1/describe/{object}) lists each field: (label, type).
 DESCRIBE_TYPES = {
@@ -275,8 +286,11 @@ DESCRIBE_TYPES = {
     zf.CUSTOMER_TYPE: ("Customer Type", "picklist"),
     zf.CUSTOMER_ID: ("Customer ID", "text"),
 }
+DESCRIBE_LIMITS = {"AccountNumber": 50, "Name": 255, "CrmId": 100, "Notes": 65535}
 DESCRIBE_OPTIONS = {
     "Status": ("Draft", "Active", "Canceled"),
+    "Currency": tuple(CURRENCIES),
+    "Batch": tuple(f"Batch{n}" for n in range(1, 51)),
     zf.SYNC_TO_NETSUITE: ("Yes", "No"),
     zf.CUSTOMER_TYPE: ("Company", "Individual"),
 }
@@ -863,7 +877,7 @@ class ZuoraSandbox(SandboxServer):
     def remove_custom_field(self, name: str) -> None:
         """Take a custom field of the Account out of the tenant, with its values, as when it
         was never created (or was deleted) in Extension Studio."""
-        if name not in zf.ALL:
+        if name not in CUSTOM_FIELDS:
             raise ValueError(f"{name} is not a custom field of the Account")
         with self.state_lock:
             self.missing_custom_fields.add(name)
@@ -1417,6 +1431,8 @@ class ZuoraSandbox(SandboxServer):
             elif name == "batch":
                 if value is not None and not re.fullmatch(r"Batch([1-9]|[1-4]\d|50)", str(value)):
                     raise self._fail(obj, 20, f"Invalid value for field batch: {value}")
+            elif name in TENANT_CUSTOM_FIELDS and value is not None:
+                self._check_tenant_custom(name, value)
             elif value is not None and not isinstance(value, str):
                 raise self._fail(obj, 20, f"Invalid value for field {name}")
             elif name == "notes" and value is not None and len(value) > 65535:
@@ -1440,6 +1456,20 @@ class ZuoraSandbox(SandboxServer):
         if "soldToContact" in body:
             sold = self._contact_changes(body["soldToContact"], "soldToContact", creating=creating)
         return changes, bill, sold
+
+    def _check_tenant_custom(self, name: str, value: Any) -> None:
+        """Zuora refuses a picklist value outside the list, a date not in yyyy-mm-dd and text
+        over the field's length (custom text fields default to 255)."""
+        _, kind, options, limit = TENANT_CUSTOM_FIELDS[name]
+        ok = isinstance(value, str)
+        if ok and kind == "picklist":
+            ok = value in options
+        elif ok and kind == "date":
+            ok = bool(DATE_RE.match(value))
+        elif ok and limit is not None:
+            ok = len(value) <= limit
+        if not ok:
+            raise self._fail(OBJ_ACCOUNT, 20, f"Invalid value for field {name}: {value}")
 
     def _would_cycle(self, account_id: str, parent_id: str) -> bool:
         seen = set()
@@ -1612,7 +1642,7 @@ class ZuoraSandbox(SandboxServer):
             ACTION_ACCOUNT_FIELDS.get(name, name): value
             for name, value in obj.items()
             if name in ACTION_ACCOUNT_FIELDS
-            or (name in zf.ALL and name not in self.missing_custom_fields)
+            or (name in CUSTOM_FIELDS and name not in self.missing_custom_fields)
         }
         changes, _, _ = self._account_changes(fields, creating=False, current=account)
         account.update(changes)
@@ -1748,7 +1778,7 @@ class ZuoraSandbox(SandboxServer):
                 "parentId": account.get("parentId"),
                 **{
                     name: account.get(name)
-                    for name in zf.ALL
+                    for name in CUSTOM_FIELDS
                     if name not in self.missing_custom_fields
                 },
             }
@@ -1774,17 +1804,28 @@ class ZuoraSandbox(SandboxServer):
 
     def _describe(self, request: Request) -> Response:
         """The fields of an object as XML (<object><fields><field>...), custom fields of this
-        tenant included; an object the tenant does not have is a 400 envelope."""
+        tenant included; an object the tenant does not have is a 400 envelope. Besides name,
+        label, type, options and contexts, each field carries the legacy elements Zuora still
+        sends (createable, updateable, custom, maxlength when the field has a limit)."""
         wanted = request.params["object"]
+        described: dict[str, tuple[str, str, tuple[str, ...], int | None, bool]] = {}
         if wanted.lower() == "account":
-            described = {
-                name: DESCRIBE_TYPES.get(name, (name, "text"))
-                for name in ZOQL_ACCOUNT_FIELDS
-                if name not in self.missing_custom_fields
-            }
+            for name, stored in ZOQL_ACCOUNT_FIELDS.items():
+                if name in self.missing_custom_fields:
+                    continue
+                if name in TENANT_CUSTOM_FIELDS:
+                    label, kind, options, limit = TENANT_CUSTOM_FIELDS[name]
+                else:
+                    label, kind = DESCRIBE_TYPES.get(name, (name, "text"))
+                    options, limit = DESCRIBE_OPTIONS.get(name, ()), DESCRIBE_LIMITS.get(name)
+                described[name] = (label, kind, options, limit, stored in ACCOUNT_INPUT)
             object_name, label = "Account", "Account"
         elif wanted.lower() == "contact":
-            described = {name: (name, "text") for name in ZOQL_CONTACT_FIELDS}
+            for name, stored in ZOQL_CONTACT_FIELDS.items():
+                key = "zipCode" if stored == "postalCode" else stored
+                limit = CONTACT_LIMITS.get(key)
+                words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+                described[name] = (words, "text", (), limit, key in CONTACT_LIMITS)
             object_name, label = "Contact", "Contact"
         else:
             raise self._fail(OBJ_GENERIC, 40, f"Invalid object name: {wanted}")
@@ -1792,13 +1833,17 @@ class ZuoraSandbox(SandboxServer):
             '<?xml version="1.0" encoding="UTF-8"?>',
             f"<object><name>{object_name}</name><label>{label}</label><fields>",
         ]
-        for name, (field_label, kind) in described.items():
-            options = "".join(f"<option>{o}</option>" for o in DESCRIBE_OPTIONS.get(name, ()))
+        for name, (field_label, kind, options, limit, writable) in described.items():
+            listed = "".join(f"<option>{o}</option>" for o in options)
+            flag = "true" if writable else "false"
             parts.append(
                 f"<field><name>{name}</name><label>{field_label}</label><type>{kind}</type>"
-                + (f"<options>{options}</options>" if options else "")
+                + (f"<options>{listed}</options>" if listed else "")
                 + "<contexts><context>soap</context><context>export</context></contexts>"
-                + f"<custom>{'true' if name in zf.ALL else 'false'}</custom></field>"
+                + f"<selectable>true</selectable><createable>{flag}</createable>"
+                + f"<updateable>{flag}</updateable>"
+                + (f"<maxlength>{limit}</maxlength>" if limit else "")
+                + f"<custom>{'true' if name in CUSTOM_FIELDS else 'false'}</custom></field>"
             )
         parts.append("</fields></object>")
         return Response(200, "".join(parts), content_type="text/xml; charset=utf-8")

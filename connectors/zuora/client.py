@@ -81,10 +81,12 @@ def _xml_answer(response: requests.Response) -> ZuoraError | None:
     return check(response)
 
 
-def parse_describe(document: bytes) -> dict[str, dict[str, str]]:
+def parse_describe(document: bytes) -> dict[str, dict[str, Any]]:
     """The fields of a describe answer (<object><fields><field><name>...), by API name, each
-    with its label and type. A DOCTYPE is refused: the describe API never sends one, and
-    entity declarations are how an XML body expands without bound."""
+    with its label and type, and what else the field element says when it says it: "options"
+    (a picklist's values), "maxlength" (int), "createable" / "updateable" / "custom" (bool).
+    A DOCTYPE is refused: the describe API never sends one, and entity declarations are how
+    an XML body expands without bound."""
     upper = document.upper()
     if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
         raise ValueError("the answer declares a DOCTYPE")
@@ -96,14 +98,26 @@ def parse_describe(document: bytes) -> dict[str, dict[str, str]]:
         raise ValueError(f"the answer is not well-formed XML ({exc})") from None
     if root.tag != "object" or root.find("fields") is None:
         raise ValueError("no <object> with <fields> in the answer")
-    described: dict[str, dict[str, str]] = {}
+    described: dict[str, dict[str, Any]] = {}
     for element in root.iterfind("fields/field"):
         name = (element.findtext("name") or "").strip()
-        if name:
-            described[name] = {
-                "label": (element.findtext("label") or "").strip(),
-                "type": (element.findtext("type") or "").strip(),
-            }
+        if not name:
+            continue
+        field: dict[str, Any] = {
+            "label": (element.findtext("label") or "").strip(),
+            "type": (element.findtext("type") or "").strip(),
+        }
+        options = [(o.text or "").strip() for o in element.iterfind("options/option")]
+        if options:
+            field["options"] = [o for o in options if o]
+        limit = (element.findtext("maxlength") or "").strip()
+        if limit.isdigit():
+            field["maxlength"] = int(limit)
+        for flag in ("createable", "updateable", "custom"):
+            text = (element.findtext(flag) or "").strip().lower()
+            if text in ("true", "false"):
+                field[flag] = text == "true"
+        described[name] = field
     return described
 
 
@@ -551,9 +565,10 @@ class ZuoraClient:
         billingAndPayment and both contacts, the shapes the v1 writes take."""
         return self._call("GET", f"/v1/accounts/{_segment(key)}", kind="read", expect=_v1_success)
 
-    def describe_fields(self, object_name: str) -> dict[str, dict[str, str]]:
+    def describe_fields(self, object_name: str) -> dict[str, dict[str, Any]]:
         """The fields of a Zuora object in this tenant, custom ones included (GET
-        /v1/describe/{object}), by API name: {"IntegrationId__NS": {"label", "type"}, ...}."""
+        /v1/describe/{object}), by API name: {"IntegrationId__NS": {"label", "type", ...}}
+        (see parse_describe)."""
         response = self._send(
             "GET",
             f"/v1/describe/{_segment(object_name)}",
