@@ -279,3 +279,15 @@ def parse_value_map(lines: str | Iterable[str]) -> dict[str, str]:
 
 def value_map_text(value_map: Mapping[str, str]) -> str:
     return "\n".join(f"{source} = {destination}" for source, destination in value_map.items())
+
+
+def rule_words(transform: Transform | str, value_map: Mapping[str, str], default: str) -> str:
+    """An added row's rule as the page and the command list it."""
+    transform = Transform(transform)
+    if transform == Transform.VALUE_MAP:
+        pairs = "; ".join(f"{source} → {target}" for source, target in value_map.items())
+        words = f"Through the value map: {pairs}."
+        return words + (f" When empty: “{default}”." if default else "")
+    if transform == Transform.DEFAULT:
+        return f"Copied, or “{default}” when empty."
+    return "Copied."

@@ -384,6 +384,13 @@ def field_mapping_add(
             )
             if problem is not None:
                 raise ValidationError({"value_map": problem})
+        if transform == Transform.COPY and default:
+            raise ValidationError(
+                {
+                    "default_value": "A default needs the transform “Copy, or a default when "
+                    "empty”: choose it, or leave the default blank."
+                }
+            )
         if transform == Transform.DEFAULT and not default:
             raise ValidationError(
                 {"default_value": "Give the value to write when the source is empty."}
