@@ -3,6 +3,7 @@
 
 from syncadmin.admin import (
     connections,
+    field_mappings,
     links,
     matches,
     preferences,
@@ -14,6 +15,7 @@ from syncadmin.admin import (
 
 __all__ = [
     "connections",
+    "field_mappings",
     "links",
     "matches",
     "preferences",

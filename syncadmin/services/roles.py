@@ -20,9 +20,19 @@ _VIEW = [
     "view_linkimport",
     "view_matchsuggestion",
     "view_ignoredaccount",
+    "view_fieldmapping",
+    "view_nametranslation",
 ]
 _OPERATE = ["run_sync", "link_records", "retry_accounts", "ignore_accounts"]
-_ADMINISTER = ["change_syncpreferences", "change_zuoraconnection", "change_netsuiteconnection"]
+_ADMINISTER = [
+    "change_syncpreferences",
+    "change_zuoraconnection",
+    "change_netsuiteconnection",
+    "add_fieldmapping",
+    "delete_fieldmapping",
+    "add_nametranslation",
+    "delete_nametranslation",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: _VIEW,
