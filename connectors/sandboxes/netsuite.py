@@ -706,8 +706,10 @@ class NetSuiteSandbox(SandboxServer):
             state = json.load(handle)
         with self.state_lock:
             for table in TABLES:
+                if table not in state["tables"]:
+                    continue  # saved before the table existed: keep its reference rows
                 self.db.execute(f"DELETE FROM {table}")
-                for row in state["tables"].get(table, []):
+                for row in state["tables"][table]:
                     self._insert(table, row)
             self._last_stamp = state.get("last_stamp", "")
             self._next_entity_number = int(state.get("next_entity_number", 1))
