@@ -211,8 +211,9 @@ def test_nothing_is_saved_when_a_system_cannot_be_asked(systems):
 
     errors = refusal(direction=Z2N, source_field="Region__c", destination_field="custentity_region")
 
-    assert "Could not check this against NetSuite" in errors[NON_FIELD_ERRORS][0]
-    assert "try again" in errors[NON_FIELD_ERRORS][0]
+    assert "nothing was saved" in errors[NON_FIELD_ERRORS][0]
+    assert "Could not reach NetSuite" in errors[NON_FIELD_ERRORS][0]
+    assert "Try again in a minute" in errors[NON_FIELD_ERRORS][0]
 
 
 def test_an_added_mapping_can_be_removed(db):

@@ -74,7 +74,7 @@ class FieldMappingAdmin(admin.ModelAdmin):
             try:
                 form = FieldMappingForm(direction=direction, catalogs=field_catalogs_for_display())
             except SystemUnreachable as exc:
-                catalog_problem = str(exc).replace("Nothing was saved: try", "Try")
+                catalog_problem = str(exc)
         added = [
             (mapping, rule_words(mapping.transform, mapping.value_map or {}, mapping.default_value))
             for mapping in FieldMapping.objects.filter(direction=direction)

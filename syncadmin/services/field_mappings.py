@@ -114,17 +114,20 @@ class SystemUnreachable(Exception):
     """A live system could not be asked; the message says which and what to do."""
 
 
+UNCHECKED = "Could not check this against the live systems, so nothing was saved."
+
+
 def _unreachable(system: str, error: Exception) -> SystemUnreachable:
     from syncadmin.services.connection_health import run_error_explain
     from syncadmin.services.connections import ConnectionNotConfigured
 
     if isinstance(error, ConnectionNotConfigured):
-        return SystemUnreachable(f"{error} Nothing was saved.")
-    reason = run_error_explain(error).strip().splitlines()[0] if str(error).strip() else ""
-    return SystemUnreachable(
-        f"Could not check this against {system}" + (f" ({reason})" if reason else "") + ". "
-        "Nothing was saved: try again in a minute, or run Check setup on the dashboard."
-    )
+        return SystemUnreachable(str(error))
+    lines = run_error_explain(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    if system not in text:
+        text = f"{system} could not be asked" + (f": {text.rstrip('.')}." if text else ".")
+    return SystemUnreachable(f"{text} Try again in a minute, or run Check setup on the dashboard.")
 
 
 def _ask(system: str, question: Callable[[], Any]) -> Any:
@@ -348,7 +351,7 @@ def field_mapping_add(
     try:
         catalogs = catalogs or field_catalogs_fetch()
     except SystemUnreachable as exc:
-        raise ValidationError({NON_FIELD_ERRORS: str(exc)}) from None
+        raise ValidationError({NON_FIELD_ERRORS: f"{UNCHECKED} {exc}"}) from None
     source = catalogs.source(direction).get(source_field)
     destination = catalogs.destination(direction).get(destination_field)
     errors = _check_fields(direction, source, destination, (source_field, destination_field))
@@ -384,6 +387,13 @@ def field_mapping_add(
             )
             if problem is not None:
                 raise ValidationError({"value_map": problem})
+        if transform != Transform.VALUE_MAP and value_map:
+            raise ValidationError(
+                {
+                    "value_map": "A value map needs the transform “Translate through a value "
+                    "map”: choose it, or empty the value map."
+                }
+            )
         if transform == Transform.COPY and default:
             raise ValidationError(
                 {
@@ -406,7 +416,7 @@ def field_mapping_add(
                     }
                 ) from None
     except SystemUnreachable as exc:
-        raise ValidationError({NON_FIELD_ERRORS: str(exc)}) from None
+        raise ValidationError({NON_FIELD_ERRORS: f"{UNCHECKED} {exc}"}) from None
     taken = FieldMapping.objects.filter(direction=direction, destination_field=destination.name)
     if taken.exists():
         raise ValidationError(
@@ -493,7 +503,7 @@ def name_translation_set(*, kind: str, zuora_name: str, netsuite_name: str) -> N
         zuora_known = _zuora_names(kind)
         netsuite_known = _netsuite_names(kind)
     except SystemUnreachable as exc:
-        raise ValidationError({NON_FIELD_ERRORS: str(exc)}) from None
+        raise ValidationError({NON_FIELD_ERRORS: f"{UNCHECKED} {exc}"}) from None
     if zuora_known is not None:
         spelled = _spelled(zuora_name, zuora_known)
         if spelled is None:
