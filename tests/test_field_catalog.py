@@ -11,6 +11,7 @@ from syncadmin.mapping.field_catalog import (
     normal_value,
     object_query_name,
     parse_value_map,
+    rule_words,
     type_problem,
     zuora_account_fields,
 )
@@ -158,3 +159,18 @@ def test_a_value_map_is_read_one_line_each():
 def test_a_value_map_line_that_is_not_a_pair_is_refused(text):
     with pytest.raises(ValueError):
         parse_value_map(text)
+
+
+@pytest.mark.parametrize(
+    ("transform", "value_map", "default", "words"),
+    [
+        ("copy", {}, "", "Copied."),
+        ("default", {}, "EMEA", "Copied, or “EMEA” when empty."),
+        ("value_map", {"Gold": "3"}, "", "Through the value map: Gold → Gold Partner (3)."),
+        ("value_map", {"Gold": "3"}, "5", "When empty: “5”."),
+    ],
+)
+def test_an_added_rule_in_words_names_list_entries(transform, value_map, default, words):
+    labels = {"destination": {"3": "Gold Partner"}}
+
+    assert words in rule_words(transform, value_map, default, labels)

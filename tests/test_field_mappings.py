@@ -129,6 +129,7 @@ def test_a_value_map_into_a_netsuite_list_stores_ids_by_id_or_name(systems):
 
     assert mapping.value_map == {"Gold": "3", "Silver": "4"}
     assert mapping.destination_type == "reference"
+    assert mapping.value_labels == {"destination": {"3": "Gold Partner", "4": "Silver Partner"}}
 
 
 def test_a_value_map_target_netsuite_lacks_is_refused(systems):
@@ -178,6 +179,7 @@ def test_a_netsuite_list_into_a_zuora_picklist_by_value_map_is_saved(systems):
     )
 
     assert mapping.value_map == {"3": "Gold", "4": "Silver"}
+    assert mapping.value_labels == {"source": {"3": "Gold Partner", "4": "Silver Partner"}}
 
 
 def test_a_default_of_the_wrong_type_is_refused(systems):

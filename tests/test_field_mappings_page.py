@@ -92,8 +92,9 @@ def test_adding_a_good_mapping_saves_it_and_says_so(systems, as_role):
     assert answer.status_code == 302
     mapping = FieldMapping.objects.get()
     assert mapping.value_map == {"Gold": "3", "Silver": "4"}
-    page = client.get(answer.url)
-    assert "Added: Tier → Category" in page.content.decode()
+    html = client.get(answer.url).content.decode()
+    assert "Added: Tier → Category" in html
+    assert "Gold → Gold Partner (3); Silver → Silver Partner (4)" in html
 
 
 def test_a_refused_mapping_shows_the_reason_next_to_the_field(systems, as_role):

@@ -76,7 +76,15 @@ class FieldMappingAdmin(admin.ModelAdmin):
             except SystemUnreachable as exc:
                 catalog_problem = str(exc)
         added = [
-            (mapping, rule_words(mapping.transform, mapping.value_map or {}, mapping.default_value))
+            (
+                mapping,
+                rule_words(
+                    mapping.transform,
+                    mapping.value_map or {},
+                    mapping.default_value,
+                    mapping.value_labels,
+                ),
+            )
             for mapping in FieldMapping.objects.filter(direction=direction)
         ]
         other = next(d for d in Direction.values if d != direction)

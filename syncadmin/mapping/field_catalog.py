@@ -281,13 +281,28 @@ def value_map_text(value_map: Mapping[str, str]) -> str:
     return "\n".join(f"{source} = {destination}" for source, destination in value_map.items())
 
 
-def rule_words(transform: Transform | str, value_map: Mapping[str, str], default: str) -> str:
-    """An added row's rule as the page and the command list it."""
+def rule_words(
+    transform: Transform | str,
+    value_map: Mapping[str, str],
+    default: str,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """An added row's rule as the page and the command list it; `labels` names the NetSuite
+    list entries stored by id ({"source": {id: name}, "destination": {id: name}})."""
+    labels = labels or {}
+
+    def named(side: str, value: str) -> str:
+        name = labels.get(side, {}).get(value)
+        return f"{name} ({value})" if name else value
+
     transform = Transform(transform)
+    when_empty = f" When empty: “{named('destination', default)}”." if default else ""
     if transform == Transform.VALUE_MAP:
-        pairs = "; ".join(f"{source} → {target}" for source, target in value_map.items())
-        words = f"Through the value map: {pairs}."
-        return words + (f" When empty: “{default}”." if default else "")
+        pairs = "; ".join(
+            f"{named('source', source)} → {named('destination', target)}"
+            for source, target in value_map.items()
+        )
+        return f"Through the value map: {pairs}.{when_empty}"
     if transform == Transform.DEFAULT:
-        return f"Copied, or “{default}” when empty."
+        return f"Copied, or “{named('destination', default)}” when empty."
     return "Copied."

@@ -39,6 +39,10 @@ class FieldMapping(models.Model):
     )
     value_map = models.JSONField(default=dict, blank=True)
     default_value = models.CharField(max_length=300, blank=True)
+    # The names of the NetSuite list entries the value map and default store by internal id,
+    # as NetSuite named them when the mapping was saved: {"source": {id: name},
+    # "destination": {id: name}}. For display only; the sync uses the ids.
+    value_labels = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -425,6 +425,18 @@ def field_mapping_add(
                 f"“{taken.first()}”: remove that mapping first."
             }
         )
+    value_labels = {
+        side: {
+            entry_id: name
+            for entry_id, name in lists.get(field.reference_to, [])
+            if entry_id in wanted
+        }
+        for side, field, wanted in (
+            ("source", source, set(stored_map)),
+            ("destination", destination, {*stored_map.values(), default}),
+        )
+        if field.type == FieldType.REFERENCE
+    }
     try:
         with transaction.atomic():
             return FieldMapping.objects.create(
@@ -439,6 +451,7 @@ def field_mapping_add(
                 transform=transform,
                 value_map=stored_map,
                 default_value=default,
+                value_labels={side: names for side, names in value_labels.items() if names},
                 created_by=user if getattr(user, "pk", None) else None,
             )
     except IntegrityError:  # another admin saved the same destination a moment ago

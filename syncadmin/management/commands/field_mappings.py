@@ -211,4 +211,9 @@ def _side(mapping: FieldMapping, side: str) -> str:
 
 
 def _rule(mapping: FieldMapping) -> str:
-    return rule_words(mapping.transform, mapping.value_map or {}, mapping.default_value)
+    return rule_words(
+        mapping.transform,
+        mapping.value_map or {},
+        mapping.default_value,
+        mapping.value_labels,
+    )
