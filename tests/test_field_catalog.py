@@ -100,6 +100,7 @@ def test_zuora_names_become_the_names_object_query_uses():
     assert object_query_name("AccountNumber") == "accountNumber"
     assert object_query_name("Region__c") == "Region__c"
     assert object_query_name("IntegrationId__NS") == "IntegrationId__NS"
+    assert object_query_name("NickName") == "nickname"
 
 
 def test_zuora_catalog_has_account_and_both_contacts_fields():

@@ -35,6 +35,13 @@ class FieldMappingAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a mapping is removed and added again, never edited in place
 
+    def delete_model(self, request: HttpRequest, obj: FieldMapping) -> None:
+        field_mapping_remove(mapping_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for mapping in queryset:
+            field_mapping_remove(mapping_id=mapping.pk)
+
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [

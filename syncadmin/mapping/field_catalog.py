@@ -63,6 +63,9 @@ ZUORA_TYPES = {
     "picklist": FieldType.PICKLIST,
 }
 CONTACT_PREFIXES = (("billTo", "Bill To"), ("soldTo", "Sold To"))
+IRREGULAR_NAMES = {
+    "NickName": "nickname"
+}  # where Object Query does not just lower the first letter
 
 
 def object_query_name(api_name: str) -> str:
@@ -70,7 +73,7 @@ def object_query_name(api_name: str) -> str:
     fields in camelCase ("AccountNumber" -> "accountNumber"), custom fields as they are."""
     if "__" in api_name:
         return api_name
-    return api_name[:1].lower() + api_name[1:]
+    return IRREGULAR_NAMES.get(api_name, api_name[:1].lower() + api_name[1:])
 
 
 def _zuora_field(name: str, label: str, described: Mapping[str, Any]) -> CatalogField | None:
