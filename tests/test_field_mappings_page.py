@@ -169,3 +169,16 @@ def test_the_index_links_to_the_page(db, as_role):
     page = as_role(VIEWER).get(reverse("admin:index"))
 
     assert reverse(PAGE) in page.content.decode()
+
+
+def test_a_field_deleted_since_the_page_was_shown_is_refused_on_save(systems, as_role):
+    client = as_role(ADMIN)
+    client.get(reverse(PAGE))  # the choices, Region__c among them
+    systems.zuora.remove_custom_field("Region__c")
+
+    answer = add(client, source_field="Region__c", destination_field="custentity_region")
+
+    html = answer.content.decode()
+    row = html[html.index('class="form-row field-source_field"') :]
+    assert "Choose a field from the list" in row[: row.index("</div>")]
+    assert not FieldMapping.objects.exists()

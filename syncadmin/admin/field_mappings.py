@@ -20,6 +20,7 @@ from syncadmin.mapping.field_catalog import rule_words
 from syncadmin.models import Direction, FieldMapping, NameTranslation, SyncPreferences
 from syncadmin.services.field_mappings import (
     SystemUnreachable,
+    field_catalogs_fetch,
     field_catalogs_for_display,
     field_mapping_add,
     field_mapping_remove,
@@ -128,7 +129,8 @@ class FieldMappingAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(self._list_url(direction))
         try:
-            catalogs = field_catalogs_for_display()
+            # Asked now, once: the form's choices and the service's checks use the same answer.
+            catalogs = field_catalogs_fetch()
         except SystemUnreachable as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(self._list_url(direction))
@@ -144,6 +146,7 @@ class FieldMappingAdmin(admin.ModelAdmin):
                     value_map=data["value_map"],
                     default_value=data["default_value"],
                     user=request.user,
+                    catalogs=catalogs,
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
