@@ -47,3 +47,10 @@ def test_netsuite_lists_customer_categories_through_suiteql(systems):
     rows = list(systems.netsuite_client().suiteql("SELECT id, name FROM customercategory"))
 
     assert [(r["id"], r["name"]) for r in rows][2] == ("3", "Gold Partner")
+
+
+def test_seeded_zuora_accounts_carry_tiers_and_regions_to_map(systems):
+    accounts = list(systems.zuora_client().iter_accounts(page_size=40))
+
+    assert {a.get("Tier__c") for a in accounts} == {"Gold", "Silver", "Bronze", None}
+    assert {a["Region__c"] for a in accounts} <= {"Americas", "EMEA", "APAC"}

@@ -96,6 +96,7 @@ TENANT_CUSTOM_FIELDS: dict[str, tuple[str, str, tuple[str, ...], int | None]] = 
     "RenewalDate__c": ("Renewal Date", "date", (), None),
 }
 CUSTOM_FIELDS = (*zf.ALL, *TENANT_CUSTOM_FIELDS)
+REGIONS = {"US": "Americas", "CA": "Americas", "BR": "Americas", "JP": "APAC", "AU": "APAC"}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 ZOQL_ACCOUNT_FIELDS = {
@@ -824,6 +825,13 @@ class ZuoraSandbox(SandboxServer):
                     zf.SYNC_TO_NETSUITE: sync_flag,
                     zf.CUSTOMER_TYPE: "Individual" if acc.is_person else "Company",
                     zf.SUBSIDIARY: rng.choice(SUBSIDIARIES) if rng.random() < 0.1 else None,
+                    # The tenant's own fields, for added mappings: drawn from the account's
+                    # index and addresses, never from rng, so every other seeded value stays.
+                    "Tier__c": ("Gold", "Silver", "Bronze", None)[acc.index % 4],
+                    "Region__c": REGIONS.get(acc.bill_to.country_code, "EMEA"),
+                    "RenewalDate__c": (acc.created + timedelta(days=365)).date().isoformat()
+                    if acc.index % 2
+                    else None,
                 }
                 self.accounts[account_id] = record
             self._number_counter = count
