@@ -7,6 +7,7 @@ import pytest
 from syncadmin.mapping.added import FieldType, Transform
 from syncadmin.mapping.field_catalog import (
     CatalogField,
+    length_warning,
     netsuite_customer_fields,
     normal_value,
     object_query_name,
@@ -175,3 +176,20 @@ def test_an_added_rule_in_words_names_list_entries(transform, value_map, default
     labels = {"destination": {"3": "Gold Partner"}}
 
     assert words in rule_words(transform, value_map, default, labels)
+
+
+@pytest.mark.parametrize(
+    ("source_length", "destination_length", "warned"),
+    [(40, 300, False), (300, 300, False), (255, 40, True), (None, 40, True), (None, None, False)],
+)
+def test_longer_text_than_the_destination_takes_is_announced(
+    source_length, destination_length, warned
+):
+    source = CatalogField("s", "Notes", T.TEXT, max_length=source_length)
+    destination = CatalogField("d", "Fax", T.TEXT, max_length=destination_length)
+
+    warning = length_warning(source, destination)
+
+    assert (warning is not None) is warned
+    if warned:
+        assert "never cut short" in warning

@@ -105,3 +105,35 @@ def test_translate_refuses_a_name_netsuite_lacks(systems):
 
     assert caught.value.returncode == 1
     assert "NetSuite name: NetSuite has no payment term “45 Days”" in str(caught.value)
+
+
+def test_add_warns_when_the_source_may_be_longer_than_the_destination(systems):
+    err = StringIO()
+    call_command(
+        "field_mappings",
+        "add",
+        "--source",
+        "Region__c",
+        "--destination",
+        "custentity_region",
+        "--direction",
+        "zuora_to_netsuite",
+        stdout=StringIO(),
+        stderr=err,
+    )
+    assert not err.getvalue()  # 255 into 300: fits
+
+    call_command(
+        "field_mappings",
+        "add",
+        "--direction",
+        "netsuite_to_zuora",
+        "--source",
+        "custentity_region",
+        "--destination",
+        "billTo.nickname",
+        stdout=StringIO(),
+        stderr=err,
+    )
+
+    assert "Region may hold up to 300 characters, Bill To Nick Name takes 100" in err.getvalue()

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from syncadmin.admin.common import require_permission
 from syncadmin.field_mapping_forms import FieldMappingForm, NameTranslationForm
 from syncadmin.mapping.builtin import BY_DIRECTION
-from syncadmin.mapping.field_catalog import rule_words
+from syncadmin.mapping.field_catalog import length_warning, rule_words
 from syncadmin.models import Direction, FieldMapping, NameTranslation, SyncPreferences
 from syncadmin.services.field_mappings import (
     SystemUnreachable,
@@ -155,6 +155,12 @@ class FieldMappingAdmin(admin.ModelAdmin):
                     request,
                     f"Added: {mapping}. The next run writes it on every record it updates.",
                 )
+                warning = length_warning(
+                    catalogs.source(direction)[mapping.source_field],
+                    catalogs.destination(direction)[mapping.destination_field],
+                )
+                if warning:
+                    self.message_user(request, warning, messages.WARNING)
                 return HttpResponseRedirect(self._list_url(direction))
         return self._page(request, direction, form=form)
 

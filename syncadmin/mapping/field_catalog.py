@@ -210,6 +210,21 @@ def type_problem(
     )
 
 
+def length_warning(source: CatalogField, destination: CatalogField) -> str | None:
+    """What an admin should know when the source may hold longer text than the destination
+    takes: such a record fails with a message, it is never cut short."""
+    if destination.type != FieldType.TEXT or not destination.max_length:
+        return None
+    if source.max_length is not None and source.max_length <= destination.max_length:
+        return None
+    longest = f"up to {source.max_length}" if source.max_length else "any number of"
+    return (
+        f"{source.label} may hold {longest} characters, {destination.label} takes "
+        f"{destination.max_length}: a longer value fails that record with a message saying "
+        "so; it is never cut short."
+    )
+
+
 YES = ("true", "yes", "y", "1", "t")
 NO = ("false", "no", "n", "0", "f")
 

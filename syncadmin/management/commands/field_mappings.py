@@ -10,9 +10,12 @@ from django.core.management.base import CommandError, CommandParser
 from syncadmin.management.base import DatabaseCommand
 from syncadmin.mapping.added import Transform
 from syncadmin.mapping.builtin import BY_DIRECTION
-from syncadmin.mapping.field_catalog import parse_value_map, rule_words
+from syncadmin.mapping.field_catalog import length_warning, parse_value_map, rule_words
 from syncadmin.models import Direction, FieldMapping, NameTranslation, SyncPreferences
 from syncadmin.services.field_mappings import (
+    UNCHECKED,
+    SystemUnreachable,
+    field_catalogs_fetch,
     field_mapping_add,
     field_mapping_remove,
     name_translation_remove,
@@ -144,7 +147,12 @@ class Command(DatabaseCommand):
             else Transform.COPY
         )
         try:
+            catalogs = field_catalogs_fetch()
+        except SystemUnreachable as exc:
+            raise CommandError(f"Mapping not saved:\n  {UNCHECKED} {exc}", returncode=1) from None
+        try:
             mapping = field_mapping_add(
+                catalogs=catalogs,
                 direction=direction,
                 source_field=options["source"],
                 destination_field=options["destination"],
@@ -161,6 +169,12 @@ class Command(DatabaseCommand):
                 "The next run writes it on every record it updates."
             )
         )
+        warning = length_warning(
+            catalogs.source(direction)[mapping.source_field],
+            catalogs.destination(direction)[mapping.destination_field],
+        )
+        if warning:
+            self.stderr.write(self.style.WARNING(warning))
 
     def _remove(self, direction: str, options: dict[str, Any]) -> None:
         key = options["mapping"].strip().lstrip("#")
