@@ -83,6 +83,12 @@ REF_FIELDS = {  # record field -> (column, table)
     "terms": ("terms", "term"),
     "parent": ("parent", "customer"),
 }
+# The account's own customer fields beyond those the connector reads, for the field mappings
+# admins add: Fax, the Customer Category list and two custom entity fields of this account.
+STRING_FIELDS["fax"] = ("fax", 32)
+REF_FIELDS["category"] = ("category", "customercategory")
+TENANT_CUSTOM_FIELDS = {"custentity_region": 300, "custentity_renewal_date": 10}  # -> max length
+CATEGORIES = [(1, "Bronze"), (2, "Silver"), (3, "Gold")]
 READ_ONLY = {"id", "links", "lastModifiedDate", "dateCreated", "entityStatus", "refName"}
 ADDRESS_FIELDS = {  # addressBookAddress field -> (column, max length)
     "addressee": ("addressee", 150),
@@ -120,7 +126,8 @@ CREATE TABLE customer (
     isinactive TEXT NOT NULL DEFAULT 'F', subsidiary INTEGER, currency INTEGER, terms INTEGER,
     parent INTEGER, datecreated TEXT, lastmodifieddate TEXT, entitystatus INTEGER DEFAULT 13,
     stage TEXT DEFAULT 'CUSTOMER',
-    {", ".join(f"{name} TEXT" for name in fields.ALL)}
+    {", ".join(f"{name} TEXT" for name in fields.ALL)},
+    fax TEXT, category INTEGER, {", ".join(f"{name} TEXT" for name in TENANT_CUSTOM_FIELDS)}
 );
 CREATE UNIQUE INDEX customer_externalid ON customer(externalid);
 CREATE INDEX customer_lastmodified ON customer(lastmodifieddate, id);
@@ -143,6 +150,7 @@ CREATE TABLE currency (
 CREATE TABLE subsidiary (
     id INTEGER PRIMARY KEY, name TEXT, fullname TEXT, parent INTEGER, isinactive TEXT DEFAULT 'F'
 );
+CREATE TABLE customercategory (id INTEGER PRIMARY KEY, name TEXT, isinactive TEXT DEFAULT 'F');
 CREATE TABLE term (
     id INTEGER PRIMARY KEY, name TEXT, daysuntilnetdue INTEGER, isinactive TEXT DEFAULT 'F'
 );
@@ -154,6 +162,7 @@ TABLES = (
     "currency",
     "subsidiary",
     "term",
+    "customercategory",
 )
 STATUS_SECTIONS = {400: "15.5.1", 401: "15.5.2", 403: "15.5.4", 404: "15.5.5", 405: "15.5.6"}
 
@@ -486,6 +495,7 @@ class NetSuiteSandbox(SandboxServer):
             self.db.executemany("INSERT INTO currency VALUES (?, ?, ?, ?, ?, 'F')", CURRENCIES)
             self.db.executemany("INSERT INTO subsidiary VALUES (?, ?, ?, ?, 'F')", SUBSIDIARIES)
             self.db.executemany("INSERT INTO term VALUES (?, ?, ?, 'F')", TERMS)
+            self.db.executemany("INSERT INTO customercategory VALUES (?, ?, 'F')", CATEGORIES)
             self.db.commit()
             self._next_entity_number = 1
             self.missing_custom_fields = set()
@@ -962,6 +972,9 @@ class NetSuiteSandbox(SandboxServer):
                     "refName": self._ref_name(table, row[column]),
                 }
         record["entityStatus"] = {"id": "13", "refName": "CUSTOMER-Closed Won"}
+        for name in TENANT_CUSTOM_FIELDS:
+            if row.get(name) is not None:
+                record[name] = row[name]
         for name in fields.ALL:
             if name not in row:
                 continue  # a custom field this account lacks
@@ -1146,6 +1159,11 @@ class NetSuiteSandbox(SandboxServer):
                 values[key] = "T" if value else "F"
             elif key in fields.TEXT_FIELDS:
                 values[key] = None if value is None else self._string(str(value), key, 300)
+            elif key in TENANT_CUSTOM_FIELDS:
+                limit = TENANT_CUSTOM_FIELDS[key]
+                values[key] = None if value is None else self._string(value, key, limit)
+                if key.endswith("_date") and value is not None:
+                    self._iso_date(value, key)
             elif strict == "error":
                 raise Problem(400, "INVALID_CONTENT", f"Unknown field '{key}'.", key)
         current = (
@@ -1236,6 +1254,15 @@ class NetSuiteSandbox(SandboxServer):
         self._apply_address_book(internal_id, plan, stamp)
         self.db.commit()
         return internal_id
+
+    @staticmethod
+    def _iso_date(value: str, path: str) -> None:
+        try:
+            datetime.strptime(value, "%Y-%m-%d")
+        except ValueError:
+            raise Problem(
+                400, "INVALID_CONTENT", f"Invalid date value for {path}: {value}", path
+            ) from None
 
     def _next_entity_id(self) -> str:
         while True:

@@ -80,6 +80,11 @@ COUNTRIES = {
 COUNTRY_BY_NAME = {name.lower(): name for name in COUNTRIES.values()}
 ISO3 = {"USA": "US", "CAN": "CA", "GBR": "GB", "DEU": "DE", "FRA": "FR", "JPN": "JP"}
 
+# The tenant's own custom fields on the Account, beyond the connector's (for the field mappings
+# admins add); every custom field, by API name.
+TENANT_CUSTOM_FIELDS = ("Region__c", "Tier__c")
+CUSTOM_FIELDS = (*zf.ALL, *TENANT_CUSTOM_FIELDS)
+
 # Reason codes: "5" + object (5 digits) + category (2 digits), like 53100020.
 OBJ_GENERIC, OBJ_ACCOUNT, OBJ_CONTACT, OBJ_QUERY = 0, 31000, 31003, 60000
 
@@ -105,7 +110,7 @@ ZOQL_ACCOUNT_FIELDS = {
     "DefaultPaymentMethodId": "defaultPaymentMethodId",
     "CreatedDate": "createdDate",
     "UpdatedDate": "updatedDate",
-    **{name: name for name in zf.ALL},
+    **{name: name for name in CUSTOM_FIELDS},
 }
 ZOQL_CONTACT_FIELDS = {
     "Id": "id",
@@ -179,7 +184,7 @@ ACCOUNT_FIELDS = [
     "defaultPaymentMethodId",
     "createdDate",
     "updatedDate",
-    *zf.ALL,
+    *CUSTOM_FIELDS,
 ]
 CONTACT_FIELDS = [
     "id",
@@ -246,7 +251,7 @@ ACCOUNT_INPUT = {
     "invoiceDeliveryPrefsPrint",
     # Create only: the Sold To is the Bill To contact itself, so updating one updates both.
     "soldToSameAsBillTo",
-    *zf.ALL,
+    *CUSTOM_FIELDS,
 }
 # How the describe API (GET /v1/describe/{object}) lists each field: (label, type).
 DESCRIBE_TYPES = {
@@ -863,7 +868,7 @@ class ZuoraSandbox(SandboxServer):
     def remove_custom_field(self, name: str) -> None:
         """Take a custom field of the Account out of the tenant, with its values, as when it
         was never created (or was deleted) in Extension Studio."""
-        if name not in zf.ALL:
+        if name not in CUSTOM_FIELDS:
             raise ValueError(f"{name} is not a custom field of the Account")
         with self.state_lock:
             self.missing_custom_fields.add(name)
@@ -1612,7 +1617,7 @@ class ZuoraSandbox(SandboxServer):
             ACTION_ACCOUNT_FIELDS.get(name, name): value
             for name, value in obj.items()
             if name in ACTION_ACCOUNT_FIELDS
-            or (name in zf.ALL and name not in self.missing_custom_fields)
+            or (name in CUSTOM_FIELDS and name not in self.missing_custom_fields)
         }
         changes, _, _ = self._account_changes(fields, creating=False, current=account)
         account.update(changes)
@@ -1748,7 +1753,7 @@ class ZuoraSandbox(SandboxServer):
                 "parentId": account.get("parentId"),
                 **{
                     name: account.get(name)
-                    for name in zf.ALL
+                    for name in CUSTOM_FIELDS
                     if name not in self.missing_custom_fields
                 },
             }
@@ -1798,7 +1803,7 @@ class ZuoraSandbox(SandboxServer):
                 f"<field><name>{name}</name><label>{field_label}</label><type>{kind}</type>"
                 + (f"<options>{options}</options>" if options else "")
                 + "<contexts><context>soap</context><context>export</context></contexts>"
-                + f"<custom>{'true' if name in zf.ALL else 'false'}</custom></field>"
+                + f"<custom>{'true' if name in CUSTOM_FIELDS else 'false'}</custom></field>"
             )
         parts.append("</fields></object>")
         return Response(200, "".join(parts), content_type="text/xml; charset=utf-8")
