@@ -102,6 +102,11 @@ class NetSuiteToZuoraSync(ZuoraWrites):
             # clients to the NetSuite limiter).
             transport.on_throttle = self.zuora_limiter.throttled
         self._lookups_ahead = False
+        # The NetSuite fields of the added mappings are read with every customer, as columns of
+        # the same SuiteQL query.
+        self.netsuite.extra_customer_fields = tuple(
+            mapping.source_field for mapping in self.options.added_mappings
+        )
         # Customers whose address lines changed within the selection window.
         self._address_changed: set[str] = set()
 
