@@ -17,11 +17,13 @@ from factory.django import DjangoModelFactory
 from syncadmin.models import (
     AccountResult,
     Direction,
+    FieldMapping,
     IgnoredAccount,
     LinkEvent,
     LinkImport,
     Master,
     MatchSuggestion,
+    NameTranslation,
     NetSuiteConnection,
     Outcome,
     RecordLink,
@@ -216,3 +218,27 @@ class SyncCursorFactory(DjangoModelFactory):
 
     direction = Direction.ZUORA_TO_NETSUITE
     watermark = factory.LazyFunction(timezone.now)
+
+
+class FieldMappingFactory(DjangoModelFactory):
+    """An added mapping, Zuora Region__c → NetSuite custentity_region, copied as it is."""
+
+    class Meta:
+        model = FieldMapping
+
+    direction = Direction.ZUORA_TO_NETSUITE
+    source_field = "Region__c"
+    source_label = "Region"
+    destination_field = "custentity_region"
+    destination_label = "Region"
+
+
+class NameTranslationFactory(DjangoModelFactory):
+    """Zuora's payment term "Net 45" is NetSuite's "45 Days"."""
+
+    class Meta:
+        model = NameTranslation
+
+    kind = NameTranslation.Kind.PAYMENT_TERM
+    zuora_name = "Net 45"
+    netsuite_name = "45 Days"

@@ -221,8 +221,7 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
                 listed_from == self.watermark
                 and account["id"] in self._rows_at_watermark
                 and account["id"] not in unlisted
-                and self._rows_at_watermark[account["id"]]
-                == row_digest(account, self._row_extra).hex()
+                and self._settled_row(account)
             ):
                 # The settling run's own write-back at the watermark, unchanged.
                 self._note_synced_row(account["id"], at, self._rows_at_watermark[account["id"]])
@@ -258,11 +257,25 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
         for row in self.zuora.iter_zoql(changed_rows_query(start, end, self._row_extra)):
             at = parse_zuora_datetime(row["UpdatedDate"])
             digest = row_digest(row, self._row_extra).hex()
-            if self._rows_at_watermark.get(row["Id"]) != digest:
+            if not self._settled_row(row):
                 edits[row["Id"]] = max(at, edits.get(row["Id"], at))
             else:
                 self._note_synced_row(row["Id"], at, digest)
         return edits
+
+    def _settled_row(self, account: dict[str, Any]) -> bool:
+        """Whether an account's row (Object Query's or ZOQL's) is the one the settling run
+        synced. A run before a mapping was added knew the row without that mapping's fields:
+        the row as it knew it then counts too, so adding a mapping does not by itself make its
+        write-backs in the settle margin look like edits (the new field reaches the other
+        records through a full resync, or their next change)."""
+        key = account.get("id") or account.get("Id")
+        stored = self._rows_at_watermark.get(key)
+        if stored is None:
+            return False
+        if stored == row_digest(account, self._row_extra).hex():
+            return True
+        return bool(self._row_extra) and stored == row_digest(account).hex()
 
     def skip_reason(self, account: dict[str, Any]) -> str | None:
         status = account.get("status")
@@ -476,7 +489,8 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
                 continue
             if (
                 row["Id"] not in self._row_digests
-                and settled_before.get(row["Id"]) == digest.hex()
+                and row["Id"] in settled_before
+                and self._settled_row(row)
                 and self.watermark is not None
                 and at <= self.watermark
             ):

@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from django.db.models import Count
@@ -19,6 +19,7 @@ from connectors.netsuite import fields as ns_fields
 from connectors.zuora import fields as z_fields
 from syncadmin.mapping import (
     MappingError,
+    MappingOptions,
     NetSuiteLookups,
     ZuoraLookups,
     account_payload,
@@ -113,6 +114,20 @@ def zuora_state(account: dict[str, Any], added: tuple[AddedMapping, ...] = ()) -
     return state
 
 
+def options_digest(options: MappingOptions) -> str:
+    """A digest of the mapping options, stored with each link: a change of the options (lookup
+    tables and added mappings included) is a change of the source. Without tables or mappings
+    it is what it was before they existed, so they alone do not make every customer new."""
+    values = asdict(options)
+    if not options.added_mappings:
+        del values["added_mappings"]
+    if not any(asdict(options.translations).values()):
+        del values["translations"]
+    return hashlib.blake2b(
+        json.dumps(values, sort_keys=True, default=str).encode(), digest_size=8
+    ).hexdigest()
+
+
 def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
     """field -> (before, after), contact fields as "billToContact.city", for the result page."""
     previous = previous or {}
@@ -140,9 +155,14 @@ class ZuoraWrites(SyncEngine):
         self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
         self._lookups_lock = threading.Lock()
         # Stored with each link: a change of the mapping options is a change of the source.
-        self._options_digest = hashlib.blake2b(
-            json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
-        ).hexdigest()
+        self._options_digest = options_digest(self.options)
+        # The same without the added mappings: what a run before the first mapping stored.
+        self._options_digest_before_mappings = (
+            options_digest(replace(self.options, added_mappings=()))
+            if self.options.added_mappings
+            else None
+        )
+        self._rows_before_mappings: dict[str, bytes] = {}
         # Customers unlinked by hand, with how often: each unlink ends a create attempt (see
         # create_idempotency_key). One read per run; unlinks are few.
         self._unlinks: dict[str, int] = dict(
@@ -239,6 +259,14 @@ class ZuoraWrites(SyncEngine):
 
     def _row_source_digest(self, customer_id: str) -> str:
         return f"{self._row_digests[customer_id].hex()}-{self._options_digest}"
+
+    def _row_source_digest_before_mappings(self, customer_id: str) -> str | None:
+        """The row's digest as a run before any added mapping stored it (the mappings' fields
+        were not read then), or None when there is no mapping."""
+        row = self._rows_before_mappings.get(customer_id)
+        if row is None or self._options_digest_before_mappings is None:
+            return None
+        return f"{row.hex()}-{self._options_digest_before_mappings}"
 
     def _source_digest(self, customer_id: str) -> str:
         return f"{self._fingerprints[customer_id].hex()}-{self._options_digest}"
