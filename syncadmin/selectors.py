@@ -401,6 +401,20 @@ def added_mappings_for(*, direction: str) -> list[AddedMapping]:
     return [row.as_added_mapping() for row in FieldMapping.objects.filter(direction=direction)]
 
 
+def added_field_labels() -> dict[str, str]:
+    """How result pages name the destination fields of added mappings, by the key a result's
+    changes carry them under: "custentity_region" -> "Region", "billToContact.fax" -> "Bill To
+    Fax" (a mapping without a label keeps the field's API name)."""
+    from syncadmin.mapping.added_fields import CONTACT_PREFIXES, split_path
+
+    labels: dict[str, str] = {}
+    for row in FieldMapping.objects.all():
+        prefix, name = split_path(row.destination_field)
+        key = f"{CONTACT_PREFIXES[prefix][1]}.{name}" if prefix else row.destination_field
+        labels[key] = row.destination_label or row.destination_field
+    return labels
+
+
 def name_translations() -> NameTranslations:
     """The lookup tables for payment terms, currencies and subsidiaries, Zuora -> NetSuite."""
     tables: dict[str, dict[str, str]] = {kind: {} for kind in NameTranslation.Kind.values}

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from connectors.netsuite import fields as ns_fields
-from connectors.netsuite.client import extra_customer_columns
 from connectors.zuora import fields as z_fields
 from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
@@ -170,11 +169,6 @@ class NetSuiteToZuoraSync(ZuoraWrites):
         The first customer not yet in Zuora starts the reading of the lookups: it will need a
         payload, and the reads then run while the rest is selected and checked."""
         self._row_digests[str(customer["id"])] = row_digest(customer)
-        if self.netsuite.extra_customer_fields:
-            added = set(extra_customer_columns(self.netsuite.extra_customer_fields).values())
-            self._rows_before_mappings[str(customer["id"])] = row_digest(
-                {key: value for key, value in customer.items() if key not in added}
-            )
         if (
             self._lookups is None
             and not customer.get(ns_fields.ZUORA_ID)
@@ -405,14 +399,8 @@ class NetSuiteToZuoraSync(ZuoraWrites):
         if customer_id in self._address_changed or self.watermark is None:
             return False  # without a watermark, address changes were not looked for
         stored = link.last_payload or {}
-        if PAYLOAD_KEY not in stored:
-            return False
-        # Synced before the added mappings existed, and the row is the same but for their
-        # fields: adding a mapping does not by itself make the record changed (a full resync
-        # applies it to every record).
-        return stored.get(SOURCE_ROW_KEY) in (
-            self._row_source_digest(customer_id),
-            self._row_source_digest_before_mappings(customer_id),
+        return PAYLOAD_KEY in stored and stored.get(SOURCE_ROW_KEY) == self._row_source_digest(
+            customer_id
         )
 
     def _source_clock_offset(self) -> timedelta:

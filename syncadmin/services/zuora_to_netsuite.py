@@ -265,17 +265,12 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
 
     def _settled_row(self, account: dict[str, Any]) -> bool:
         """Whether an account's row (Object Query's or ZOQL's) is the one the settling run
-        synced. A run before a mapping was added knew the row without that mapping's fields:
-        the row as it knew it then counts too, so adding a mapping does not by itself make its
-        write-backs in the settle margin look like edits (the new field reaches the other
-        records through a full resync, or their next change)."""
+        synced. Its digest covers the fields the added mappings read: after a mapping is added,
+        the settling run's few write-backs in the margin are looked at again (and given the new
+        field), rather than an edit of that field being taken for our own write-back."""
         key = account.get("id") or account.get("Id")
         stored = self._rows_at_watermark.get(key)
-        if stored is None:
-            return False
-        if stored == row_digest(account, self._row_extra).hex():
-            return True
-        return bool(self._row_extra) and stored == row_digest(account).hex()
+        return stored is not None and stored == row_digest(account, self._row_extra).hex()
 
     def skip_reason(self, account: dict[str, Any]) -> str | None:
         status = account.get("status")

@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
 from django.db.models import Count
@@ -156,13 +156,6 @@ class ZuoraWrites(SyncEngine):
         self._lookups_lock = threading.Lock()
         # Stored with each link: a change of the mapping options is a change of the source.
         self._options_digest = options_digest(self.options)
-        # The same without the added mappings: what a run before the first mapping stored.
-        self._options_digest_before_mappings = (
-            options_digest(replace(self.options, added_mappings=()))
-            if self.options.added_mappings
-            else None
-        )
-        self._rows_before_mappings: dict[str, bytes] = {}
         # Customers unlinked by hand, with how often: each unlink ends a create attempt (see
         # create_idempotency_key). One read per run; unlinks are few.
         self._unlinks: dict[str, int] = dict(
@@ -259,14 +252,6 @@ class ZuoraWrites(SyncEngine):
 
     def _row_source_digest(self, customer_id: str) -> str:
         return f"{self._row_digests[customer_id].hex()}-{self._options_digest}"
-
-    def _row_source_digest_before_mappings(self, customer_id: str) -> str | None:
-        """The row's digest as a run before any added mapping stored it (the mappings' fields
-        were not read then), or None when there is no mapping."""
-        row = self._rows_before_mappings.get(customer_id)
-        if row is None or self._options_digest_before_mappings is None:
-            return None
-        return f"{row.hex()}-{self._options_digest_before_mappings}"
 
     def _source_digest(self, customer_id: str) -> str:
         return f"{self._fingerprints[customer_id].hex()}-{self._options_digest}"
