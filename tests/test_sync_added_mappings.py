@@ -5,7 +5,7 @@ value the value map lacks fails that record alone with what to do."""
 from __future__ import annotations
 
 import contextlib
-import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -132,21 +132,13 @@ def test_an_empty_added_field_never_blanks_netsuite(systems, run_sync):
     assert customer["custentity_region"] == "EMEA"
 
 
-def a_later_zuora_run(systems: Any, run_sync: Any) -> None:
-    """A run a while after the first, that creates one new account: the records of the first
-    run are then behind the watermark and its settle margin, as on any day after."""
-    time.sleep(1.1)  # past the settle margin (SETTLE_MARGIN, 1 s)
-    systems.zuora_client().create_account(
-        {
-            "name": "Later Ltd",
-            "currency": "USD",
-            "billCycleDay": 1,
-            "billToContact": {"firstName": "Lia", "lastName": "Later", "country": "US"},
-            z_fields.SUBSIDIARY: "Parent Company : US Sub",
-        },
-        idempotency_key="later",
-    )
-    assert run_sync().counts["created"] == 1
+def an_hour_later(systems: Any) -> None:
+    """As if the last run was an hour ago: every account's last change is then behind the
+    watermark's overlap window and settle margin, as on any later day."""
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    with systems.zuora.state_lock:
+        for account in systems.zuora.accounts.values():
+            account["updatedDate"] = earlier
 
 
 def test_adding_a_mapping_rewrites_nothing_until_the_full_resync(systems, run_sync):
@@ -154,7 +146,7 @@ def test_adding_a_mapping_rewrites_nothing_until_the_full_resync(systems, run_sy
     for account in accounts:
         set_zuora(systems, account, Region__c="EMEA")
     run_sync()
-    a_later_zuora_run(systems, run_sync)
+    an_hour_later(systems)
     FieldMappingFactory()
     reset_calls(systems)
 
@@ -268,28 +260,10 @@ def test_adding_a_netsuite_mapping_rewrites_nothing_until_the_full_resync(ns_mas
     ns_master.netsuite.sql(
         f"UPDATE customer SET custentity_region = 'EMEA' WHERE id IN ({', '.join(ids)})"
     )
-    # A later run, which creates one new customer: the first run's write-backs are then
-    # behind the watermark and its settle margin.
-    time.sleep(1.1)
-    client = ns_master.netsuite_client()
-    new_id = client.create_customer(
-        {"companyName": "Later Ltd", "subsidiary": {"id": "2"}, ns_fields.SEND_TO_ZUORA: True}
-    )
-    client.update_customer(
-        new_id,
-        {
-            "addressBook": {
-                "items": [
-                    {
-                        "defaultBilling": True,
-                        "defaultShipping": True,
-                        "addressBookAddress": {"addressee": "Lia Later", "country": "US"},
-                    }
-                ]
-            }
-        },
-    )
-    assert run_sync().counts["created"] == 1
+    # As if the last run was an hour ago: every customer's last change is behind the
+    # watermark's overlap window and settle margin.
+    every = [r["id"] for r in ns_master.netsuite.sql("SELECT id FROM customer")]
+    ns_master.netsuite.set_last_modified(every, datetime.now(UTC) - timedelta(hours=1))
     FieldMappingFactory(
         direction=Direction.NETSUITE_TO_ZUORA,
         source_field="custentity_region",
@@ -324,7 +298,7 @@ def test_the_dry_run_shows_an_added_fields_change_by_its_label_and_writes_nothin
     set_zuora(systems, account, Region__c="EMEA")
     FieldMappingFactory()
     run_sync()
-    a_later_zuora_run(systems, run_sync)
+    an_hour_later(systems)
     from tests.test_sync_zuora_to_netsuite import zuora_put
 
     zuora_put(systems, f"/v1/accounts/{account['id']}", {"Region__c": "Nordics"})
