@@ -4,6 +4,7 @@
 from syncadmin.admin import (
     connections,
     links,
+    mapping_preview,
     matches,
     preferences,
     problems,
@@ -15,6 +16,7 @@ from syncadmin.admin import (
 __all__ = [
     "connections",
     "links",
+    "mapping_preview",
     "matches",
     "preferences",
     "problems",
