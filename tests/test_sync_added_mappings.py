@@ -313,3 +313,23 @@ def test_the_dry_run_shows_an_added_fields_change_by_its_label_and_writes_nothin
     assert "custentity_region (Region): EMEA -> Nordics" in text
     assert ns_writes(systems) == 0
     assert customer_for(systems, account["id"])["custentity_region"] == "EMEA"
+
+
+def test_the_customer_read_carries_the_added_netsuite_fields_in_the_same_query(systems):
+    from datetime import datetime as dt
+
+    systems.netsuite.seed(customers=3, seed=7)
+    systems.netsuite.sql("UPDATE customer SET custentity_region = 'APAC', category = 3, fax = '1'")
+    client = systems.netsuite_client()
+    client.extra_customer_fields = ("custentity_region", "category", "fax", "x; DROP TABLE t")
+    systems.netsuite.reset_calls()
+
+    customers = list(
+        client.iter_customers_changed_since(dt(1970, 1, 1, tzinfo=UTC), address_books=False)
+    )
+
+    assert len(customers) == 3
+    assert all(
+        (c["custentity_region"], c["category"], c["fax"]) == ("APAC", "3", "1") for c in customers
+    )
+    assert systems.netsuite.calls_to("query.suiteql") == 1
