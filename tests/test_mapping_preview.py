@@ -110,7 +110,7 @@ def test_the_preview_of_an_unsaved_value_map_names_the_value_a_record_would_fail
     assert "The value 'Platinum' is not in the value map" in failing.problem
     assert failing.changes == []
     assert [(c.field, c.after) for s in others for c in s.changes] == [
-        ("Category", "internal id 3")
+        ("Category", "internal id 3 (from “Gold”)")
     ] * 2
     assert FieldMapping.objects.count() == 0  # previewed, not saved
 

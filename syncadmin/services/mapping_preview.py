@@ -119,10 +119,11 @@ def field_mapping_preview(
         return preview
     by_source = {getattr(link, source_key): link for link in links}
     added_keys = _added_keys(direction, mappings)
-    for outcome in report.outcomes:
-        link = by_source.get(outcome.source_id)
-        if link is None:
-            continue
+    order = list(by_source)  # the most recently synced first, as chosen
+    for outcome in sorted(
+        (o for o in report.outcomes if o.source_id in by_source),
+        key=lambda o: order.index(o.source_id),
+    ):
         preview.samples.append(
             _sample(outcome, holds.get(outcome.source_id, {}), added_keys, mappings)
         )
@@ -209,6 +210,7 @@ def _sample(
     if outcome.outcome == Outcome.SKIPPED:
         sample.problem = outcome.reason
         return sample
+    sources = _mapped_from(mappings)
     for key, (before, after) in (outcome.changes or {}).items():
         added = key in added_keys
         if added and key in holds:
@@ -216,5 +218,26 @@ def _sample(
             if not changed_fields({key: before}, {key: after}):
                 continue  # the destination already holds it
         for label, old, new in change_rows({key: (before, after)}, added_keys):
+            origin = sources.get(key, {}).get(
+                str(after.get("id") if isinstance(after, dict) else after)
+            )
+            if origin:
+                new = f"{new} (from “{origin}”)"
             sample.changes.append(PreviewChange(label, old, new, added))
     return sample
+
+
+def _mapped_from(mappings: list[AddedMapping]) -> dict[str, dict[str, str]]:
+    """change key -> {destination value: the source value(s) the value map turns into it}, so
+    a NetSuite list value shown by its internal id also says what it stands for ("Gold")."""
+    found: dict[str, dict[str, str]] = {}
+    for mapping in mappings:
+        if mapping.transform != "value_map":
+            continue
+        system = ZUORA if mapping.direction == Direction.NETSUITE_TO_ZUORA else "netsuite"
+        key, name = destination_paths([mapping], system=system)[0]
+        inverse: dict[str, list[str]] = {}
+        for source, destination in mapping.value_map.items():
+            inverse.setdefault(str(destination), []).append(source)
+        found[f"{key}.{name}" if name else key] = {d: " / ".join(s) for d, s in inverse.items()}
+    return found
