@@ -333,3 +333,25 @@ def test_the_customer_read_carries_the_added_netsuite_fields_in_the_same_query(s
         (c["custentity_region"], c["category"], c["fax"]) == ("APAC", "3", "1") for c in customers
     )
     assert systems.netsuite.calls_to("query.suiteql") == 1
+
+
+def test_check_setup_runs_the_queries_with_the_fields_of_the_added_mappings(systems):
+    from syncadmin.models import SetupCheck
+    from syncadmin.services.setup_check import setup_check_run
+
+    FieldMappingFactory(
+        direction=Direction.NETSUITE_TO_ZUORA,
+        source_field="custentity_not_in_netsuite",
+        destination_field="Region__c",
+    )
+    FieldMappingFactory(source_field="Missing__c", destination_field="custentity_tier")
+
+    setup_check_run()
+
+    checks = {f"{c['system']}: {c['name']}": c for c in SetupCheck.objects.get().checks}
+    selection = checks["NetSuite: Query: customer selection (NetSuite → Zuora)"]
+    assert not selection["ok"]
+    assert "custentity_not_in_netsuite" in selection["detail"]
+    rows = checks["Zuora: Query: account rows read back after writing (ZOQL)"]
+    assert not rows["ok"]
+    assert "Missing__c" in rows["detail"]
