@@ -53,6 +53,7 @@ class PreviewSample:
     name: str
     changes: list[PreviewChange] = field(default_factory=list)
     problem: str = ""  # why this record would fail, in the sync's words
+    skipped: str = ""  # why the sync would leave this record alone
 
     @property
     def label(self) -> str:
@@ -208,7 +209,7 @@ def _sample(
         sample.problem = outcome.error_message
         return sample
     if outcome.outcome == Outcome.SKIPPED:
-        sample.problem = outcome.reason
+        sample.skipped = outcome.reason
         return sample
     sources = _mapped_from(mappings)
     for key, (before, after) in (outcome.changes or {}).items():
