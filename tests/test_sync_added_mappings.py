@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.netsuite import fields as ns_fields
+from connectors.netsuite.client import DATE_ONLY_FORMAT, customer_selection_query
 from connectors.zuora import fields as z_fields
 from syncadmin.mapping.added import FieldType, Transform
 from syncadmin.models import AccountResult, Direction, RecordLink
@@ -355,3 +356,29 @@ def test_check_setup_runs_the_queries_with_the_fields_of_the_added_mappings(syst
     rows = checks["Zuora: Query: account rows read back after writing (ZOQL)"]
     assert not rows["ok"]
     assert "Missing__c" in rows["detail"]
+
+
+def test_a_netsuite_date_reaches_zuora_as_an_iso_date_whatever_the_users_date_format(
+    ns_master, run_sync
+):
+    first = syncable_customer_ids(ns_master)[0]
+    ns_master.netsuite.sql(
+        f"UPDATE customer SET custentity_renewal_date = '2027-01-15' WHERE id = {first}"
+    )
+    FieldMappingFactory(
+        direction=Direction.NETSUITE_TO_ZUORA,
+        source_field="custentity_renewal_date",
+        source_type=FieldType.DATE,
+        destination_field="Region__c",
+    )
+
+    run_sync()
+
+    assert account_for(ns_master, first)["Region__c"] == "2027-01-15"
+    # SuiteQL answers a raw date in the user's date format ("1/15/2027"): it is asked for ISO.
+    query = customer_selection_query(
+        datetime.now(UTC),
+        extra_columns=["custentity_renewal_date"],
+        formats={"custentity_renewal_date": DATE_ONLY_FORMAT},
+    )
+    assert "TO_CHAR(custentity_renewal_date, 'YYYY-MM-DD') AS custentity_renewal_date" in query

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -203,12 +204,26 @@ def extra_customer_columns(names: tuple[str, ...]) -> dict[str, str]:
     return columns
 
 
+# SuiteQL answers a date in the user's own date format ("1/15/2027"): a date or date-time
+# column of an added mapping is selected in one unambiguous format instead.
+DATE_ONLY_FORMAT = "YYYY-MM-DD"
+
+
 def customer_selection_query(
-    since: datetime, extra_where: str = "", extra_columns: Iterable[str] = ()
+    since: datetime,
+    extra_where: str = "",
+    extra_columns: Iterable[str] = (),
+    formats: Mapping[str, str] | None = None,
 ) -> str:
     """The SuiteQL that selects customers changed since `since` (every column the sync reads,
-    the custom fields included, and `extra_columns`), oldest change first."""
-    custom = ", ".join([*fields.ALL, *extra_customer_columns(tuple(extra_columns))])
+    the custom fields included, and `extra_columns`), oldest change first. `formats` gives a
+    TO_CHAR format for extra date columns, by field name."""
+    formats = formats or {}
+    extra = [
+        f"TO_CHAR({column}, '{formats[name]}') AS {column}" if name in formats else column
+        for column, name in extra_customer_columns(tuple(extra_columns)).items()
+    ]
+    custom = ", ".join([*fields.ALL, *extra])
     columns = ", ".join(c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS)
     where = f"lastmodifieddate >= {to_suiteql_date(since)}"
     if extra_where:
@@ -254,6 +269,9 @@ class NetSuiteClient:
     # Customer fields read with every customer beyond the sync's own (REST names): the fields of
     # the run's added mappings. Still one query: they are columns of the same SELECT.
     extra_customer_fields: tuple[str, ...] = ()
+    # Those among them that are dates, with the TO_CHAR format to read them in
+    # (DATE_ONLY_FORMAT, or DATE_FORMAT for a date and time).
+    extra_customer_formats: Mapping[str, str] = MappingProxyType({})
 
     def __init__(
         self,
@@ -454,7 +472,12 @@ class NetSuiteClient:
         seen_at_last: set[str] = set()
         last_stamp: str | None = None
         while True:
-            query = customer_selection_query(window_start, extra_where, self.extra_customer_fields)
+            query = customer_selection_query(
+                window_start,
+                extra_where,
+                self.extra_customer_fields,
+                self.extra_customer_formats,
+            )
             progressed = False
             capped = False
             pages = self._pages(query, page_size, stop_at_cap=True, parallel=parallel)

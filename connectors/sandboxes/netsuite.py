@@ -863,6 +863,8 @@ class NetSuiteSandbox(SandboxServer):
 
         def to_char(match: re.Match[str]) -> str:
             column, fmt = match.groups()
+            if fmt.upper() == "YYYY-MM-DD":  # a date field's value (dates have no time zone)
+                return f"substr({column}, 1, 10)"
             if fmt.upper() != DATE_FORMAT:
                 raise Problem(400, "INVALID_PARAMETER", f"Unsupported date format '{fmt}'.")
             if self.time_zone is UTC:

@@ -43,6 +43,7 @@ from syncadmin.services.connections import netsuite_client_build, zuora_client_b
 from syncadmin.services.matching import ACTIVE_CUSTOMERS_QUERY
 from syncadmin.services.netsuite_customers import SELECTION_WHERE
 from syncadmin.services.netsuite_reads import EXISTING_CUSTOMERS_QUERY, REFERENCE_QUERY
+from syncadmin.services.netsuite_to_zuora import DATE_FORMATS
 from syncadmin.services.preferences import (
     currency_problem,
     payment_term_problem,
@@ -240,9 +241,16 @@ def _mapped_zuora_row_fields() -> tuple[str, ...]:
     return added_row_fields([m.source_field for m in mappings])
 
 
-def _mapped_netsuite_fields() -> list[str]:
-    """The NetSuite customer fields the added NetSuite → Zuora mappings read."""
-    return [m.source_field for m in added_mappings_for(direction=Direction.NETSUITE_TO_ZUORA)]
+def _mapped_netsuite_fields() -> tuple[list[str], dict[str, str]]:
+    """The NetSuite customer fields the added NetSuite → Zuora mappings read, and the formats
+    their dates are read in."""
+    mappings = added_mappings_for(direction=Direction.NETSUITE_TO_ZUORA)
+    formats = {
+        m.source_field: DATE_FORMATS[m.source_type]
+        for m in mappings
+        if m.source_type in DATE_FORMATS
+    }
+    return [m.source_field for m in mappings], formats
 
 
 def _zuora_zoql(client: ZuoraClient, query: str) -> str:
@@ -407,7 +415,7 @@ def _netsuite_queries(client: NetSuiteClient, lists: Lists) -> Iterator[Check]:
         (
             "customer selection (NetSuite → Zuora)",
             # With the NetSuite fields of the added mappings: the very query a run sends.
-            ns_client.customer_selection_query(now, SELECTION_WHERE, _mapped_netsuite_fields()),
+            ns_client.customer_selection_query(now, SELECTION_WHERE, *_mapped_netsuite_fields()),
         ),
         (
             "existing customers (Zuora → NetSuite)",
