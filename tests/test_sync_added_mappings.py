@@ -382,3 +382,25 @@ def test_a_netsuite_date_reaches_zuora_as_an_iso_date_whatever_the_users_date_fo
         formats={"custentity_renewal_date": DATE_ONLY_FORMAT},
     )
     assert "TO_CHAR(custentity_renewal_date, 'YYYY-MM-DD') AS custentity_renewal_date" in query
+
+
+def test_an_emptied_netsuite_field_never_blanks_zuora(ns_master, run_sync):
+    first = syncable_customer_ids(ns_master)[0]
+    ns_master.netsuite.sql(f"UPDATE customer SET custentity_region = 'APAC' WHERE id = {first}")
+    FieldMappingFactory(
+        direction=Direction.NETSUITE_TO_ZUORA,
+        source_field="custentity_region",
+        destination_field="Region__c",
+    )
+    run_sync()
+
+    ns_master.netsuite_client().update_customer(
+        first, {"custentity_region": None, "comments": "Moved"}
+    )
+    reset_calls(ns_master)
+    run_sync()
+
+    account = account_for(ns_master, first)
+    assert account["notes"] == "Moved"
+    assert account["Region__c"] == "APAC"
+    assert ns_master.zuora.calls_to("v1.account.update") == 1
