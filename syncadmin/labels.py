@@ -5,6 +5,7 @@ address book is its Bill To and Sold To addresses, a reference is the name it po
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from connectors.netsuite import fields as ns
@@ -78,8 +79,12 @@ CONTACT_FIELD_LABELS = {
 ADDRESS_PARTS = ("addressee", "attention", "addr1", "addr2", "city", "state", "zip", "country")
 
 
-def field_label(name: str) -> str:
-    """The finance name of a field, "billToContact.city" included; unknown names as they are."""
+def field_label(name: str, added: Mapping[str, str] | None = None) -> str:
+    """The finance name of a field, "billToContact.city" included, the destination fields of
+    added mappings by the label `added` gives them ("custentity_region" -> "Region"); unknown
+    names as they are."""
+    if added and name in added:
+        return added[name]
     if name in FIELD_LABELS:
         return FIELD_LABELS[name]
     contact, _, part = name.partition(".")
@@ -115,9 +120,12 @@ def address_text(address: dict[str, Any]) -> str:
     return ", ".join(parts) or "—"
 
 
-def change_rows(changes: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(field, before, after) in finance words. A NetSuite address book becomes one row per
-    address line (Bill To address, Sold To address) instead of the whole book."""
+def change_rows(
+    changes: dict[str, Any], added: Mapping[str, str] | None = None
+) -> list[tuple[str, str, str]]:
+    """(field, before, after) in finance words (`added`: the labels of added mappings'
+    destination fields). A NetSuite address book becomes one row per address line (Bill To
+    address, Sold To address) instead of the whole book."""
     rows: list[tuple[str, str, str]] = []
     for name, pair in changes.items():
         if name == "terms" and ns.ZUORA_PAYMENT_TERM in changes:
@@ -126,7 +134,7 @@ def change_rows(changes: dict[str, Any]) -> list[tuple[str, str, str]]:
         if name == "addressBook":
             rows.extend(_address_book_rows(before, after))
         else:
-            rows.append((field_label(name), value_text(before), value_text(after)))
+            rows.append((field_label(name, added), value_text(before), value_text(after)))
     return rows
 
 
@@ -148,6 +156,7 @@ def _address_book_rows(before: Any, after: Any) -> list[tuple[str, str, str]]:
     ]
 
 
-def changes_text(changes: dict[str, Any] | None) -> str:
+def changes_text(changes: dict[str, Any] | None, added: Mapping[str, str] | None = None) -> str:
     """The before -> after table on one line, for a CSV cell."""
-    return "; ".join(f"{label}: {old} → {new}" for label, old, new in change_rows(changes or {}))
+    rows = change_rows(changes or {}, added)
+    return "; ".join(f"{label}: {old} → {new}" for label, old, new in rows)

@@ -252,6 +252,10 @@ ERROR_HINTS: dict[str, str] = {
     "UNKNOWN_US_STATE": "Correct the state of the US address in Zuora to a state's full name "
     "or its two-letter code (California or CA), then retry.",
     "VALUE_TOO_LONG": "Shorten the field named in the message, then retry.",
+    "UNMAPPED_VALUE": "Add the value to the field mapping's value map (Field mappings page), "
+    "or correct it on the source record, then retry.",
+    "INVALID_FIELD_VALUE": "Correct the value on the source record, or change the field "
+    "mapping on the Field mappings page, then retry.",
     "PARENT_NOT_SYNCED": "Sync or link the parent account first; the child follows.",
     "PARENT_FAILED": "Fix the parent account's error first; the child is retried with it.",
     "ALREADY_LINKED": "The destination record is linked to another source record; check the "
@@ -399,6 +403,20 @@ def setup_check_latest() -> SetupCheck | None:
 def added_mappings_for(*, direction: str) -> list[AddedMapping]:
     """The field mappings admins added for one direction, as the mapping functions take them."""
     return [row.as_added_mapping() for row in FieldMapping.objects.filter(direction=direction)]
+
+
+def added_field_labels() -> dict[str, str]:
+    """How result pages name the destination fields of added mappings, by the key a result's
+    changes carry them under: "custentity_region" -> "Region", "billToContact.fax" -> "Bill To
+    Fax" (a mapping without a label keeps the field's API name)."""
+    from syncadmin.mapping.added_fields import CONTACT_PREFIXES, split_path
+
+    labels: dict[str, str] = {}
+    for row in FieldMapping.objects.all():
+        prefix, name = split_path(row.destination_field)
+        key = f"{CONTACT_PREFIXES[prefix][1]}.{name}" if prefix else row.destination_field
+        labels[key] = row.destination_label or row.destination_field
+    return labels
 
 
 def name_translations() -> NameTranslations:

@@ -14,10 +14,13 @@ logger = logging.getLogger(__name__)
 
 
 def sync_customers_task(
-    trigger: str = "schedule", user_id: int | None = None, account_ids: list[str] | None = None
+    trigger: str = "schedule",
+    user_id: int | None = None,
+    account_ids: list[str] | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    report = sync_run_execute(trigger=trigger, user=user, account_ids=account_ids)
+    report = sync_run_execute(trigger=trigger, user=user, account_ids=account_ids, full=full)
     return {"run": report.run.pk if report.run else None, "status": report.status, **report.counts}
 
 

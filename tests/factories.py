@@ -17,11 +17,13 @@ from factory.django import DjangoModelFactory
 from syncadmin.models import (
     AccountResult,
     Direction,
+    FieldMapping,
     IgnoredAccount,
     LinkEvent,
     LinkImport,
     Master,
     MatchSuggestion,
+    NameTranslation,
     NetSuiteConnection,
     Outcome,
     RecordLink,
@@ -219,11 +221,10 @@ class SyncCursorFactory(DjangoModelFactory):
 
 
 class FieldMappingFactory(DjangoModelFactory):
-    """An added Zuora → NetSuite mapping, Region__c copied to custentity_region, as the
-    validation service would have saved it (labels and types from the catalogs)."""
+    """An added mapping, Zuora Region__c → NetSuite custentity_region, copied as it is."""
 
     class Meta:
-        model = "syncadmin.FieldMapping"
+        model = FieldMapping
 
     direction = Direction.ZUORA_TO_NETSUITE
     source_field = "Region__c"
@@ -236,8 +237,8 @@ class NameTranslationFactory(DjangoModelFactory):
     """A payment term named differently: Zuora "Net 45" is NetSuite "Net 60"."""
 
     class Meta:
-        model = "syncadmin.NameTranslation"
+        model = NameTranslation
 
-    kind = "payment_term"
+    kind = NameTranslation.Kind.PAYMENT_TERM
     zuora_name = "Net 45"
     netsuite_name = "Net 60"

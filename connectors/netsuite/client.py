@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -184,10 +187,43 @@ def _quote_ids(ids: list[str]) -> str:
     return ", ".join(clean)
 
 
-def customer_selection_query(since: datetime, extra_where: str = "") -> str:
+_COLUMN = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@lru_cache(maxsize=32)
+def extra_customer_columns(names: tuple[str, ...]) -> dict[str, str]:
+    """SuiteQL column -> REST field name for customer fields the sync does not read by itself
+    (the fields of added mappings: "custentity_region", "fax", "category"). A name that is not
+    a plain identifier is left out: it would be spliced into SQL."""
+    read = {c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS} | set(fields.ALL)
+    columns: dict[str, str] = {}
+    for name in names:
+        column = name.lower()
+        if _COLUMN.fullmatch(column) and column not in read:
+            columns[column] = name
+    return columns
+
+
+# SuiteQL answers a date in the user's own date format ("1/15/2027"): a date or date-time
+# column of an added mapping is selected in one unambiguous format instead.
+DATE_ONLY_FORMAT = "YYYY-MM-DD"
+
+
+def customer_selection_query(
+    since: datetime,
+    extra_where: str = "",
+    extra_columns: Iterable[str] = (),
+    formats: Mapping[str, str] | None = None,
+) -> str:
     """The SuiteQL that selects customers changed since `since` (every column the sync reads,
-    the custom fields included), oldest change first."""
-    custom = ", ".join(fields.ALL)
+    the custom fields included, and `extra_columns`), oldest change first. `formats` gives a
+    TO_CHAR format for extra date columns, by field name."""
+    formats = formats or {}
+    extra = [
+        f"TO_CHAR({column}, '{formats[name]}') AS {column}" if name in formats else column
+        for column, name in extra_customer_columns(tuple(extra_columns)).items()
+    ]
+    custom = ", ".join([*fields.ALL, *extra])
     columns = ", ".join(c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS)
     where = f"lastmodifieddate >= {to_suiteql_date(since)}"
     if extra_where:
@@ -229,6 +265,13 @@ class NetSuiteClient:
     """A thread-safe SuiteTalk REST client. Calls are counted by kind: token, query, read,
     write (see calls_by_kind()). `pool_size` is the number of calls made at once: the
     connection's configured concurrency (5 on NetSuite's standard tier)."""
+
+    # Customer fields read with every customer beyond the sync's own (REST names): the fields of
+    # the run's added mappings. Still one query: they are columns of the same SELECT.
+    extra_customer_fields: tuple[str, ...] = ()
+    # Those among them that are dates, with the TO_CHAR format to read them in
+    # (DATE_ONLY_FORMAT, or DATE_FORMAT for a date and time).
+    extra_customer_formats: Mapping[str, str] = MappingProxyType({})
 
     def __init__(
         self,
@@ -429,7 +472,12 @@ class NetSuiteClient:
         seen_at_last: set[str] = set()
         last_stamp: str | None = None
         while True:
-            query = customer_selection_query(window_start, extra_where)
+            query = customer_selection_query(
+                window_start,
+                extra_where,
+                self.extra_customer_fields,
+                self.extra_customer_formats,
+            )
             progressed = False
             capped = False
             pages = self._pages(query, page_size, stop_at_cap=True, parallel=parallel)
@@ -492,9 +540,11 @@ class NetSuiteClient:
             )
         return books
 
-    @staticmethod
-    def _customer_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    def _customer_from_row(self, row: dict[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}
+        for column, name in extra_customer_columns(self.extra_customer_fields).items():
+            if column in row:
+                record[name] = row[column]
         for column, key in CUSTOMER_COLUMNS:
             if column in row:
                 value = row[column]

@@ -119,6 +119,8 @@ REF_FIELDS = {  # record field -> (column, table)
     "parent": ("parent", "customer"),
     "category": ("category", "customercategory"),
 }
+# Fax: a customer field beyond those the connector reads, for the field mappings admins add.
+STRING_FIELDS["fax"] = ("fax", 32)
 READ_ONLY = {"id", "links", "lastModifiedDate", "dateCreated", "entityStatus", "refName"}
 ADDRESS_FIELDS = {  # addressBookAddress field -> (column, max length)
     "addressee": ("addressee", 150),
@@ -156,6 +158,7 @@ CREATE TABLE customer (
     isinactive TEXT NOT NULL DEFAULT 'F', subsidiary INTEGER, currency INTEGER, terms INTEGER,
     parent INTEGER, datecreated TEXT, lastmodifieddate TEXT, entitystatus INTEGER DEFAULT 13,
     stage TEXT DEFAULT 'CUSTOMER', category INTEGER,
+    fax TEXT,
     {", ".join(f"{name} TEXT" for name in (*fields.ALL, *TENANT_CUSTOM_FIELDS))}
 );
 CREATE UNIQUE INDEX customer_externalid ON customer(externalid);
@@ -179,10 +182,10 @@ CREATE TABLE currency (
 CREATE TABLE subsidiary (
     id INTEGER PRIMARY KEY, name TEXT, fullname TEXT, parent INTEGER, isinactive TEXT DEFAULT 'F'
 );
+CREATE TABLE customercategory (id INTEGER PRIMARY KEY, name TEXT, isinactive TEXT DEFAULT 'F');
 CREATE TABLE term (
     id INTEGER PRIMARY KEY, name TEXT, daysuntilnetdue INTEGER, isinactive TEXT DEFAULT 'F'
 );
-CREATE TABLE customercategory (id INTEGER PRIMARY KEY, name TEXT, isinactive TEXT DEFAULT 'F');
 """
 TABLES = (
     "customer",
@@ -940,6 +943,8 @@ class NetSuiteSandbox(SandboxServer):
 
         def to_char(match: re.Match[str]) -> str:
             column, fmt = match.groups()
+            if fmt.upper() == "YYYY-MM-DD":  # a date field's value (dates have no time zone)
+                return f"substr({column}, 1, 10)"
             if fmt.upper() != DATE_FORMAT:
                 raise Problem(400, "INVALID_PARAMETER", f"Unsupported date format '{fmt}'.")
             if self.time_zone is UTC:
@@ -1049,15 +1054,15 @@ class NetSuiteSandbox(SandboxServer):
                     "refName": self._ref_name(table, row[column]),
                 }
         record["entityStatus"] = {"id": "13", "refName": "CUSTOMER-Closed Won"}
+        for name in TENANT_CUSTOM_FIELDS:
+            if row.get(name) is not None:
+                record[name] = row[name]
         for name in fields.ALL:
             if name not in row:
                 continue  # a custom field this account lacks
             if name in fields.CHECKBOX_FIELDS:
                 record[name] = row[name] == "T"
             elif row[name] is not None:
-                record[name] = row[name]
-        for name in TENANT_CUSTOM_FIELDS:
-            if row[name] is not None:
                 record[name] = row[name]
         record["dateCreated"] = _iso(row["datecreated"])
         record["lastModifiedDate"] = _iso(row["lastmodifieddate"])
@@ -1328,6 +1333,15 @@ class NetSuiteSandbox(SandboxServer):
         self._apply_address_book(internal_id, plan, stamp)
         self.db.commit()
         return internal_id
+
+    @staticmethod
+    def _iso_date(value: str, path: str) -> None:
+        try:
+            datetime.strptime(value, "%Y-%m-%d")
+        except ValueError:
+            raise Problem(
+                400, "INVALID_CONTENT", f"Invalid date value for {path}: {value}", path
+            ) from None
 
     def _next_entity_id(self) -> str:
         while True:

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from syncadmin.admin.common import require_permission
+from syncadmin.admin.mapping_preview import mapping_preview_view
 from syncadmin.field_mapping_forms import FieldMappingForm, NameTranslationForm
 from syncadmin.mapping.builtin import BY_DIRECTION
 from syncadmin.mapping.field_catalog import length_warning, rule_words
@@ -46,6 +47,11 @@ class FieldMappingAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
+            path(
+                "<int:pk>/preview/",
+                view(mapping_preview_view),
+                name="syncadmin_fieldmapping_preview",
+            ),
             path(
                 "<int:pk>/remove/",
                 view(require_POST(self.remove_view)),
@@ -153,7 +159,8 @@ class FieldMappingAdmin(admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Added: {mapping}. The next run writes it on every record it updates.",
+                    f"Added: {mapping}. Below is what it would change on three linked records; "
+                    "the next run writes it on every record it updates.",
                 )
                 warning = length_warning(
                     catalogs.source(direction)[mapping.source_field],
@@ -161,7 +168,9 @@ class FieldMappingAdmin(admin.ModelAdmin):
                 )
                 if warning:
                     self.message_user(request, warning, messages.WARNING)
-                return HttpResponseRedirect(self._list_url(direction))
+                return HttpResponseRedirect(
+                    reverse("admin:syncadmin_fieldmapping_preview", args=[mapping.pk])
+                )
         return self._page(request, direction, form=form)
 
     def remove_view(self, request: HttpRequest, pk: int) -> HttpResponse:

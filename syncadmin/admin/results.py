@@ -23,7 +23,12 @@ from syncadmin.labels import change_rows, changes_text, value_text
 from syncadmin.models import AccountResult, IgnoredAccount
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.problem_selectors import record_history, record_label, vendor_urls
-from syncadmin.selectors import account_results_search, error_code_counts, error_hint
+from syncadmin.selectors import (
+    account_results_search,
+    added_field_labels,
+    error_code_counts,
+    error_hint,
+)
 from syncadmin.services.results import account_results_retry, accounts_ignore, accounts_unignore
 
 
@@ -209,7 +214,7 @@ class AccountResultAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Changed fields (before → after)")
     def changes_table(self, obj: AccountResult) -> str:
-        rows = change_rows(obj.changes or {})
+        rows = change_rows(obj.changes or {}, added_field_labels())
         if not rows:
             return "—"
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
@@ -308,6 +313,7 @@ class AccountResultAdmin(ReadOnlyAdmin):
             .iterator(chunk_size=2000)
         )
         writer = csv.writer(_Echo())
+        added = added_field_labels()
 
         def lines() -> Iterator[str]:
             yield CSV_BOM
@@ -316,7 +322,8 @@ class AccountResultAdmin(ReadOnlyAdmin):
             for *row, changes in rows:
                 code = row[6]
                 yield writer.writerow(
-                    [csv_safe(v) for v in row] + [csv_safe(changes_text(changes)), error_hint(code)]
+                    [csv_safe(v) for v in row]
+                    + [csv_safe(changes_text(changes, added)), error_hint(code)]
                 )
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

@@ -14,6 +14,7 @@ from connectors.netsuite import fields as ns
 from connectors.zuora import fields as zu
 from syncadmin.mapping import countries
 from syncadmin.mapping.diff import changed_fields
+from syncadmin.mapping.translations import first_known, zuora_candidates
 from syncadmin.mapping.types import (
     MappingError,
     MappingOptions,
@@ -192,7 +193,8 @@ def currency(
     netsuite: NetSuiteLookups,
     is_create: bool,
 ) -> str | None:
-    """NetSuite currency -> ISO code (Zuora Default Currency when empty); must exist in Zuora."""
+    """NetSuite currency -> ISO code (Zuora Default Currency when empty); must exist in Zuora.
+    A NetSuite name the currency lookup table lists becomes its Zuora name."""
     internal_id = _ref_id(customer.get("currency"))
     if internal_id:
         code = netsuite.currency_code_by_id.get(internal_id)
@@ -203,6 +205,13 @@ def currency(
                 "refresh the reference data or fix the customer's currency in NetSuite.",
                 field="currency",
             )
+        code = (
+            first_known(
+                [c.upper() for c in zuora_candidates(options.translations.currencies, code)],
+                lookups.currencies,
+            )
+            or code
+        )
     elif is_create:
         code = _text(options.zuora_default_currency)
     else:
@@ -268,7 +277,8 @@ def payment_term(
 ) -> str | None:
     """Customer's NetSuite terms, else the payment term custom field, else the default.
 
-    The name must exist in Zuora exactly.
+    A NetSuite term the payment term lookup table lists becomes its Zuora name ("45 Days" ->
+    "Net 45"); any other name must exist in Zuora exactly.
     """
     term = None
     internal_id = _ref_id(customer.get("terms"))
@@ -281,6 +291,12 @@ def payment_term(
                 "reference data or fix the customer's terms in NetSuite.",
                 field="terms",
             )
+        term = (
+            first_known(
+                zuora_candidates(options.translations.payment_terms, term), lookups.payment_terms
+            )
+            or term
+        )
     term = term or _text(customer.get(ns.ZUORA_PAYMENT_TERM))
     if term is None:
         if not is_create:

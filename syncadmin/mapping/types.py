@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
+from syncadmin.mapping.added import AddedMapping, NameTranslations
+
 # Control characters other than tab and line breaks, and lone surrogates (UTF-8 cannot encode
 # them): a NUL in a Zuora name is never meant, and neither system's UI can show or type them.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -49,6 +51,10 @@ class MappingOptions:
     default_bill_cycle_day: int = 1
     default_batch: str = "Batch1"
     default_payment_term: str = "Net 30"
+    # Lookup tables for payment terms, currencies and subsidiaries whose names differ, and the
+    # field mappings admins added for the run's direction: both read once per run.
+    translations: NameTranslations = NameTranslations()
+    added_mappings: tuple[AddedMapping, ...] = ()
 
 
 @dataclass(frozen=True)

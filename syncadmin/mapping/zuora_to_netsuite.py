@@ -12,6 +12,8 @@ from typing import Any
 from connectors.netsuite import fields as ns
 from connectors.zuora import fields as zu
 from syncadmin.mapping import countries, us_states
+from syncadmin.mapping.added import NameTranslations
+from syncadmin.mapping.translations import first_known, netsuite_candidates
 from syncadmin.mapping.types import (
     MappingError,
     MappingOptions,
@@ -23,6 +25,9 @@ from syncadmin.mapping.types import (
 # Rewritten on every write-back (the Zuora account's UpdatedDate moves when we store the link),
 # so a change here alone must not trigger another NetSuite update.
 VOLATILE_FIELDS: frozenset[str] = frozenset({ns.ZUORA_UPDATED})
+
+# No lookup table: names are matched exactly.
+EXACT_NAMES = NameTranslations()
 
 # NetSuite rejects longer values; we refuse rather than truncate so nobody loses data silently.
 MAX_LENGTH: dict[str, int] = {
@@ -64,7 +69,7 @@ def customer_payload(
         **person_fields(account),
         **email_and_phone(account),
         "currency": currency_ref(account, options=options, lookups=lookups),
-        "terms": terms_ref(account, lookups=lookups),
+        "terms": terms_ref(account, lookups=lookups, translations=options.translations),
         "subsidiary": subsidiary_ref(
             account, options=options, lookups=lookups, is_create=is_create
         ),
@@ -141,13 +146,16 @@ def email_and_phone(account: Mapping[str, Any]) -> dict[str, Any]:
 def currency_ref(
     account: Mapping[str, Any], *, options: MappingOptions, lookups: NetSuiteLookups
 ) -> dict[str, str] | None:
-    """Currency ISO code -> NetSuite currency; without multi-currency, NetSuite's base currency."""
+    """Currency ISO code -> NetSuite currency (the name the currency lookup table gives, else
+    the same code); without multi-currency, NetSuite's base currency."""
     if not options.netsuite_multi_currency:
         return {"id": lookups.default_currency_id} if lookups.default_currency_id else None
     code = _text(account.get("currency"))
     if not code:
         return None
-    internal_id = lookups.currencies.get(code.upper())
+    candidates = netsuite_candidates(options.translations.currencies, code)
+    name = first_known([c.upper() for c in candidates], lookups.currencies)
+    internal_id = lookups.currencies.get(name) if name else None
     if internal_id is None:
         raise MappingError(
             "UNKNOWN_CURRENCY",
@@ -158,17 +166,25 @@ def currency_ref(
     return {"id": internal_id}
 
 
-def terms_ref(account: Mapping[str, Any], *, lookups: NetSuiteLookups) -> dict[str, str] | None:
-    """PaymentTerm -> NetSuite term of exactly the same name."""
+def terms_ref(
+    account: Mapping[str, Any],
+    *,
+    lookups: NetSuiteLookups,
+    translations: NameTranslations = EXACT_NAMES,
+) -> dict[str, str] | None:
+    """PaymentTerm -> the NetSuite term the payment term lookup table names (Zuora "Net 45"
+    -> NetSuite "45 Days"), else the term of exactly the same name."""
     term = _text(account.get("paymentTerm"))
     if not term:
         return None
-    internal_id = lookups.terms.get(term)
+    name = first_known(netsuite_candidates(translations.payment_terms, term), lookups.terms)
+    internal_id = lookups.terms.get(name) if name else None
     if internal_id is None:
         raise MappingError(
             "UNKNOWN_PAYMENT_TERM",
             f"Payment term '{term}' does not exist in NetSuite; add the term in NetSuite or "
-            "change the account's payment term in Zuora.",
+            "change the account's payment term in Zuora. A term named differently in NetSuite "
+            "goes in the payment term lookup table on the Field mappings page.",
             field="paymentTerm",
         )
     return {"id": internal_id}
@@ -196,7 +212,10 @@ def subsidiary_ref(
             "default subsidiary preference.",
             field=zu.SUBSIDIARY,
         )
-    internal_id = lookups.subsidiaries.get(name)
+    known = first_known(
+        netsuite_candidates(options.translations.subsidiaries, name), lookups.subsidiaries
+    )
+    internal_id = lookups.subsidiaries.get(known) if known else None
     if internal_id is None:
         raise MappingError(
             "UNKNOWN_SUBSIDIARY",

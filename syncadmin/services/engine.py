@@ -15,13 +15,16 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora.client import ZuoraClient
+from syncadmin.mapping.added import AddedMapping
 from syncadmin.models import Outcome, RecordLink, SyncPreferences
 from syncadmin.problem_selectors import parent_root_causes
+from syncadmin.selectors import added_mappings_for, name_translations
 from syncadmin.services.concurrency import AdaptiveLimiter, RunStopped
 from syncadmin.services.hierarchy import Hierarchy, Wording
 from syncadmin.services.preferences import preferences_mapping_options
@@ -65,12 +68,21 @@ class SyncEngine(SettleState):
         fault_hook: FaultHook | None = None,
         limiter: AdaptiveLimiter | None = None,
         should_stop: Callable[[], bool] | None = None,
+        added_mappings: Iterable[AddedMapping] | None = None,
     ) -> None:
         self.should_stop = should_stop
         self.zuora = zuora
         self.netsuite = netsuite
         self.preferences = preferences
-        self.options = preferences_mapping_options(preferences)
+        # The name lookup tables and the field mappings admins added, read once per run (the
+        # preview passes the mappings it shows instead).
+        if added_mappings is None:
+            added_mappings = added_mappings_for(direction=self.direction)
+        self.options = replace(
+            preferences_mapping_options(preferences),
+            translations=name_translations(),
+            added_mappings=tuple(added_mappings),
+        )
         self.recorder = recorder
         self.dry_run = dry_run
         self.account_ids = [str(i) for i in account_ids] if account_ids is not None else None

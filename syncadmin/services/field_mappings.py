@@ -8,6 +8,7 @@ would fail every record of the next run, which is worse than trying again a minu
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +31,17 @@ from syncadmin.mapping.field_catalog import (
     type_problem,
     zuora_account_fields,
 )
-from syncadmin.models import Direction, FieldMapping, NameTranslation
+from syncadmin.models import (
+    Direction,
+    FieldMapping,
+    NameTranslation,
+    NetSuiteConnection,
+    ZuoraConnection,
+)
 
 # One try, a short wait: an admin is looking at the page.
 LIVE_CLIENT_OPTIONS: dict[str, Any] = {"timeout": 10, "max_attempts": 1, "retry_budget": 10}
-CATALOG_CACHE_KEY = "syncadmin:field-catalogs"
+CATALOG_CACHE_PREFIX = "syncadmin:field-catalogs"
 CATALOG_CACHE_SECONDS = 300
 
 # Tax Reg Number is never synced (the incumbent's documented exclusion), either way.
@@ -176,14 +183,23 @@ def field_catalogs_fetch() -> FieldCatalogs:
         zuora=zuora_account_fields(*zuora_fields),
         netsuite=netsuite_customer_fields(netsuite_fields),
     )
-    cache.set(CATALOG_CACHE_KEY, catalogs, CATALOG_CACHE_SECONDS)
+    cache.set(_catalog_cache_key(), catalogs, CATALOG_CACHE_SECONDS)
     return catalogs
+
+
+def _catalog_cache_key() -> str:
+    """Kept per pair of connected systems: after a connection is pointed elsewhere, the
+    other tenant's fields are never offered."""
+    zuora = ZuoraConnection.load()
+    netsuite = NetSuiteConnection.load()
+    systems = "\n".join((zuora.base_url, netsuite.account_id, netsuite.base_url))
+    return f"{CATALOG_CACHE_PREFIX}:{hashlib.sha256(systems.encode()).hexdigest()}"
 
 
 def field_catalogs_for_display() -> FieldCatalogs:
     """The catalogs for a page's choices: the last ones asked for within five minutes, else
     asked now. Saving always asks again (field_mapping_add)."""
-    catalogs = cache.get(CATALOG_CACHE_KEY)
+    catalogs = cache.get(_catalog_cache_key())
     return catalogs if isinstance(catalogs, FieldCatalogs) else field_catalogs_fetch()
 
 

@@ -21,7 +21,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from connectors.netsuite import fields as ns_fields
+from connectors.netsuite.client import DATE_FORMAT, DATE_ONLY_FORMAT
 from connectors.zuora import fields as z_fields
+from syncadmin.mapping.added import FieldType
 from syncadmin.models import Direction, Outcome, RecordLink
 from syncadmin.selectors import (
     IGNORED_REASON,
@@ -54,6 +56,9 @@ from syncadmin.services.zuora_writes import PAYLOAD_KEY, SOURCE_KEY, SOURCE_ROW_
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# How SuiteQL is asked for the dates the added mappings read (it answers in the user's own
+# date format otherwise).
+DATE_FORMATS = {FieldType.DATE: DATE_ONLY_FORMAT, FieldType.DATETIME: DATE_FORMAT}
 # Zuora writes at once: half the tenant's default concurrency limit of 40, which other
 # integrations share; 429s shrink it further (see AdaptiveLimiter).
 ZUORA_WRITE_CONCURRENCY = 20
@@ -102,6 +107,16 @@ class NetSuiteToZuoraSync(ZuoraWrites):
             # clients to the NetSuite limiter).
             transport.on_throttle = self.zuora_limiter.throttled
         self._lookups_ahead = False
+        # The NetSuite fields of the added mappings are read with every customer, as columns of
+        # the same SuiteQL query.
+        self.netsuite.extra_customer_fields = tuple(
+            mapping.source_field for mapping in self.options.added_mappings
+        )
+        self.netsuite.extra_customer_formats = {
+            mapping.source_field: DATE_FORMATS[mapping.source_type]
+            for mapping in self.options.added_mappings
+            if mapping.source_type in DATE_FORMATS
+        }
         # Customers whose address lines changed within the selection window.
         self._address_changed: set[str] = set()
 

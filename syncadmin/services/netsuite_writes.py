@@ -21,6 +21,7 @@ from syncadmin.mapping import (
     payload_hash,
     update_payload,
 )
+from syncadmin.mapping.added_fields import NETSUITE, added_fields, with_added_fields
 from syncadmin.mapping.zuora_to_netsuite import VOLATILE_FIELDS, address_book_update
 from syncadmin.models import Outcome, RecordLink
 from syncadmin.services.engine import SyncEngine
@@ -122,6 +123,10 @@ class NetSuiteWrites(SyncEngine):
                 lookups=lookups,
                 parent_id=parent_destination_id,
                 is_create=link is None and existing is None,
+            )
+            # The added fields travel in the same single write, diffed like the built-in ones.
+            payload = with_added_fields(
+                payload, added_fields(account, self.options.added_mappings, system=NETSUITE)
             )
             if link is not None:
                 return self._sync_linked(item, link, payload)

@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from connectors.http import ApiError, CircuitBreaker
+from syncadmin.mapping.added import AddedMapping
 from syncadmin.models import AccountResult, Direction, Outcome, SyncCursor, SyncPreferences, SyncRun
 from syncadmin.services import lease
 from syncadmin.services.concurrency import (
@@ -237,8 +238,12 @@ def sync_run_execute(
     fault_hook: Any = None,
     client_options: dict[str, Any] | None = None,
     keep_outcomes: bool = False,
+    added_mappings: list[AddedMapping] | None = None,
 ) -> RunReport:
     """Run one sync now in this process, in the direction the preferences set.
+
+    `added_mappings` replaces the stored field mappings for this run (the mapping preview's
+    dry run of the mappings being saved); by default the run reads the stored ones.
 
     A run that finds another one active is recorded as skipped; one whose holder died takes
     over as soon as its lease lapses, and closes the dead run as interrupted. A run stops at
@@ -315,6 +320,7 @@ def sync_run_execute(
                 fault_hook=fault_hook,
                 limiter=limiter,
                 should_stop=guard.should_stop,
+                added_mappings=added_mappings,
             )
             summary = engine.run()
             failed = recorder.counts.get("failed", 0)
@@ -434,17 +440,27 @@ def _finish(
     run.save()
 
 
-def sync_run_queue(*, trigger: str, user: Any = None, account_ids: list[str] | None = None) -> str:
-    """Queue a run on django-q2; returns the task id."""
+def sync_run_queue(
+    *,
+    trigger: str,
+    user: Any = None,
+    account_ids: list[str] | None = None,
+    full: bool = False,
+) -> str:
+    """Queue a run on django-q2; returns the task id. A `full` run reads every record of the
+    master, not only those changed since the watermark (the one-time resync an admin asks for
+    after adding a field mapping)."""
     from django_q.tasks import async_task
 
     user_id = getattr(user, "pk", None)
+    extra = {"full": True} if full else {}
     return async_task(
         "syncadmin.tasks.sync_customers_task",
         trigger=trigger,
         user_id=user_id,
         account_ids=account_ids,
-        task_name=f"customer sync ({trigger})",
+        task_name=f"customer sync ({trigger}{', full' if full else ''})",
+        **extra,
     )
 
 

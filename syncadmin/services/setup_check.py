@@ -31,17 +31,26 @@ from connectors.netsuite import fields as ns_fields
 from connectors.netsuite.client import NetSuiteClient
 from connectors.zuora import fields as z_fields
 from connectors.zuora.client import ZuoraClient
-from syncadmin.models import NetSuiteConnection, SetupCheck, SyncPreferences, ZuoraConnection
+from syncadmin.models import (
+    Direction,
+    NetSuiteConnection,
+    SetupCheck,
+    SyncPreferences,
+    ZuoraConnection,
+)
+from syncadmin.selectors import added_mappings_for
 from syncadmin.services.connections import netsuite_client_build, zuora_client_build
 from syncadmin.services.matching import ACTIVE_CUSTOMERS_QUERY
 from syncadmin.services.netsuite_customers import SELECTION_WHERE
 from syncadmin.services.netsuite_reads import EXISTING_CUSTOMERS_QUERY, REFERENCE_QUERY
+from syncadmin.services.netsuite_to_zuora import DATE_FORMATS
 from syncadmin.services.preferences import (
     currency_problem,
     payment_term_problem,
     subsidiary_problem,
 )
 from syncadmin.services.storable import storable_text
+from syncadmin.services.zuora_to_netsuite import added_row_fields
 from syncadmin.services.zuora_to_netsuite import changed_rows_query as zuora_rows_query
 
 CLIENT_OPTIONS: dict[str, Any] = {"timeout": 15, "max_attempts": 2, "retry_budget": 20}
@@ -197,7 +206,9 @@ def _zuora_checks(lists: Lists) -> Iterator[Check]:
     yield _probe(
         system,
         "Query: account rows read back after writing (ZOQL)",
-        lambda: _zuora_zoql(client, zuora_rows_query(datetime.now(UTC), None)),
+        lambda: _zuora_zoql(
+            client, zuora_rows_query(datetime.now(UTC), None, _mapped_zuora_row_fields())
+        ),
         "Zuora refused the query the sync uses to read accounts back: add the Account custom "
         "fields listed above, then run Check setup again.",
     )
@@ -222,6 +233,24 @@ def _zuora_actions(client: ZuoraClient) -> str:
     if result is not None and result.code != "INVALID_ID":
         raise result
     return "Allowed (tried on an account that does not exist)."
+
+
+def _mapped_zuora_row_fields() -> tuple[str, ...]:
+    """The Zuora account fields the added Zuora → NetSuite mappings read (ZOQL names)."""
+    mappings = added_mappings_for(direction=Direction.ZUORA_TO_NETSUITE)
+    return added_row_fields([m.source_field for m in mappings])
+
+
+def _mapped_netsuite_fields() -> tuple[list[str], dict[str, str]]:
+    """The NetSuite customer fields the added NetSuite → Zuora mappings read, and the formats
+    their dates are read in."""
+    mappings = added_mappings_for(direction=Direction.NETSUITE_TO_ZUORA)
+    formats = {
+        m.source_field: DATE_FORMATS[m.source_type]
+        for m in mappings
+        if m.source_type in DATE_FORMATS
+    }
+    return [m.source_field for m in mappings], formats
 
 
 def _zuora_zoql(client: ZuoraClient, query: str) -> str:
@@ -385,7 +414,8 @@ def _netsuite_queries(client: NetSuiteClient, lists: Lists) -> Iterator[Check]:
     queries = [
         (
             "customer selection (NetSuite → Zuora)",
-            ns_client.customer_selection_query(now, SELECTION_WHERE),
+            # With the NetSuite fields of the added mappings: the very query a run sends.
+            ns_client.customer_selection_query(now, SELECTION_WHERE, *_mapped_netsuite_fields()),
         ),
         (
             "existing customers (Zuora → NetSuite)",

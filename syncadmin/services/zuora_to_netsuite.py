@@ -100,19 +100,34 @@ def fingerprint(account: dict[str, Any]) -> bytes:
     return content_digest(account, WRITEBACK_FIELDS)
 
 
-def row_digest(account: dict[str, Any]) -> bytes:
-    """The digest of an account's own fields (ROW_FIELDS), from either API's shape: Object
-    Query's camelCase or ZOQL's PascalCase."""
+def row_digest(account: dict[str, Any], extra: tuple[str, ...] = ()) -> bytes:
+    """The digest of an account's own fields (ROW_FIELDS and the `extra` ones the added
+    mappings read), from either API's shape: Object Query's camelCase or ZOQL's PascalCase."""
     lowered = {key.lower(): value for key, value in account.items()}
-    return content_digest({key: lowered.get(key) for key in _ROW_KEYS}, frozenset())
+    keys = _ROW_KEYS + tuple(name.lower() for name in extra)
+    return content_digest({key: lowered.get(key) for key in keys}, frozenset())
 
 
-def changed_rows_query(start: datetime, end: datetime | None) -> str:
-    """ZOQL for the rows (ROW_FIELDS) of the accounts stamped in [start, end)."""
+def changed_rows_query(start: datetime, end: datetime | None, extra: tuple[str, ...] = ()) -> str:
+    """ZOQL for the rows (ROW_FIELDS and `extra`) of the accounts stamped in [start, end)."""
     where = f"UpdatedDate >= {format_zoql_datetime(start)}"
     if end is not None:
         where += f" and UpdatedDate < {format_zoql_datetime(end)}"
-    return f"select {', '.join(ROW_FIELDS)}, UpdatedDate from Account where {where}"
+    return f"select {', '.join(ROW_FIELDS + extra)}, UpdatedDate from Account where {where}"
+
+
+def added_row_fields(sources: list[str]) -> tuple[str, ...]:
+    """The ZOQL names of the account fields the added mappings read (contact fields are found
+    by the contacts' own query): "Region__c" as it is, "salesRepName" as "SalesRepName"."""
+    lowered = {name.lower() for name in ROW_FIELDS}
+    names: dict[str, None] = {}
+    for source in sources:
+        if "." in source or not source.replace("_", "").isalnum():
+            continue
+        name = source if "__" in source else source[:1].upper() + source[1:]
+        if name.lower() not in lowered:
+            names[name] = None
+    return tuple(names)
 
 
 @dataclass
@@ -145,6 +160,9 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
         self._lookups_lock = threading.Lock()
         self._ignored: set[str] = set()
         self._candidates: Future[list[dict[str, str]] | None] | None = None
+        # The account fields the added mappings read are part of an account's row: someone's
+        # edit of one during the run is then told from our own write-backs.
+        self._row_extra = added_row_fields([m.source_field for m in self.options.added_mappings])
         # Every NetSuite call of this direction is a record's write or a read of the run:
         # once it must stop, none is sent.
         self.limiter.stop = self.should_stop
@@ -203,7 +221,7 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
                 listed_from == self.watermark
                 and account["id"] in self._rows_at_watermark
                 and account["id"] not in unlisted
-                and self._rows_at_watermark[account["id"]] == row_digest(account).hex()
+                and self._settled_row(account)
             ):
                 # The settling run's own write-back at the watermark, unchanged.
                 self._note_synced_row(account["id"], at, self._rows_at_watermark[account["id"]])
@@ -236,14 +254,23 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
     def _edits_in_margin(self, start: datetime, end: datetime) -> dict[str, datetime]:
         """Accounts stamped in [start, end) whose row is not one the settling run synced."""
         edits: dict[str, datetime] = {}
-        for row in self.zuora.iter_zoql(changed_rows_query(start, end)):
+        for row in self.zuora.iter_zoql(changed_rows_query(start, end, self._row_extra)):
             at = parse_zuora_datetime(row["UpdatedDate"])
-            digest = row_digest(row).hex()
-            if self._rows_at_watermark.get(row["Id"]) != digest:
+            digest = row_digest(row, self._row_extra).hex()
+            if not self._settled_row(row):
                 edits[row["Id"]] = max(at, edits.get(row["Id"], at))
             else:
                 self._note_synced_row(row["Id"], at, digest)
         return edits
+
+    def _settled_row(self, account: dict[str, Any]) -> bool:
+        """Whether an account's row (Object Query's or ZOQL's) is the one the settling run
+        synced. Its digest covers the fields the added mappings read: after a mapping is added,
+        the settling run's few write-backs in the margin are looked at again (and given the new
+        field), rather than an edit of that field being taken for our own write-back."""
+        key = account.get("id") or account.get("Id")
+        stored = self._rows_at_watermark.get(key)
+        return stored is not None and stored == row_digest(account, self._row_extra).hex()
 
     def skip_reason(self, account: dict[str, Any]) -> str | None:
         status = account.get("status")
@@ -336,7 +363,7 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
         eligible: list[SelectedAccount] = []
         for item in batch:
             self._fingerprints[item.id] = fingerprint(item.account)
-            self._row_digests[item.id] = row_digest(item.account)
+            self._row_digests[item.id] = row_digest(item.account, self._row_extra)
             self._note_synced_row(item.id, item.selected_at, self._row_digests[item.id].hex())
             reason = IGNORED_REASON if item.id in self._ignored else self.skip_reason(item.account)
             if reason is None:
@@ -444,9 +471,9 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
         own: datetime | None = None
         synced: list[tuple[str, datetime, bytes]] = []
         prune_at = 4096
-        for row in self.zuora.iter_zoql(changed_rows_query(start, end)):
+        for row in self.zuora.iter_zoql(changed_rows_query(start, end, self._row_extra)):
             at = parse_zuora_datetime(row["UpdatedDate"])
-            digest = row_digest(row)
+            digest = row_digest(row, self._row_extra)
             if self._row_digests.get(row["Id"]) == digest:
                 if row["Id"] in written.ids and (own is None or at > own):
                     own = at
@@ -457,7 +484,8 @@ class ZuoraToNetSuiteSync(NetSuiteWrites):
                 continue
             if (
                 row["Id"] not in self._row_digests
-                and settled_before.get(row["Id"]) == digest.hex()
+                and row["Id"] in settled_before
+                and self._settled_row(row)
                 and self.watermark is not None
                 and at <= self.watermark
             ):

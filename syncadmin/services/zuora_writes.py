@@ -19,12 +19,20 @@ from connectors.netsuite import fields as ns_fields
 from connectors.zuora import fields as z_fields
 from syncadmin.mapping import (
     MappingError,
+    MappingOptions,
     NetSuiteLookups,
     ZuoraLookups,
     account_payload,
     account_update,
     changed_fields,
     payload_hash,
+)
+from syncadmin.mapping.added import AddedMapping
+from syncadmin.mapping.added_fields import (
+    ZUORA,
+    added_fields,
+    destination_paths,
+    with_added_fields,
 )
 from syncadmin.mapping.netsuite_to_zuora import CONTACT_KEYS, shared_contact_warning
 from syncadmin.models import Direction, LinkEvent, Outcome, RecordLink
@@ -89,15 +97,35 @@ def _digits(ids: Iterable[str]) -> list[str]:
     return [str(int(i)) for i in ids if str(i).strip().isdigit()]
 
 
-def zuora_state(account: dict[str, Any]) -> dict[str, Any]:
-    """A Zuora account as read through Object Query, in the shape of `account_payload`, so it
-    can be diffed against what the customer maps to."""
+def zuora_state(account: dict[str, Any], added: tuple[AddedMapping, ...] = ()) -> dict[str, Any]:
+    """A Zuora account as read through Object Query, in the shape of `account_payload` (the
+    destinations of the `added` mappings included), so it can be diffed against what the
+    customer maps to."""
     state = {key: account[key] for key in ACCOUNT_KEYS if account.get(key) is not None}
+    extra = destination_paths(added, system=ZUORA)
     for key, attr in (("billToContact", "billTo"), ("soldToContact", "soldTo")):
         contact = dict(account.get(attr) or {})
         contact.setdefault("zipCode", contact.get("postalCode"))
-        state[key] = {f: contact[f] for f in CONTACT_FIELDS if contact.get(f) is not None}
+        names = [*CONTACT_FIELDS, *(name for k, name in extra if k == key)]
+        state[key] = {f: contact[f] for f in names if contact.get(f) is not None}
+    for key, name in extra:
+        if not name and account.get(key) is not None:
+            state[key] = account[key]
     return state
+
+
+def options_digest(options: MappingOptions) -> str:
+    """A digest of the mapping options, stored with each link: a change of the options (lookup
+    tables and added mappings included) is a change of the source. Without tables or mappings
+    it is what it was before they existed, so they alone do not make every customer new."""
+    values = asdict(options)
+    if not options.added_mappings:
+        del values["added_mappings"]
+    if not any(asdict(options.translations).values()):
+        del values["translations"]
+    return hashlib.blake2b(
+        json.dumps(values, sort_keys=True, default=str).encode(), digest_size=8
+    ).hexdigest()
 
 
 def change_list(previous: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +155,7 @@ class ZuoraWrites(SyncEngine):
         self._lookups: tuple[ZuoraLookups, NetSuiteLookups] | None = None
         self._lookups_lock = threading.Lock()
         # Stored with each link: a change of the mapping options is a change of the source.
-        self._options_digest = hashlib.blake2b(
-            json.dumps(asdict(self.options), sort_keys=True, default=str).encode(), digest_size=8
-        ).hexdigest()
+        self._options_digest = options_digest(self.options)
         # Customers unlinked by hand, with how often: each unlink ends a create attempt (see
         # create_idempotency_key). One read per run; unlinks are few.
         self._unlinks: dict[str, int] = dict(
@@ -254,6 +280,12 @@ class ZuoraWrites(SyncEngine):
                 parent_account_id=parent_account_id,
                 is_create=link is None and existing is None,
             )
+            # The added fields travel in the same single call, contact fields inside
+            # billToContact / soldToContact, diffed like the built-in ones.
+            added = added_fields(
+                item.record or item.customer, self.options.added_mappings, system=ZUORA
+            )
+            payload = with_added_fields(payload, added)
             if link is not None:
                 outcome = self._sync_linked(item, link, payload, state)
             elif existing is not None:
@@ -327,7 +359,7 @@ class ZuoraWrites(SyncEngine):
             netsuite_entity_id=customer.get("entityId") or "",
             origin=RecordLink.Origin.MATCHED,
         )
-        current = zuora_state(account)
+        current = zuora_state(account, self.options.added_mappings)
         if self.new_only:
             # Only the cross-reference fields; standard fields stay as they are.
             target = {
@@ -390,7 +422,7 @@ class ZuoraWrites(SyncEngine):
             link.zuora_bill_to_id = link.zuora_bill_to_id or state.get("billToId") or ""
             link.zuora_sold_to_id = link.zuora_sold_to_id or state.get("soldToId") or ""
             if previous is None:
-                previous = zuora_state(state)
+                previous = zuora_state(state, self.options.added_mappings)
         if previous is None:
             return self._failure(
                 item,

@@ -14,6 +14,7 @@ from django.urls import reverse
 from connectors.http import ApiError
 from syncadmin.management.base import DatabaseCommand
 from syncadmin.models import AccountResult, Outcome, SyncPreferences
+from syncadmin.selectors import added_field_labels
 from syncadmin.services.connections import ConnectionNotConfigured
 from syncadmin.services.run_accounts import run_accounts_resolve
 from syncadmin.services.runs import RunReport, sync_run_execute
@@ -155,6 +156,9 @@ class Command(DatabaseCommand):
         return found.source_ids
 
     def _print_actions(self, report: RunReport) -> None:
+        # The fields of added mappings are named by their label too: their API names
+        # (custentity_region) are not what the admin chose on the Field mappings page.
+        added = added_field_labels()
         for outcome in report.outcomes:
             label = f"{outcome.source_number or outcome.source_id} {outcome.source_name}".strip()
             line = f"{outcome.outcome.upper():9} {label}"
@@ -165,7 +169,8 @@ class Command(DatabaseCommand):
             self.stdout.write(line)
             for name, change in outcome.changes.items():
                 before, after = change
-                self.stdout.write(f"          {name}: {_short(before)} -> {_short(after)}")
+                shown = f"{name} ({added[name]})" if name in added else name
+                self.stdout.write(f"          {shown}: {_short(before)} -> {_short(after)}")
 
     def _print_summary(self, report: RunReport) -> None:
         run = report.run
