@@ -20,9 +20,16 @@ _VIEW = [
     "view_linkimport",
     "view_matchsuggestion",
     "view_ignoredaccount",
+    "view_hooksettings",
+    "view_hookevent",
 ]
 _OPERATE = ["run_sync", "link_records", "retry_accounts", "ignore_accounts"]
-_ADMINISTER = ["change_syncpreferences", "change_zuoraconnection", "change_netsuiteconnection"]
+_ADMINISTER = [
+    "change_syncpreferences",
+    "change_zuoraconnection",
+    "change_netsuiteconnection",
+    "change_hooksettings",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: _VIEW,
