@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,6 +121,7 @@ class _Batch:
     rows: list[PendingSync]
     claimed: dict[int, datetime]
     source_of: dict[int, str]  # row pk -> the master's id, for the rows resolved
+    found: set[str] = field(default_factory=set)  # the ids the master system returned
 
 
 def event_sync_process(*, client_options: dict[str, Any] | None = None) -> list[RunReport]:
@@ -266,14 +267,16 @@ def _account_ids(batch: _Batch, client_options: dict[str, Any] | None) -> list[s
     ids = list(dict.fromkeys(batch.source_of.values()))
     if not ids:
         return []
-    return _with_unlinked_parents(batch.direction, ids, client_options or {}) + ids
+    return _with_unlinked_parents(batch, ids, client_options or {}) + ids
 
 
 def _with_unlinked_parents(
-    direction: str, ids: list[str], client_options: dict[str, Any]
+    batch: _Batch, ids: list[str], client_options: dict[str, Any]
 ) -> list[str]:
     """The ancestors of `ids` not linked yet and not among them, top first. A limited run fails
-    a child whose parent is neither linked nor in the run; an event run brings the parent."""
+    a child whose parent is neither linked nor in the run; an event run brings the parent.
+    Notes in `batch.found` which of `ids` the master system has."""
+    direction = batch.direction
     source_key = (
         "zuora_account_id" if direction == Direction.ZUORA_TO_NETSUITE else "netsuite_internal_id"
     )
@@ -281,8 +284,11 @@ def _with_unlinked_parents(
     seen = set(ids)
     levels: list[list[str]] = []
     frontier = ids
-    for _ in range(PARENT_DEPTH):
-        parents = {p for p in read(frontier, client_options).values() if p and p not in seen}
+    for depth in range(PARENT_DEPTH):
+        records = read(frontier, client_options)
+        if depth == 0:
+            batch.found = set(records)
+        parents = {p for p in records.values() if p and p not in seen}
         if not parents:
             break
         linked = set(
@@ -332,7 +338,9 @@ def _settle(batch: _Batch, run: SyncRun) -> None:
             source = batch.source_of.get(row.pk)
             if source is None:
                 continue  # an unknown account number, closed already
-            outcome, message = _result_words(latest.get(source), destination)
+            outcome, message = _result_words(
+                latest.get(source), destination, found=source in batch.found
+            )
             _events_close(
                 row,
                 run,
@@ -344,9 +352,15 @@ def _settle(batch: _Batch, run: SyncRun) -> None:
             PendingSync.objects.filter(pk=row.pk, last_seen=batch.claimed[row.pk]).delete()
 
 
-def _result_words(result: AccountResult | None, destination: str) -> tuple[str, str]:
+def _result_words(
+    result: AccountResult | None, destination: str, *, found: bool
+) -> tuple[str, str]:
+    if result is None and found:
+        # A run does not report a record that is unchanged since a run before it synced it.
+        return HookEvent.Outcome.SYNCED, f"Already up to date in {destination}."
     if result is None:
-        return HookEvent.Outcome.FAILED, "The run did not find this record in the master system."
+        source = "Zuora" if destination == "NetSuite" else "NetSuite"
+        return HookEvent.Outcome.FAILED, f"{source} does not have this record (any more)."
     if result.outcome in (Outcome.FAILED, Outcome.NEEDS_REVIEW):
         return HookEvent.Outcome.FAILED, f"{result.get_outcome_display()}: {result.error_message}"
     if result.outcome == Outcome.SKIPPED:
