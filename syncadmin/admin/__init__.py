@@ -3,6 +3,7 @@
 
 from syncadmin.admin import (
     connections,
+    hooks,
     links,
     matches,
     preferences,
@@ -14,6 +15,7 @@ from syncadmin.admin import (
 
 __all__ = [
     "connections",
+    "hooks",
     "links",
     "matches",
     "preferences",

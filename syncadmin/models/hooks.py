@@ -77,6 +77,8 @@ class HookEvent(models.Model):
     signature_digest = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
+        verbose_name = "change notification"
+        verbose_name_plural = "change notifications"
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["system", "-received_at"], name="hook_event_system"),

@@ -74,6 +74,15 @@ class HookRefused(Exception):
 
 
 @dataclass(frozen=True)
+class HookAccepted:
+    """An accepted call: its event, and whether it came with Basic auth (a Zuora callout, which
+    counts any answer but 200 as a failure and would send it again)."""
+
+    event: HookEvent
+    basic_auth: bool
+
+
+@dataclass(frozen=True)
 class HookCall:
     """What an accepted call names: the record as sent, and whether it is an account number."""
 
@@ -133,7 +142,7 @@ def hook_url(system: str) -> str:
 # -- one call ------------------------------------------------------------------------------------
 def hook_call_accept(
     *, system: str, body: bytes, headers: Mapping[str, str], now: float | None = None
-) -> HookEvent:
+) -> HookAccepted:
     """Check one call to the system's hook (see the module's docstring for the order) and, when
     it names a record, record it and queue its sync. Raises HookRefused."""
     row = HookSettings.objects.filter(system=system).first()
@@ -158,7 +167,7 @@ def hook_call_accept(
         raise _refused(system, digest, 400, str(exc)) from None
     event = _record(system, call, digest)
     _queue_sync()  # after _record's commit: the processor finds the row
-    return event
+    return HookAccepted(event=event, basic_auth=digest is None)
 
 
 def _authenticate(
