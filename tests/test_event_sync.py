@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from connectors.netsuite import fields as ns_fields
 from connectors.webhooks import signed_headers
@@ -258,3 +260,66 @@ def test_an_event_sync_and_a_scheduled_run_started_together_never_work_at_once(
     assert systems.netsuite.customers_count() == len(syncable(systems))
     assert RecordLink.objects.filter(zuora_account_id=account["id"]).count() == 1
     assert not PendingSync.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduled_run_that_falls_due_during_an_event_sync_runs_right_after_it(
+    hooks_on, systems, client, run_sync, settings, monkeypatch
+):
+    settings.SYNC_LEASE_HEARTBEAT_SECONDS = 0.1
+    systems.netsuite.config.update({"latency_ms": 150})
+    queued_runs: list[str] = []
+    monkeypatch.setattr(
+        "syncadmin.services.event_sync.sync_run_queue",
+        lambda *, trigger: queued_runs.append(trigger),
+    )
+    for account in roots(systems)[:3]:
+        notify(client, "zuora", account_event(account))
+    scheduled: list[Any] = []
+
+    def schedule_fires_mid_event_run() -> None:
+        from django.db import connection
+
+        try:
+            while not SyncRun.objects.filter(trigger="event", status="running").exists():
+                time.sleep(0.02)
+            scheduled.append(run_sync(trigger="schedule"))
+        finally:
+            connection.close()
+
+    clock = threading.Thread(target=schedule_fires_mid_event_run)
+    clock.start()
+    process()
+    clock.join()
+
+    assert scheduled[0].status == "skipped"
+    assert queued_runs == ["schedule"]
+
+
+def test_a_record_edited_without_pause_is_still_synced_within_the_hold(
+    hooks_on, systems, client, settings
+):
+    settings.HOOKS_COALESCE_SECONDS = 0.2  # the hold is then 10 s
+    account = roots(systems)[0]
+    notify(client, "zuora", account_event(account))
+    PendingSync.objects.update(first_seen=timezone.now() - timedelta(seconds=11))
+    PendingSync.objects.update(last_seen=timezone.now() + timedelta(seconds=60))
+
+    started = time.monotonic()
+    process()
+
+    assert time.monotonic() - started < 5
+    assert RecordLink.objects.filter(zuora_account_id=account["id"]).exists()
+
+
+def test_the_worker_task_syncs_the_pending_records(hooks_on, systems, client):
+    from syncadmin.tasks import event_sync_task
+
+    account = roots(systems)[0]
+    notify(client, "zuora", account_event(account))
+    time.sleep(0.3)
+
+    result = event_sync_task()
+
+    assert result == {"runs": [SyncRun.objects.get(trigger="event").pk]}
+    assert RecordLink.objects.filter(zuora_account_id=account["id"]).exists()

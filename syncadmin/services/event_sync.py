@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from connectors.http import ApiError
@@ -55,7 +55,7 @@ from syncadmin.services.connections import (
 )
 from syncadmin.services.netsuite_customers import customers_by_ids, parent_ref
 from syncadmin.services.run_accounts import run_accounts_resolve
-from syncadmin.services.runs import RunReport, sync_run_execute
+from syncadmin.services.runs import RunReport, sync_run_execute, sync_run_queue
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ MAX_PER_RUN = 1000
 # A processor waits this long at most for the next record to become due; rows due later (a
 # retry after a failure) are left to the retry schedule instead of holding a worker.
 MAX_WAIT = timedelta(seconds=15)
+MAX_HOLD = timedelta(seconds=10)
 MAX_ATTEMPTS = 5
 PARENT_DEPTH = 10  # levels of unlinked ancestors pulled into one event run
 SYSTEM_OF = {
@@ -139,27 +140,38 @@ def event_sync_process(*, client_options: dict[str, Any] | None = None) -> list[
         # An event that came while this processor held its lease queued nothing: look again
         # now the lease is free. When another run is active, its end queues the processor
         # (it looks after its lease is released, this looks after ours: one of them sees it).
-        if not _due_soon():
+        next_at = _next_due(direction=None)
+        if next_at is None or next_at - timezone.now() > MAX_WAIT:
             return reports
         if busy and lease.lease_live_holder() is not None:
             return reports
 
 
+def _window() -> timedelta:
+    return timedelta(seconds=settings.HOOKS_COALESCE_SECONDS)
+
+
+def _hold() -> timedelta:
+    """The longest a record waits for its edits to stop: one edited without pause is synced
+    at least this often."""
+    return max(MAX_HOLD, _window() * 5)
+
+
 def _drain(holder: str, reports: list[RunReport], client_options: dict[str, Any] | None) -> bool:
     """Sync due rows until none is due soon; True when stopped by another run's lease."""
-    window = timedelta(seconds=settings.HOOKS_COALESCE_SECONDS)
     while True:
         lease.lease_acquire(name=DISPATCH_LEASE, holder=holder, ttl=DISPATCH_TTL)
         direction = SyncPreferences.load().direction
         _drop_other_direction(direction)
         now = timezone.now()
         due = list(
-            PendingSync.objects.filter(direction=direction, last_seen__lte=now - window)
+            PendingSync.objects.filter(direction=direction)
+            .filter(Q(last_seen__lte=now - _window()) | Q(first_seen__lte=now - _hold()))
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
             .order_by("last_seen")[:MAX_PER_RUN]
         )
         if not due:
-            next_at = _next_due(direction, window)
+            next_at = _next_due(direction=direction)
             if next_at is None or next_at - now > MAX_WAIT:
                 return False
             time.sleep(max(0.02, (next_at - now).total_seconds()))
@@ -171,21 +183,24 @@ def _drain(holder: str, reports: list[RunReport], client_options: dict[str, Any]
         reports.append(report)
 
 
-def _next_due(direction: str, window: timedelta) -> datetime | None:
-    """When the soonest pending row is due: its last event plus the window, or its retry."""
-    soonest = None
-    rows = PendingSync.objects.filter(direction=direction).order_by("last_seen")
-    for last_seen, not_before in rows.values_list("last_seen", "not_before")[:200]:
-        at = max(last_seen + window, not_before or last_seen)
-        soonest = at if soonest is None or at < soonest else soonest
-    return soonest
-
-
-def _due_soon() -> bool:
-    horizon = timezone.now() + MAX_WAIT
-    return PendingSync.objects.filter(
-        Q(not_before__isnull=True) | Q(not_before__lte=horizon)
-    ).exists()
+def _next_due(*, direction: str | None) -> datetime | None:
+    """When the soonest pending row is due: the window after its last event (or the hold after
+    its first), or its retry time. (An event for a row waiting for a retry clears the retry.)"""
+    rows = (
+        PendingSync.objects.all()
+        if direction is None
+        else PendingSync.objects.filter(direction=direction)
+    )
+    fresh = rows.filter(not_before__isnull=True).aggregate(
+        last=Min("last_seen"), first=Min("first_seen")
+    )
+    retry = rows.aggregate(at=Min("not_before"))["at"]
+    candidates = [
+        *([fresh["last"] + _window()] if fresh["last"] else []),
+        *([fresh["first"] + _hold()] if fresh["first"] else []),
+        *([retry] if retry else []),
+    ]
+    return min(candidates) if candidates else None
 
 
 def _drop_other_direction(direction: str) -> None:
@@ -233,11 +248,29 @@ def _sync(batch: _Batch, holder: str, client_options: dict[str, Any] | None) -> 
     )
     if report.run is None:
         return None
+    _skipped_runs_follow(report.run)
     if report.status in (SyncRun.Status.FAILED, SyncRun.Status.INTERRUPTED):
         _postpone(batch, report.message, run=report.run)
     else:
         _settle(batch, report.run)
     return report
+
+
+def _skipped_runs_follow(event_run: SyncRun) -> None:
+    """A scheduled (or Run now) run that fell due while this event run held the lease was
+    skipped: it runs right after, instead of waiting for the next scheduled time."""
+    triggers = set(
+        SyncRun.objects.filter(
+            status=SyncRun.Status.SKIPPED,
+            started_at__gte=event_run.started_at,
+            trigger__in=(SyncRun.Trigger.SCHEDULE, SyncRun.Trigger.MANUAL),
+        ).values_list("trigger", flat=True)
+    )
+    if triggers:
+        trigger = (
+            SyncRun.Trigger.SCHEDULE if SyncRun.Trigger.SCHEDULE in triggers else triggers.pop()
+        )
+        sync_run_queue(trigger=trigger)
 
 
 def _account_ids(batch: _Batch, client_options: dict[str, Any] | None) -> list[str]:
