@@ -294,3 +294,17 @@ def test_the_secret_never_reaches_the_log(client, zuora_hook, queued, caplog):
 
     assert HOOK_TEST_SECRET not in caplog.text
     assert "refused a call" in caplog.text
+
+
+def test_a_secret_this_server_cannot_decrypt_refuses_the_call_with_a_message(
+    client, zuora_hook, queued, settings
+):
+    from cryptography.fernet import Fernet
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    response = post(client, "zuora", zuora_event())
+
+    assert response.status_code == 401
+    assert "generate a new one under Near-real-time" in response.json()["error"]
+    assert nothing_queued(queued)

@@ -40,6 +40,7 @@ from connectors.webhooks import (
     SignatureRefused,
     signature_verify,
 )
+from syncadmin.crypto import SecretKeyError
 from syncadmin.models import HookEvent, HookSettings, Master, PendingSync, SyncPreferences
 from syncadmin.models.base import Direction
 
@@ -192,8 +193,17 @@ def _authenticate(
                 "Near-real-time in syncadmin's admin.",
             )
         try:
+            secret = row.secret("secret")
+        except SecretKeyError:
+            logger.error("the %s hook's shared secret cannot be decrypted", name)
+            raise HookRefused(
+                401,
+                f"The {name} hook's shared secret cannot be read on this server: generate a "
+                "new one under Near-real-time.",
+            ) from None
+        try:
             signature_verify(
-                row.secret("secret"),
+                secret,
                 timestamp=timestamp,
                 signature_value=signature_value,
                 body=body,
@@ -241,7 +251,12 @@ def _basic_matches(encoded: str, row: HookSettings) -> bool:
     username, _, password = decoded.partition(":")
     # Both compared, always, in constant time: the answer never tells which one was wrong.
     user_ok = hmac.compare_digest(username.encode(), row.basic_username.encode())
-    password_ok = hmac.compare_digest(password.encode(), row.secret("basic_password").encode())
+    try:
+        stored = row.secret("basic_password")
+    except SecretKeyError:
+        logger.error("the Zuora hook's Basic auth password cannot be decrypted")
+        return False
+    password_ok = hmac.compare_digest(password.encode(), stored.encode())
     return user_ok and password_ok
 
 
