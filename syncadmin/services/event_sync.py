@@ -85,7 +85,9 @@ def event_sync_queue() -> None:
         return
     from django_q.tasks import async_task
 
-    async_task(TASK, task_name="near-real-time sync")
+    # Successes are not kept as task results: the event runs are in the runs list, and a
+    # result per burst would push the scheduled runs' results out of the queue's history.
+    async_task(TASK, task_name="near-real-time sync", save=False)
 
 
 def event_sync_queue_if_pending() -> None:
@@ -106,6 +108,7 @@ def event_sync_schedule_ensure() -> None:
         name=RETRY_SCHEDULE,
         defaults={
             "func": TASK,
+            "kwargs": "q_options={'save': False}",
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,
@@ -130,6 +133,8 @@ def event_sync_process(*, client_options: dict[str, Any] | None = None) -> list[
     the sync lease. Returns the reports of the event runs it made."""
     holder = lease.new_holder_id()
     reports: list[RunReport] = []
+    if not PendingSync.objects.exists():
+        return reports  # the retry schedule's usual minute: nothing to do
     while True:
         if not lease.lease_acquire(name=DISPATCH_LEASE, holder=holder, ttl=DISPATCH_TTL):
             return reports  # another processor is at work
