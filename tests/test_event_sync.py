@@ -323,3 +323,24 @@ def test_the_worker_task_syncs_the_pending_records(hooks_on, systems, client):
 
     assert result == {"runs": [SyncRun.objects.get(trigger="event").pk]}
     assert RecordLink.objects.filter(zuora_account_id=account["id"]).exists()
+
+
+def test_a_record_that_fails_shows_why_on_its_event_and_sends_no_email_per_edit(
+    hooks_on, systems, client, mailoutbox
+):
+    SyncPreferencesFactory(alert_emails="finance@example.com")
+    account = next(
+        a
+        for a in roots(systems)
+        if systems.zuora.contacts[a["billToId"]].get("country") == "United States"
+    )
+    zuora_put(systems, f"/v1/contacts/{account['billToId']}", {"state": "Calfornia"})
+
+    notify(client, "zuora", account_event(account))
+    process()
+
+    event = HookEvent.objects.get()
+    assert event.outcome == "failed"
+    assert event.message.startswith("Failed: ") and "Calfornia" in event.message
+    assert SyncRun.objects.get(trigger="event").status == "partly_failed"
+    assert mailoutbox == []  # the scheduled run reports it, once per run

@@ -400,7 +400,8 @@ def _result_words(
         source = "Zuora" if destination == "NetSuite" else "NetSuite"
         return HookEvent.Outcome.FAILED, f"{source} does not have this record (any more)."
     if result.outcome in (Outcome.FAILED, Outcome.NEEDS_REVIEW):
-        return HookEvent.Outcome.FAILED, f"{result.get_outcome_display()}: {result.error_message}"
+        why = result.error_message or result.reason
+        return HookEvent.Outcome.FAILED, f"{result.get_outcome_display()}: {why}"
     if result.outcome == Outcome.SKIPPED:
         return HookEvent.Outcome.SYNCED, f"Not synced: {result.reason}"
     return HookEvent.Outcome.SYNCED, f"{result.get_outcome_display()} in {destination}."
