@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from syncadmin.admin.common import ReadOnlyAdmin, clipped, when
 from syncadmin.hook_selectors import hook_events_latest, hook_summaries
 from syncadmin.models import HookEvent, HookSettings, Master
+from syncadmin.paginator import CappedCountPaginator
 from syncadmin.services.hooks import (
     SYSTEM_NAMES,
     hook_basic_auth_set,
@@ -131,6 +132,7 @@ class HookEventAdmin(ReadOnlyAdmin):
     list_filter = ("system", "outcome")
     search_fields = ("=record_key", "=source_id")
     show_full_result_count = False
+    paginator = CappedCountPaginator
     sortable_by = ("received",)
     fields = (
         "received_at",

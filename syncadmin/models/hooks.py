@@ -83,6 +83,7 @@ class HookEvent(models.Model):
         indexes = [
             models.Index(fields=["system", "-received_at"], name="hook_event_system"),
             models.Index(fields=["received_at"], name="hook_event_received"),
+            models.Index(fields=["outcome", "-received_at"], name="hook_event_outcome"),
         ]
 
     def __str__(self) -> str:
