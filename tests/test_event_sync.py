@@ -361,3 +361,34 @@ def test_a_signed_call_over_http_reaches_netsuite(hooks_on, systems, live_server
     assert answer.status_code == 202
     assert answer.json()["queued"] is True
     assert customer_for(systems, account["id"])["companyName"] == account["name"]
+
+
+def test_after_five_failed_attempts_the_record_is_left_to_the_scheduled_run(
+    hooks_on, systems, client
+):
+    account = roots(systems)[0]
+    notify(client, "zuora", account_event(account))
+    PendingSync.objects.update(attempts=4)
+    systems.zuora.stop()
+
+    process()
+
+    assert not PendingSync.objects.exists()
+    event = HookEvent.objects.get()
+    assert event.outcome == "failed"
+    assert "after 5 attempts" in event.message
+    assert event.message.endswith("The next scheduled run syncs this record.")
+
+
+def test_events_of_a_system_that_stopped_being_the_master_are_not_synced(hooks_on, systems, client):
+    account = roots(systems)[0]
+    notify(client, "zuora", account_event(account))
+    SyncPreferencesFactory(netsuite_master=True)
+
+    process()
+
+    assert not SyncRun.objects.exists()
+    assert not PendingSync.objects.exists()
+    assert HookEvent.objects.get().message == (
+        "Not synced: the master changed to NetSuite before this change was synced."
+    )

@@ -308,3 +308,28 @@ def test_a_secret_this_server_cannot_decrypt_refuses_the_call_with_a_message(
     assert response.status_code == 401
     assert "generate a new one under Near-real-time" in response.json()["error"]
     assert nothing_queued(queued)
+
+
+def test_signatures_are_remembered_for_10_minutes_and_events_for_30_days(
+    client, zuora_hook, queued
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from syncadmin.services.event_sync import hook_events_prune
+    from tests.factories import HookEventFactory
+
+    now = timezone.now()
+    recent = HookEventFactory(signature_digest="a" * 64, received_at=now - timedelta(minutes=9))
+    old = HookEventFactory(signature_digest="b" * 64, received_at=now - timedelta(minutes=11))
+    ancient = HookEventFactory(received_at=now - timedelta(days=31))
+
+    post(client, "zuora", zuora_event())
+    hook_events_prune()
+
+    recent.refresh_from_db()
+    old.refresh_from_db()
+    assert recent.signature_digest == "a" * 64
+    assert old.signature_digest is None
+    assert not HookEvent.objects.filter(pk=ancient.pk).exists()
