@@ -96,14 +96,14 @@ def event_sync_queue_if_pending() -> None:
         event_sync_queue()
 
 
-def event_sync_schedule_ensure() -> None:
+def event_sync_schedule_ensure() -> bool:
     """A retry every minute while a hook is on: rows left by a run that could not reach a
-    system, or by a processor that died, are taken up again. Idempotent."""
+    system, or by a processor that died, are taken up again. Idempotent; True when on."""
     from django_q.models import Schedule
 
     if not HookSettings.objects.filter(enabled=True).exists():
         Schedule.objects.filter(name=RETRY_SCHEDULE).delete()
-        return
+        return False
     Schedule.objects.update_or_create(
         name=RETRY_SCHEDULE,
         defaults={
@@ -114,6 +114,7 @@ def event_sync_schedule_ensure() -> None:
             "repeats": -1,
         },
     )
+    return True
 
 
 # -- processing ----------------------------------------------------------------------------------
