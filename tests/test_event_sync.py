@@ -392,3 +392,14 @@ def test_events_of_a_system_that_stopped_being_the_master_are_not_synced(hooks_o
     assert HookEvent.objects.get().message == (
         "Not synced: the master changed to NetSuite before this change was synced."
     )
+
+
+def test_with_hierarchies_off_a_childs_event_syncs_the_child_alone(hooks_on, systems, client):
+    SyncPreferencesFactory(hierarchies_enabled=False)
+    parent, child = roots(systems)[:2]
+    systems.zuora.accounts[child["id"]]["parentId"] = parent["id"]
+
+    notify(client, "zuora", account_event(child, "AccountCreated"))
+    process()
+
+    assert list(RecordLink.objects.values_list("zuora_account_id", flat=True)) == [child["id"]]

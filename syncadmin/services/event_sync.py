@@ -323,11 +323,13 @@ def _with_unlinked_parents(
     seen = set(ids)
     levels: list[list[str]] = []
     frontier = ids
+    # With hierarchies off every record syncs on its own: no parent is needed.
+    hierarchies = SyncPreferences.load().hierarchies_enabled
     for depth in range(PARENT_DEPTH):
         records = read(frontier, client_options)
         if depth == 0:
             batch.found = set(records)
-        parents = {p for p in records.values() if p and p not in seen}
+        parents = {p for p in records.values() if p and p not in seen} if hierarchies else set()
         if not parents:
             break
         linked = set(
