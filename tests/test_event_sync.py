@@ -403,3 +403,24 @@ def test_with_hierarchies_off_a_childs_event_syncs_the_child_alone(hooks_on, sys
     process()
 
     assert list(RecordLink.objects.values_list("zuora_account_id", flat=True)) == [child["id"]]
+
+
+def test_a_scheduled_run_after_an_event_sync_still_retries_the_failures_before_it(
+    hooks_on, systems, client, run_sync
+):
+    failing, edited = [
+        a
+        for a in roots(systems)
+        if systems.zuora.contacts[a["billToId"]].get("country") == "United States"
+    ][:2]
+    zuora_put(systems, f"/v1/contacts/{failing['billToId']}", {"state": "Calfornia"})
+    run_sync(trigger="schedule")
+    run_sync(trigger="schedule")  # past the failing account's change: only its failure brings it
+    zuora_put(systems, f"/v1/accounts/{edited['id']}", {"notes": "Changed"})
+    notify(client, "zuora", account_event(edited))
+    process()
+
+    after = run_sync(trigger="schedule")
+
+    retried = AccountResult.objects.get(run=after.run, source_id=failing["id"])
+    assert retried.outcome == "failed"
