@@ -424,3 +424,16 @@ def test_a_scheduled_run_after_an_event_sync_still_retries_the_failures_before_i
 
     retried = AccountResult.objects.get(run=after.run, source_id=failing["id"])
     assert retried.outcome == "failed"
+
+
+def test_an_event_for_a_customer_netsuite_does_not_have_fails_and_says_so(
+    hooks_on, systems, client
+):
+    SyncPreferencesFactory(netsuite_master=True)
+
+    notify(client, "netsuite", {"recordType": "customer", "id": "987654", "eventType": "edit"})
+    process()
+
+    event = HookEvent.objects.get()
+    assert event.outcome == "failed"
+    assert event.message.startswith("Not synced: Not found in NetSuite")

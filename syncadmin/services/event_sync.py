@@ -406,7 +406,10 @@ def _result_words(
         why = result.error_message or result.reason
         return HookEvent.Outcome.FAILED, f"{result.get_outcome_display()}: {why}"
     if result.outcome == Outcome.SKIPPED:
-        return HookEvent.Outcome.SYNCED, f"Not synced: {result.reason}"
+        # Skipped by a rule (not active, excluded) is the sync doing its job; a record the
+        # master does not have is an event that could not be synced.
+        outcome = HookEvent.Outcome.SYNCED if found else HookEvent.Outcome.FAILED
+        return outcome, f"Not synced: {result.reason}"
     return HookEvent.Outcome.SYNCED, f"{result.get_outcome_display()} in {destination}."
 
 
