@@ -4,7 +4,7 @@ became of the events of the last 24 hours."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.utils import timezone
@@ -19,7 +19,7 @@ class HookSummary:
     name: str
     enabled: bool
     secret_set: bool
-    secret_set_at: object
+    secret_set_at: datetime | None
     basic_username: str
     basic_auth_configured: bool
     url: str
@@ -29,6 +29,7 @@ class HookSummary:
     events_24h: int
     outcomes_24h: list[tuple[str, int]] = field(default_factory=list)  # (label, count)
     pending: int = 0
+    events: list[HookEvent] = field(default_factory=list)  # the latest, for its page
 
 
 def hook_summaries() -> list[HookSummary]:

@@ -45,7 +45,7 @@ class NearRealTimeAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        shown: dict[str, dict[str, str]] = {}
+        shown: dict[str, str] = {}
         errors: dict[str, str] = {}
         if request.method == "POST":
             if not self.has_change_permission(request):
@@ -56,7 +56,7 @@ class NearRealTimeAdmin(admin.ModelAdmin):
             outcome = self._act(request, system, request.POST.get("action", ""), errors)
             if isinstance(outcome, HttpResponse):
                 return outcome
-            shown = {system: outcome} if outcome else {}
+            shown = {"system": system, **outcome} if outcome else {}
         response = self._page(request, shown, errors)
         if shown:
             # The one answer that carries a secret: never kept by a browser or a proxy.
@@ -105,17 +105,17 @@ class NearRealTimeAdmin(admin.ModelAdmin):
         raise PermissionDenied
 
     def _page(
-        self, request: HttpRequest, shown: dict[str, dict[str, str]], errors: dict[str, str]
+        self, request: HttpRequest, shown: dict[str, str], errors: dict[str, str]
     ) -> TemplateResponse:
         summaries = hook_summaries()
         for summary in summaries:
-            summary.events = hook_events_latest(system=summary.system)  # type: ignore[attr-defined]
-            summary.shown = shown.get(summary.system, {})  # type: ignore[attr-defined]
+            summary.events = hook_events_latest(system=summary.system)
         context = {
             **self.admin_site.each_context(request),
             "title": "Near-real-time sync",
             "opts": self.model._meta,
             "summaries": summaries,
+            "shown": shown,
             "can_change": self.has_change_permission(request),
             "errors": errors,
             "suitescript_readme": SUITESCRIPT_README,
