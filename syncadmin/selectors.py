@@ -68,7 +68,9 @@ def open_failures(*, direction: str, seen: set[str] | None = None) -> OpenFailur
     run; it stays in `waiting` instead. Without `seen` every open record is due."""
     last = (
         SyncRun.objects.filter(direction=direction, status__in=_FINISHED)
-        .exclude(trigger=SyncRun.Trigger.RETRY)
+        # Runs of some records only (retries, change notifications) do not look at every
+        # open failure again: the failures before them stay open after them.
+        .exclude(trigger__in=(SyncRun.Trigger.RETRY, SyncRun.Trigger.EVENT))
         .order_by("-id")
         .values_list("id", flat=True)
         .first()

@@ -140,6 +140,12 @@ SYNC_LEASE_HEARTBEAT_SECONDS = env.float(
 )
 SYNC_RUN_DEADLINE_SECONDS = env.float("SYNC_RUN_DEADLINE_SECONDS", default=12 * 3600)
 
+# Near-real-time hooks: a record's event sync waits this long after its last event, so that
+# several edits of one record in a few seconds make one sync; calls with a larger body are
+# refused (a change notification is a few hundred bytes).
+HOOKS_COALESCE_SECONDS = env.float("HOOKS_COALESCE_SECONDS", default=2.0)
+HOOKS_MAX_BODY_BYTES = env.int("HOOKS_MAX_BODY_BYTES", default=16 * 1024)
+
 # Queue: the ORM broker needs nothing extra; set Q_BROKER_URL=redis://... to use Redis.
 Q_BROKER_URL = env("Q_BROKER_URL", default="")
 _Q_TIMEOUT = env.int("Q_TIMEOUT", default=int(SYNC_RUN_DEADLINE_SECONDS) + 3600)

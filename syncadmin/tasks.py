@@ -35,3 +35,13 @@ def follow_up_after_a_worker_death(**kwargs: Any) -> None:
             sync_run_queue(trigger=SyncRun.Trigger.SCHEDULE)
     except Exception:  # never stop a worker from starting
         logger.exception("could not queue a run after a worker started")
+
+
+def event_sync_task() -> dict[str, Any]:
+    """Sync the records near-real-time hooks named (queued by each event, by the end of every
+    run while events are pending, and every minute while a hook is on)."""
+    from syncadmin.services.event_sync import event_sync_process, hook_events_prune
+
+    hook_events_prune()
+    reports = event_sync_process()
+    return {"runs": [report.run.pk for report in reports if report.run is not None]}

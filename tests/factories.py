@@ -18,6 +18,8 @@ from syncadmin.models import (
     AccountResult,
     Direction,
     FieldMapping,
+    HookEvent,
+    HookSettings,
     IgnoredAccount,
     LinkEvent,
     LinkImport,
@@ -242,3 +244,42 @@ class NameTranslationFactory(DjangoModelFactory):
     kind = NameTranslation.Kind.PAYMENT_TERM
     zuora_name = "Net 45"
     netsuite_name = "Net 60"
+
+
+HOOK_TEST_SECRET = "test-hook-secret-0123456789"
+
+
+class HookSettingsFactory(DjangoModelFactory):
+    """A system's near-real-time hook, on, with a known shared secret (`secret=`,
+    `basic_password=` to choose them; stored encrypted like the admin stores them)."""
+
+    class Meta:
+        model = HookSettings
+
+    system = Master.ZUORA
+    enabled = True
+    secret = HOOK_TEST_SECRET
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        secrets = {name: kwargs.pop(name) for name in model_class.SECRET_FIELDS if name in kwargs}
+        instance, _ = model_class.objects.get_or_create(system=kwargs.pop("system"))
+        for name, value in kwargs.items():
+            setattr(instance, name, value)
+        for name, value in secrets.items():
+            instance.set_secret(name, value)
+        instance.save()
+        return instance
+
+
+class HookEventFactory(DjangoModelFactory):
+    """An event a Zuora hook received and queued."""
+
+    class Meta:
+        model = HookEvent
+
+    system = Master.ZUORA
+    event_type = "AccountUpdated"
+    record_key = factory.Sequence(lambda n: f"A{n:08d}")
+    outcome = HookEvent.Outcome.QUEUED
+    received_at = factory.LazyFunction(timezone.now)

@@ -19,6 +19,7 @@ from syncadmin.models import LinkEvent, MatchSuggestion, Outcome, SyncRun
 from syncadmin.services.roles import VIEWER, roles_setup
 from tests.factories import (
     AccountResultFactory,
+    HookEventFactory,
     IgnoredAccountFactory,
     LinkEventFactory,
     LinkImportFactory,
@@ -108,6 +109,13 @@ def realistic_rows() -> SyncRun:
         IgnoredAccountFactory(
             source_number=f"A{30_000_000 + i}", source_name=f"{LONG_NAME} {i}", ignored_by=user
         )
+        HookEventFactory(
+            record_key=f"8a{i:030d}",
+            event_type="AccountUpdated",
+            outcome="failed",
+            message=LONG_MESSAGE,
+            run=run,
+        )
     LinkEvent.objects.update(action=LinkEvent.Action.UNLINKED)
     LinkImportFactory(
         filename="northwind-traders-zuora-netsuite-links-final-v3 (reviewed by finance).csv",
@@ -125,6 +133,7 @@ CHANGELISTS = [
     "admin:syncadmin_linkevent_changelist",
     "admin:syncadmin_ignoredaccount_changelist",
     "admin:syncadmin_linkimport_changelist",
+    "admin:syncadmin_hookevent_changelist",
 ]
 
 
@@ -287,6 +296,7 @@ MAIN_PAGES = [
     ("zuora-connection", "admin:syncadmin_zuoraconnection_changelist"),
     ("netsuite-connection", "admin:syncadmin_netsuiteconnection_changelist"),
     ("preferences", "admin:syncadmin_syncpreferences_changelist"),
+    ("near-real-time", "admin:syncadmin_hooksettings_changelist"),
 ]
 
 

@@ -4,6 +4,7 @@
 from syncadmin.admin import (
     connections,
     field_mappings,
+    hooks,
     links,
     mapping_preview,
     matches,
@@ -17,6 +18,7 @@ from syncadmin.admin import (
 __all__ = [
     "connections",
     "field_mappings",
+    "hooks",
     "links",
     "mapping_preview",
     "matches",

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from syncadmin.admin.common import SuperuserFieldsMixin, clipped, when
 from syncadmin.charts import runs_per_day_svg
+from syncadmin.hook_selectors import hook_summaries
 from syncadmin.models import NetSuiteConnection, SyncRun, ZuoraConnection
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.problem_selectors import open_problems
@@ -228,6 +229,9 @@ class SyncRunAdmin(SuperuserFieldsMixin, admin.ModelAdmin):
             "results_url": reverse("admin:syncadmin_accountresult_changelist"),
             "open_problems": open_problems().count()
             if request.user.has_perm("syncadmin.view_accountresult")
+            else None,
+            "hooks": hook_summaries()
+            if request.user.has_perm("syncadmin.view_hooksettings")
             else None,
         }
         return TemplateResponse(request, "admin/syncadmin/dashboard.html", context)

@@ -2,6 +2,7 @@
 
 from syncadmin.models.base import Direction, Master, SecretsMixin, Singleton
 from syncadmin.models.connections import NetSuiteConnection, ZuoraConnection
+from syncadmin.models.hooks import HookEvent, HookSettings, PendingSync
 from syncadmin.models.links import LinkEvent, LinkImport, RecordLink
 from syncadmin.models.mappings import FieldMapping, NameTranslation
 from syncadmin.models.matches import MatchSuggestion
@@ -22,6 +23,8 @@ __all__ = [
     "AccountResult",
     "Direction",
     "FieldMapping",
+    "HookEvent",
+    "HookSettings",
     "IgnoredAccount",
     "LinkEvent",
     "LinkImport",
@@ -29,6 +32,7 @@ __all__ = [
     "MatchSuggestion",
     "NameKeyField",
     "OpenProblem",
+    "PendingSync",
     "NameKeyStartsWith",
     "NameTranslation",
     "NetSuiteConnection",

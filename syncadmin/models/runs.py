@@ -36,6 +36,7 @@ class SyncRun(models.Model):
         MANUAL = "manual", "Run now"
         COMMAND = "command", "Command"
         RETRY = "retry", "Retry"
+        EVENT = "event", "Change notification"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"

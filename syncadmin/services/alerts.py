@@ -16,6 +16,11 @@ logger = logging.getLogger(__name__)
 def run_alert_send(*, run: SyncRun) -> bool:
     if run.status not in (SyncRun.Status.FAILED, SyncRun.Status.PARTLY_FAILED):
         return False
+    if run.trigger == SyncRun.Trigger.EVENT:
+        # Every edit of a failing record, and every retry while a system is down, makes an
+        # event run: an email each would bury the alert. The scheduled run looks at failed
+        # accounts again and reports them (and an unreachable system) once per run.
+        return False
     recipients = SyncPreferences.load().alert_email_list() or [a[1] for a in settings.ADMINS]
     if not recipients:
         return False

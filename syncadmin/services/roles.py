@@ -22,6 +22,8 @@ _VIEW = [
     "view_ignoredaccount",
     "view_fieldmapping",
     "view_nametranslation",
+    "view_hooksettings",
+    "view_hookevent",
 ]
 _OPERATE = ["run_sync", "link_records", "retry_accounts", "ignore_accounts"]
 _ADMINISTER = [
@@ -32,6 +34,7 @@ _ADMINISTER = [
     "delete_fieldmapping",
     "add_nametranslation",
     "delete_nametranslation",
+    "change_hooksettings",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

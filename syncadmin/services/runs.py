@@ -239,6 +239,7 @@ def sync_run_execute(
     client_options: dict[str, Any] | None = None,
     keep_outcomes: bool = False,
     added_mappings: list[AddedMapping] | None = None,
+    record_skipped: bool = True,
 ) -> RunReport:
     """Run one sync now in this process, in the direction the preferences set.
 
@@ -250,12 +251,21 @@ def sync_run_execute(
     the next record boundary when it loses its lease or reaches its deadline, and ends as
     interrupted without moving the watermark. A dry run computes every action and writes
     nothing: no API write, no link, no result, no watermark.
+
+    `record_skipped=False` (event syncs): a run that finds another one active records nothing
+    and returns a report without a run; its records stay pending (see services/event_sync.py).
     """
     preferences = SyncPreferences.load()
     direction = preferences.direction
     holder = lease.new_holder_id()
     if not dry_run:
         if not _lease_take(holder):
+            if not record_skipped:
+                return RunReport(
+                    run=None,
+                    status=SyncRun.Status.SKIPPED,
+                    message="Another sync run was active.",
+                )
             active = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk").first()
             now = timezone.now()
             run = SyncRun.objects.create(
@@ -348,6 +358,7 @@ def sync_run_execute(
         if run is not None:
             _finish(run, recorder, engine, SyncRun.Status.FAILED, message, cursor)
             lease.lease_release(holder=holder)
+            _events_held_queue()
         raise
     except BaseException as exc:
         # Ctrl-C, or the queue's timeout (a SystemExit): the process ends, but the run is
@@ -364,6 +375,7 @@ def sync_run_execute(
     if run is not None:
         _finish(run, recorder, engine, status, message, cursor)
         lease.lease_release(holder=holder)
+        _events_held_queue()
         from syncadmin.services.alerts import run_alert_send
 
         run_alert_send(run=run)
@@ -375,6 +387,17 @@ def sync_run_execute(
         message=message,
         api_calls=_api_calls(engine),
     )
+
+
+def _events_held_queue() -> None:
+    """Near-real-time events that came while this run held the lease are synced right after it
+    (after the lease is released, so the event sync can take it)."""
+    from syncadmin.services.event_sync import event_sync_queue_if_pending
+
+    try:
+        event_sync_queue_if_pending()
+    except Exception:  # the retry schedule takes them up; never fail a finished run for it
+        logger.exception("could not queue the near-real-time events held during the run")
 
 
 def _ended_by(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 from typing import Any
 
 from syncadmin.management.base import DatabaseCommand
+from syncadmin.services.event_sync import event_sync_schedule_ensure
 from syncadmin.services.schedule import schedule_ensure
 
 
@@ -15,4 +16,8 @@ class Command(DatabaseCommand):
             self.stdout.write(
                 f"Sync scheduled every {schedule.minutes} minutes "
                 f"(next {schedule.next_run:%Y-%m-%d %H:%M} UTC)."
+            )
+        if event_sync_schedule_ensure():
+            self.stdout.write(
+                "Near-real-time sync is on: held change notifications are retried every minute."
             )

@@ -1,0 +1,1 @@
+"""Views outside the admin: the near-real-time hooks vendors call."""
