@@ -120,6 +120,9 @@ class HookSender:
         self.counts: Counter[str] = Counter()  # events, dropped, attempts, retries, outcomes
         self.answers: Counter[str] = Counter()  # "202", "409", "503", "no answer"
         self.deliveries: deque[Delivery] = deque(maxlen=DELIVERY_LOG_SIZE)
+        # Saves announced per record ("account A00000001", "customer 12"), dropped ones too:
+        # on a sync's destination, that is the writes the sync made to each record.
+        self.by_record: Counter[str] = Counter()
 
     # -- settings ---------------------------------------------------------------------------
     @property
@@ -137,6 +140,7 @@ class HookSender:
             if not self.settings.url:
                 return
             self.counts["events"] += 1
+            self.by_record[_subject(body)] += 1
             if not self.settings.enabled:
                 self.counts["dropped"] += 1
                 return
@@ -242,7 +246,8 @@ class HookSender:
                 delivery.attempts,
             )
         elif delivery.outcome == "refused":
-            logger.info(
+            # Expected now and then (409 from the hook of the system that is not the master).
+            logger.debug(
                 "%s sandbox: the receiver refused the hook call for %s: %s",
                 self.system,
                 _subject(delivery.body),
@@ -260,6 +265,7 @@ class HookSender:
             }
             if with_deliveries:
                 out["deliveries"] = [d.as_dict() for d in self.deliveries]
+                out["by_record"] = dict(self.by_record)
         return out
 
     def reset(self) -> None:
@@ -268,6 +274,7 @@ class HookSender:
             self.counts.clear()
             self.answers.clear()
             self.deliveries.clear()
+            self.by_record.clear()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no call is queued or being sent (retries included); False on timeout."""
