@@ -387,3 +387,13 @@ def test_suitescript_announces_neither_deletes_nor_saves_by_the_skipped_role(eve
 
     assert run.returncode == 0, run.stderr
     assert run.stdout == ""  # nothing posted
+
+
+def test_run_sandboxes_refuses_a_hook_without_a_secret(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.delenv("SANDBOX_HOOK_SECRET", raising=False)
+    with pytest.raises(CommandError, match="needs a secret"):
+        call_command(
+            "run_sandboxes", "--hook-base-url", "http://127.0.0.1:8000", "--hook-secret", ""
+        )
