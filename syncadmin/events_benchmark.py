@@ -63,11 +63,17 @@ class ReceiverUnavailable(Exception):
 
 
 # -- the sandboxes ---------------------------------------------------------------------------------
+EDITS = ("name", "phone")
+
+
 @dataclass
 class Systems:
     master: str
     zuora: ZuoraSandbox
     netsuite: NetSuiteSandbox
+    # What a user edits: "name" (Zuora → NetSuite, that also renames the addressee of the
+    # customer's address lines) or "phone" (the bill-to contact's work phone: one field).
+    edit: str = "name"
 
     @property
     def source(self) -> ZuoraSandbox | NetSuiteSandbox:
@@ -82,12 +88,13 @@ class Systems:
         return "netsuite" if self.master == "zuora" else "zuora"
 
     def names_on_destination(self) -> dict[str, str]:
-        """Master key -> the record's name on the destination, read from the store directly."""
+        """Master key -> the edited value on the destination, read from the store directly."""
         if self.master == "zuora":
+            column = "phone" if self.edit == "phone" else "companyname"
             rows = self.netsuite.sql(
-                "SELECT externalid, companyname FROM customer WHERE externalid IS NOT NULL"
+                f"SELECT externalid, {column} AS value FROM customer WHERE externalid IS NOT NULL"
             )
-            return {row["externalid"]: row["companyname"] for row in rows}
+            return {row["externalid"]: row["value"] for row in rows}
         with self.zuora.state_lock:
             return {
                 str(account[zuora_fields.INTEGRATION_ID]): account.get("name")
@@ -112,13 +119,21 @@ class Systems:
     def names_on_source(self) -> dict[str, str]:
         if self.master == "zuora":
             with self.zuora.state_lock:
+                if self.edit == "phone":
+                    contacts = self.zuora.contacts
+                    return {
+                        a["id"]: contacts.get(a.get("billToId"), {}).get("workPhone")
+                        for a in self.zuora.accounts.values()
+                    }
                 return {a["id"]: a.get("name") for a in self.zuora.accounts.values()}
         rows = self.netsuite.sql("SELECT id, companyname FROM customer")
         return {str(row["id"]): row["companyname"] for row in rows}
 
     def user_edit(self, key: str, name: str) -> None:
-        """A user renames the record in the master's UI; its hook fires."""
-        if self.master == "zuora":
+        """A user edits the record in the master's UI; its hook fires."""
+        if self.master == "zuora" and self.edit == "phone":
+            self.zuora.user_edit(key, {"billToContact": {"workPhone": name}})
+        elif self.master == "zuora":
             self.zuora.user_edit(key, {"name": name})
         else:
             self.netsuite.user_edit(int(key), {"companyName": name})
@@ -129,7 +144,13 @@ class Systems:
 
 
 def systems_start(
-    *, master: str, accounts: int, latency_ms: float, netsuite_limit: int, seed: int = 42
+    *,
+    master: str,
+    accounts: int,
+    latency_ms: float,
+    netsuite_limit: int,
+    seed: int = 42,
+    edit: str = "name",
 ) -> Systems:
     """Both sandboxes in this process: the master's seeded, the other empty."""
     zuora = ZuoraSandbox(config=SandboxConfig(latency_ms=latency_ms, concurrency_limit=40))
@@ -144,7 +165,7 @@ def systems_start(
         netsuite.seed(customers=accounts, seed=seed)
     zuora.start()
     netsuite.start()
-    return Systems(master=master, zuora=zuora, netsuite=netsuite)
+    return Systems(master=master, zuora=zuora, netsuite=netsuite, edit=edit)
 
 
 # -- watching the destination ----------------------------------------------------------------------
@@ -487,6 +508,7 @@ class Burst:
     limit: int
     throttled: int
     hook_answers: dict[str, dict[str, int]] = field(default_factory=dict)
+    netsuite_routes: dict[str, int] = field(default_factory=dict)
 
     def lines(self, destination: str) -> list[str]:
         counts = list(self.writes_by_record.values())
@@ -504,6 +526,8 @@ class Burst:
             f"  {SYSTEM_NAMES[destination]} write calls: {self.write_calls}",
             f"  NetSuite concurrency: peak {self.peak_in_flight} in flight, limit {self.limit}; "
             f"429s {self.throttled}",
+            "  NetSuite calls by route: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(self.netsuite_routes.items())),
             f"  hook answers: {self.hook_answers}",
         ]
 
@@ -534,8 +558,10 @@ class Results:
 
 # -- phases ----------------------------------------------------------------------------------------
 def _editable_keys(systems: Systems) -> list[str]:
-    """Master records the first sync brought across under the same name."""
+    """Master records the first sync brought across (under the same name)."""
     there = systems.names_on_destination()
+    if systems.edit == "phone":
+        return [key for key in systems.names_on_source() if key in there]
     return [
         key for key, name in systems.names_on_source().items() if name and there.get(key) == name
     ]
@@ -559,7 +585,10 @@ def _edit_paced(systems: Systems, watch: Watch, keys: list[str], interval: float
         pause = start + number * interval - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        name = _new_name(names[key].split(" ~")[0], f"{tag}{number}")
+        if systems.edit == "phone":
+            name = f"+1 41{'sbl'.index(tag)} 555 {number:04d}"
+        else:
+            name = _new_name((names[key] or "").split(" ~")[0], f"{tag}{number}")
         edited_at = time.time()
         systems.user_edit(key, name)
         watch.expect(key, name, edited_at)
@@ -600,6 +629,11 @@ def phase_burst(
         peak_in_flight=systems.netsuite.peak_in_flight,
         limit=systems.netsuite.config.concurrency_limit,
         throttled=sum(n for k, n in netsuite_statuses.items() if k.endswith(" 429")),
+        netsuite_routes={
+            k: v
+            for k, v in systems.netsuite.call_summary()["by_endpoint"].items()
+            if not k.startswith("sandbox.")
+        },
         hook_answers={
             "master": dict(systems.source.hooks.answers),
             "destination": dict(destination.hooks.answers),
@@ -669,10 +703,13 @@ def run_events_benchmark(
     receiver: str = "app",
     coalesce_seconds: float = 0.3,
     master_hook_only: bool = False,
+    edit: str = "name",
     timeout: float = 300.0,
     out: Out = print,
 ) -> Results:
     """Run the phases (a phase with 0 edits is skipped) and print their figures."""
+    if edit not in EDITS or (edit == "phone" and master != "zuora"):
+        raise ValueError("the edit is the name, or (Zuora master only) the bill-to phone")
     from syncadmin.models import SyncRun
     from syncadmin.services.runs import sync_run_execute
     from syncadmin.testbed import SandboxHandle, configure
@@ -681,10 +718,14 @@ def run_events_benchmark(
     out(
         f"== near-real-time, {SYSTEM_NAMES[master]} → {SYSTEM_NAMES[destination]}: "
         f"{accounts} records, {latency_ms:.0f} ms a call, NetSuite limit {concurrency}, "
-        f"receiver: {receiver}"
+        f"receiver: {receiver}; each edit changes the {edit}"
     )
     systems = systems_start(
-        master=master, accounts=accounts, latency_ms=latency_ms, netsuite_limit=concurrency
+        master=master,
+        accounts=accounts,
+        latency_ms=latency_ms,
+        netsuite_limit=concurrency,
+        edit=edit,
     )
     results = Results()
     try:

@@ -60,12 +60,22 @@ class Command(BaseCommand):
             help="the destination does not announce the sync's own writes (it does by default, "
             "like the vendors; the receiver answers those 409)",
         )
+        parser.add_argument(
+            "--edit",
+            choices=events_benchmark.EDITS,
+            default="name",
+            help="what each edit changes: the name (with Zuora as master it also renames the "
+            "addressee of the customer's address lines, which costs a read of the customer), "
+            "or the bill-to phone (one field; Zuora master only)",
+        )
         parser.add_argument("--timeout", type=float, default=300.0, help="seconds per phase")
 
     def handle(self, *args: Any, **options: Any) -> None:
         for name in ("accounts", "concurrency"):
             if options[name] < 1:
                 raise CommandError(f"--{name} must be at least 1")
+        if options["edit"] == "phone" and options["master"] != "zuora":
+            raise CommandError("--edit phone works with --master zuora only")
         for name in ("singles", "burst", "lost"):
             if options[name] < 0:
                 raise CommandError(f"--{name} cannot be negative")
@@ -90,6 +100,7 @@ class Command(BaseCommand):
                     receiver=options["receiver"],
                     coalesce_seconds=options["coalesce_ms"] / 1000,
                     master_hook_only=options["master_hook_only"],
+                    edit=options["edit"],
                     timeout=options["timeout"],
                     out=out,
                 )
