@@ -63,7 +63,7 @@ class ReceiverUnavailable(Exception):
 
 
 # -- the sandboxes ---------------------------------------------------------------------------------
-EDITS = ("name", "phone")
+EDITS = ("name", "email")
 
 
 @dataclass
@@ -72,7 +72,8 @@ class Systems:
     zuora: ZuoraSandbox
     netsuite: NetSuiteSandbox
     # What a user edits: "name" (Zuora → NetSuite, that also renames the addressee of the
-    # customer's address lines) or "phone" (the bill-to contact's work phone: one field).
+    # customer's address lines) or "email" (the bill-to contact's work email: one field, on
+    # no address line).
     edit: str = "name"
 
     @property
@@ -90,7 +91,7 @@ class Systems:
     def names_on_destination(self) -> dict[str, str]:
         """Master key -> the edited value on the destination, read from the store directly."""
         if self.master == "zuora":
-            column = "phone" if self.edit == "phone" else "companyname"
+            column = "email" if self.edit == "email" else "companyname"
             rows = self.netsuite.sql(
                 f"SELECT externalid, {column} AS value FROM customer WHERE externalid IS NOT NULL"
             )
@@ -119,10 +120,10 @@ class Systems:
     def names_on_source(self) -> dict[str, str]:
         if self.master == "zuora":
             with self.zuora.state_lock:
-                if self.edit == "phone":
+                if self.edit == "email":
                     contacts = self.zuora.contacts
                     return {
-                        a["id"]: contacts.get(a.get("billToId"), {}).get("workPhone")
+                        a["id"]: contacts.get(a.get("billToId"), {}).get("workEmail")
                         for a in self.zuora.accounts.values()
                     }
                 return {a["id"]: a.get("name") for a in self.zuora.accounts.values()}
@@ -131,8 +132,8 @@ class Systems:
 
     def user_edit(self, key: str, name: str) -> None:
         """A user edits the record in the master's UI; its hook fires."""
-        if self.master == "zuora" and self.edit == "phone":
-            self.zuora.user_edit(key, {"billToContact": {"workPhone": name}})
+        if self.master == "zuora" and self.edit == "email":
+            self.zuora.user_edit(key, {"billToContact": {"workEmail": name}})
         elif self.master == "zuora":
             self.zuora.user_edit(key, {"name": name})
         else:
@@ -560,7 +561,7 @@ class Results:
 def _editable_keys(systems: Systems) -> list[str]:
     """Master records the first sync brought across (under the same name)."""
     there = systems.names_on_destination()
-    if systems.edit == "phone":
+    if systems.edit == "email":
         return [key for key in systems.names_on_source() if key in there]
     return [
         key for key, name in systems.names_on_source().items() if name and there.get(key) == name
@@ -585,8 +586,8 @@ def _edit_paced(systems: Systems, watch: Watch, keys: list[str], interval: float
         pause = start + number * interval - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        if systems.edit == "phone":
-            name = f"+1 41{'sbl'.index(tag)} 555 {number:04d}"
+        if systems.edit == "email":
+            name = f"bench.{tag}{number}.{int(time.time())}@example.com"
         else:
             name = _new_name((names[key] or "").split(" ~")[0], f"{tag}{number}")
         edited_at = time.time()
@@ -708,8 +709,8 @@ def run_events_benchmark(
     out: Out = print,
 ) -> Results:
     """Run the phases (a phase with 0 edits is skipped) and print their figures."""
-    if edit not in EDITS or (edit == "phone" and master != "zuora"):
-        raise ValueError("the edit is the name, or (Zuora master only) the bill-to phone")
+    if edit not in EDITS or (edit == "email" and master != "zuora"):
+        raise ValueError("the edit is the name, or (Zuora master only) the bill-to email")
     from syncadmin.models import SyncRun
     from syncadmin.services.runs import sync_run_execute
     from syncadmin.testbed import SandboxHandle, configure

@@ -66,7 +66,7 @@ class Command(BaseCommand):
             default="name",
             help="what each edit changes: the name (with Zuora as master it also renames the "
             "addressee of the customer's address lines, which costs a read of the customer), "
-            "or the bill-to phone (one field; Zuora master only)",
+            "or the bill-to email (one field on no address line; Zuora master only)",
         )
         parser.add_argument("--timeout", type=float, default=300.0, help="seconds per phase")
 
@@ -74,8 +74,8 @@ class Command(BaseCommand):
         for name in ("accounts", "concurrency"):
             if options[name] < 1:
                 raise CommandError(f"--{name} must be at least 1")
-        if options["edit"] == "phone" and options["master"] != "zuora":
-            raise CommandError("--edit phone works with --master zuora only")
+        if options["edit"] == "email" and options["master"] != "zuora":
+            raise CommandError("--edit email works with --master zuora only")
         for name in ("singles", "burst", "lost"):
             if options[name] < 0:
                 raise CommandError(f"--{name} cannot be negative")
