@@ -411,3 +411,31 @@ def test_run_sandboxes_refuses_a_hook_without_a_secret(monkeypatch):
         call_command(
             "run_sandboxes", "--hook-base-url", "http://127.0.0.1:8000", "--hook-secret", ""
         )
+
+
+def test_netsuite_ui_edits_fire_the_user_event_without_an_api_call(netsuite_sandbox, receiver):
+    netsuite_sandbox.hooks.configure(url=receiver.url, secret=SECRET)
+    netsuite_sandbox.reset_calls()
+
+    inline = requests.post(
+        f"{netsuite_sandbox.url}/_sandbox/ui/customer/2?inline=true",
+        json={"phone": "555-0199"},
+        timeout=5,
+    )
+    address = requests.post(
+        f"{netsuite_sandbox.url}/_sandbox/ui/customer/3/address", json={"city": "Oslo"}, timeout=5
+    )
+    refused = requests.post(
+        f"{netsuite_sandbox.url}/_sandbox/ui/customer/2", json={"email": "not an email"}, timeout=5
+    )
+
+    assert (inline.status_code, address.status_code, refused.status_code) == (204, 204, 400)
+    assert "Invalid email address" in refused.text
+    receiver.wait_for(2)
+    assert netsuite_sandbox.hooks.wait_idle()
+    assert receiver.verified_bodies() == [
+        {"recordType": "customer", "id": "2", "eventType": "xedit"},
+        {"recordType": "customer", "id": "3", "eventType": "edit"},
+    ]
+    assert netsuite_sandbox.customer(2)["phone"] == "555-0199"
+    assert netsuite_sandbox.call_summary()["total"] == 0
