@@ -8,6 +8,7 @@ import logging
 import os
 
 from connectors.sandboxes import netsuite, zuora
+from connectors.sandboxes.hooks import HookSettings
 from connectors.sandboxes.server import SandboxConfig
 
 Sandbox = zuora.ZuoraSandbox | netsuite.NetSuiteSandbox
@@ -20,6 +21,19 @@ def build_parser() -> argparse.ArgumentParser:
     shared.add_argument("--state-file", default=None, help="load from / save to this JSON file")
     shared.add_argument("--latency-ms", type=float, default=0.0)
     shared.add_argument("--fault-rate", type=float, default=0.0)
+    hooks = shared.add_argument_group(
+        "change notifications",
+        "post a signed call to syncadmin's hook after each save, as the vendor would "
+        "(Zuora callouts, NetSuite's user event script); see docs/sandboxes.md",
+    )
+    hooks.add_argument("--hook-url", default="", help="e.g. http://127.0.0.1:8000/hooks/zuora/")
+    hooks.add_argument(
+        "--hook-secret",
+        default=os.environ.get("SANDBOX_HOOK_SECRET", ""),
+        help="the shared secret that signs each call (default: $SANDBOX_HOOK_SECRET)",
+    )
+    hooks.add_argument("--hook-retries", type=int, default=3)
+    hooks.add_argument("--hook-retry-delay", type=float, default=1.0, metavar="SECONDS")
     parser = argparse.ArgumentParser(
         prog="python -m connectors.sandboxes",
         description="A local Zuora or NetSuite sandbox for syncadmin.",
@@ -31,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--accounts", type=int, default=200, help="accounts to seed")
     z.add_argument("--concurrency-limit", type=int, default=40)
     z.add_argument("--token-ttl", type=int, default=3599)
+    z.add_argument(
+        "--hook-basic-user",
+        default="",
+        help="send the callout with HTTP Basic auth (a tenant that cannot add the signature)",
+    )
+    z.add_argument(
+        "--hook-basic-password", default=os.environ.get("SANDBOX_HOOK_BASIC_PASSWORD", "")
+    )
     z.set_defaults(start=_zuora)
 
     n = vendors.add_parser("netsuite", parents=[shared], help="a NetSuite account (SuiteTalk REST)")
@@ -49,6 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def hook_settings(args: argparse.Namespace) -> HookSettings | None:
+    """The hook options as settings; None without --hook-url. Raises ValueError."""
+    if not args.hook_url:
+        return None
+    settings = HookSettings(
+        url=args.hook_url,
+        secret=args.hook_secret,
+        basic_user=getattr(args, "hook_basic_user", ""),
+        basic_password=getattr(args, "hook_basic_password", ""),
+        retries=args.hook_retries,
+        retry_delay_seconds=args.hook_retry_delay,
+    )
+    settings.validate()
+    return settings
+
+
 def _zuora(args: argparse.Namespace, config: SandboxConfig) -> tuple[Sandbox, str]:
     sandbox = zuora.ZuoraSandbox(
         host=args.host,
@@ -56,6 +94,7 @@ def _zuora(args: argparse.Namespace, config: SandboxConfig) -> tuple[Sandbox, st
         config=config,
         token_ttl=args.token_ttl,
         state_file=args.state_file,
+        hook=hook_settings(args),
     )
     if not sandbox.accounts:
         sandbox.seed(args.accounts, seed=args.seed)
@@ -74,6 +113,7 @@ def _netsuite(args: argparse.Namespace, config: SandboxConfig) -> tuple[Sandbox,
         state_file=args.state_file,
         token_ttl=args.token_ttl,
         time_zone=args.time_zone,
+        hook=hook_settings(args),
     )
     if not (args.state_file and os.path.exists(args.state_file)):
         sandbox.seed(customers=args.customers, seed=args.seed)
@@ -86,7 +126,12 @@ def _netsuite(args: argparse.Namespace, config: SandboxConfig) -> tuple[Sandbox,
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        hook_settings(args)
+    except ValueError as exc:
+        parser.error(f"hook options: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = SandboxConfig(
         latency_ms=args.latency_ms,
@@ -94,6 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         fault_rate=args.fault_rate,
     )
     sandbox, banner = args.start(args, config)
+    if sandbox.hooks.active:
+        hook = sandbox.hooks.settings
+        how = "signed" if hook.secret else "with Basic auth"
+        if hook.secret and hook.basic_user:
+            how = "signed and with Basic auth"
+        banner += f"\n  hooks: each save posts a call ({how}) to {hook.url}"
     print(banner, flush=True)
     try:
         sandbox.serve_forever()

@@ -31,6 +31,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from connectors.netsuite import fields
+from connectors.sandboxes.hooks import HookSettings
 from connectors.sandboxes.seed import SeedAccount, generate_accounts
 from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 
@@ -267,8 +268,11 @@ class NetSuiteSandbox(SandboxServer):
         state_file: str | None = None,
         clock: Callable[[], datetime] | None = None,
         time_zone: str | tzinfo = UTC,
+        hook: HookSettings | None = None,
     ) -> None:
-        super().__init__(host=host, port=port, config=config or SandboxConfig(concurrency_limit=5))
+        super().__init__(
+            host=host, port=port, config=config or SandboxConfig(concurrency_limit=5), hook=hook
+        )
         self.account_id = account_id.upper()
         self.one_world = one_world
         self.multi_currency = multi_currency
@@ -329,6 +333,7 @@ class NetSuiteSandbox(SandboxServer):
             "sandbox.ui",
             self._ui_address_edit,
         )
+        self.route("POST", r"/_sandbox/ui/customer/(?P<key>\d+)", "sandbox.ui", self._ui_edit)
 
     # -- vendor-shaped answers ----------------------------------------------------------------
     def throttled(self, reason: str, retry_after: int) -> Response:
@@ -749,9 +754,40 @@ class NetSuiteSandbox(SandboxServer):
                     [*values.values(), rows[0]["addressbookaddress"]],
                 )
                 self.db.commit()
+                self._user_event(int(request.params["key"]), "edit")
         except Problem as problem:
             return problem_response(problem.status, problem.code, problem.detail, problem.path)
         return Response(204)
+
+    def user_edit(self, internal_id: int, changes: dict[str, Any], *, inline: bool = False) -> None:
+        """A NetSuite user's save of the customer in the UI (record API field names): the
+        user event script fires "edit", or "xedit" for an inline edit in a list. Not an API
+        call: no latency, no concurrency slot. Raises ValueError when NetSuite would refuse."""
+        ui = Request(method="PATCH", path="", query={}, headers={}, body=b"", url="")
+        try:
+            with self.state_lock:
+                internal_id = self._require(str(internal_id))
+                self._write(ui, internal_id, changes, replace=False)
+                self._user_event(internal_id, "xedit" if inline else "edit")
+        except Problem as problem:
+            raise ValueError(problem.detail) from None
+
+    def _ui_edit(self, request: Request) -> Response:
+        try:
+            changes = request.json() or {}
+            if not isinstance(changes, dict):
+                raise ValueError("the body must be a JSON object of the fields to change")
+            inline = (request.arg("inline") or "").lower() in ("1", "true")
+            self.user_edit(int(request.params["key"]), changes, inline=inline)
+        except ValueError as exc:
+            return problem_response(400, "USER_ERROR", str(exc))
+        return Response(204)
+
+    def _user_event(self, internal_id: int, event_type: str) -> None:
+        """Queue the call the syncadmin user event script makes after a customer is saved."""
+        self.hooks.notify(
+            {"recordType": "customer", "id": str(internal_id), "eventType": event_type}
+        )
 
     # -- metadata ------------------------------------------------------------------------------
     def _metadata(self, request: Request) -> Response:
@@ -1137,6 +1173,7 @@ class NetSuiteSandbox(SandboxServer):
         body = self._body(request)
         with self.state_lock:
             internal_id = self._write(request, None, body, replace=True)
+            self._user_event(internal_id, "create")
         return self._created(request, internal_id)
 
     def _patch(self, request: Request) -> Response:
@@ -1145,6 +1182,7 @@ class NetSuiteSandbox(SandboxServer):
         with self.state_lock:
             internal_id = self._require(request.params["key"])
             self._write(request, internal_id, body, replace=replace)
+            self._user_event(internal_id, "edit")
         return Response(204)
 
     def _put(self, request: Request) -> Response:
@@ -1167,8 +1205,9 @@ class NetSuiteSandbox(SandboxServer):
         body = {**body, "externalId": external_id}
         replace = "addressbook" in (request.arg("replace") or "").lower().split(",")
         with self.state_lock:
-            internal_id = self._resolve(key)
-            internal_id = self._write(request, internal_id, body, replace=replace)
+            existing = self._resolve(key)
+            internal_id = self._write(request, existing, body, replace=replace)
+            self._user_event(internal_id, "create" if existing is None else "edit")
         return self._created(request, internal_id)
 
     # -- validation and writes -------------------------------------------------------------------

@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from connectors.sandboxes.hooks import HookSender, HookSettings
+
 logger = logging.getLogger(__name__)
 
 # "garbage": the call is carried out, then answered 200 with a body the client cannot use (see
@@ -131,9 +133,16 @@ class SandboxServer:
     name = "sandbox"
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, config: SandboxConfig | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config: SandboxConfig | None = None,
+        hook: HookSettings | None = None,
     ):
         self.config = config or SandboxConfig()
+        # Change notifications after saves (Zuora callouts, NetSuite's user event script).
+        self.hooks = HookSender(self.name, hook)
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self._lock = threading.Lock()
         self.state_lock = threading.RLock()  # guards the sandbox's data
@@ -156,6 +165,9 @@ class SandboxServer:
         self.route(
             "GET", r"/_sandbox/state", "sandbox.state", lambda r: Response(200, self.inspect())
         )
+        self.route("GET", r"/_sandbox/hooks", "sandbox.hooks", self._get_hooks)
+        self.route("POST", r"/_sandbox/hooks", "sandbox.hooks", self._set_hooks)
+        self.route("POST", r"/_sandbox/hooks/reset", "sandbox.hooks", self._reset_hooks)
 
     # -- routing ----------------------------------------------------------------------------
     def route(self, method: str, pattern: str, endpoint: str, handler: Handler) -> None:
@@ -214,6 +226,21 @@ class SandboxServer:
     def _reset_calls(self, request: Request) -> Response:
         self.reset_calls()
         return Response(200, self.call_summary())
+
+    def _get_hooks(self, request: Request) -> Response:
+        with_deliveries = (request.arg("deliveries") or "").lower() in ("1", "true")
+        return Response(200, self.hooks.summary(with_deliveries=with_deliveries))
+
+    def _set_hooks(self, request: Request) -> Response:
+        try:
+            self.hooks.configure(**(request.json() or {}))
+        except (ValueError, TypeError) as exc:
+            return Response(400, {"message": str(exc)})
+        return Response(200, self.hooks.summary())
+
+    def _reset_hooks(self, request: Request) -> Response:
+        self.hooks.reset()
+        return Response(200, self.hooks.summary())
 
     def call_summary(self) -> dict[str, Any]:
         with self._lock:
@@ -420,6 +447,7 @@ class SandboxServer:
             self._httpd.server_close()
 
     def stop(self) -> None:
+        self.hooks.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()

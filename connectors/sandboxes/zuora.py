@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from connectors.sandboxes.hooks import HookSettings
 from connectors.sandboxes.seed import generate_accounts
 from connectors.sandboxes.server import Request, Response, SandboxConfig, SandboxServer
 from connectors.zuora import fields as zf
@@ -608,8 +609,11 @@ class ZuoraSandbox(SandboxServer):
         token_ttl: int = 3599,
         tenant_utc_offset: str = "-08:00",
         state_file: str | os.PathLike[str] | None = None,
+        hook: HookSettings | None = None,
     ) -> None:
-        super().__init__(host=host, port=port, config=config or SandboxConfig(concurrency_limit=40))
+        super().__init__(
+            host=host, port=port, config=config or SandboxConfig(concurrency_limit=40), hook=hook
+        )
         self.clients = dict(clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET})
         self.token_ttl = token_ttl
         self.tz = _offset(tenant_utc_offset)
@@ -689,6 +693,9 @@ class ZuoraSandbox(SandboxServer):
         )
         self.route("POST", r"/_sandbox/save", "sandbox.save", self._control_save)
         self.route("POST", r"/_sandbox/tokens/revoke", "sandbox.tokens", self._control_revoke)
+        self.route(
+            "POST", r"/_sandbox/ui/accounts/(?P<key>[^/]+)", "sandbox.ui", self._control_ui_edit
+        )
 
     # -- vendor-shaped answers --------------------------------------------------------------------
     def _envelope(self, obj: int, category: int, message: str) -> dict[str, Any]:
@@ -1575,6 +1582,7 @@ class ZuoraSandbox(SandboxServer):
             }
             self.accounts[account_id] = record
             self._index_account(record)
+            self._callout("AccountCreated", record)
             return Response(
                 200,
                 {
@@ -1609,6 +1617,7 @@ class ZuoraSandbox(SandboxServer):
             account.update(changes)
             account["updatedDate"] = now
             self._index_account(account)
+            self._callout("AccountUpdated", account)
             return Response(200, {"success": True})
 
     def _action_update(self, request: Request) -> Response:
@@ -1656,6 +1665,7 @@ class ZuoraSandbox(SandboxServer):
         account.update(changes)
         account["updatedDate"] = self._now(after=account["updatedDate"])
         self._index_account(account)
+        self._callout("AccountUpdated", account)
         return key
 
     # -- actions query (ZOQL) ---------------------------------------------------------------------
@@ -1745,6 +1755,32 @@ class ZuoraSandbox(SandboxServer):
             body["queryLocator"] = f"{snapshot_id}-{end}"
         return Response(200, body)
 
+    # -- callout notifications ----------------------------------------------------------------
+    def _callout(self, event: str, account: dict[str, Any]) -> None:
+        """Queue the callout Zuora sends for this account event (when hooks are configured)."""
+        self.hooks.notify(
+            {"event": event, "accountId": account["id"], "accountNumber": account["accountNumber"]}
+        )
+
+    def user_edit(self, key: str, changes: dict[str, Any]) -> None:
+        """An edit a Zuora user makes in the UI (v1 update body: fields, billToContact,
+        soldToContact). It fires the AccountUpdated callout like an API update, but is not an
+        API call: no latency, no concurrency slot. Raises ValueError when Zuora would refuse."""
+        try:
+            self._do_update(key, changes)
+        except ApiFailure as failure:
+            raise ValueError(failure.message) from None
+
+    def _control_ui_edit(self, request: Request) -> Response:
+        try:
+            changes = request.json() or {}
+            if not isinstance(changes, dict):
+                raise ValueError("the body must be a JSON object of the fields to change")
+            self.user_edit(request.params["key"], changes)
+        except ValueError as exc:
+            return Response(400, {"success": False, "message": str(exc)})
+        return Response(200, {"success": True})
+
     def _update_contact(self, request: Request) -> Response:
         body = self._body(request)
         key = request.params["key"]
@@ -1759,6 +1795,9 @@ class ZuoraSandbox(SandboxServer):
             contact.update(changes)
             # Only the contact: Zuora leaves the account's updatedDate alone.
             contact["updatedDate"] = self._now(after=contact["updatedDate"])
+            account = self.accounts.get(contact.get("accountId") or "")
+            if account is not None:
+                self._callout("ContactUpdated", account)
             return Response(200, {**self._v1_contact(contact), "success": True})
 
     def _v1_contact(self, contact: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.sandboxes import netsuite as ns_sandbox
 from connectors.sandboxes import zuora as z_sandbox
+from connectors.sandboxes.hooks import HookSettings
 from connectors.sandboxes.seed import SeedAccount, generate_accounts, probable_counterparts
 from connectors.sandboxes.server import SandboxConfig
 from connectors.zuora.fields import SYNC_TO_NETSUITE
@@ -48,8 +50,30 @@ class Command(BaseCommand):
         parser.add_argument("--latency-ms", type=float, default=0.0)
         parser.add_argument("--netsuite-concurrency", type=int, default=5)
         parser.add_argument("--fault-rate", type=float, default=0.0)
+        parser.add_argument(
+            "--hook-base-url",
+            default="",
+            help="announce each save to syncadmin's hooks, as the vendors do: Zuora posts to "
+            "<this>/hooks/zuora/, NetSuite to <this>/hooks/netsuite/ (e.g. http://127.0.0.1:8000)",
+        )
+        parser.add_argument(
+            "--hook-secret",
+            default=os.environ.get("SANDBOX_HOOK_SECRET", ""),
+            help="the shared secret that signs the calls (default: $SANDBOX_HOOK_SECRET)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        hooks = {}
+        if options["hook_base_url"]:
+            try:
+                for system in ("zuora", "netsuite"):
+                    hooks[system] = HookSettings(
+                        url=f"{options['hook_base_url'].rstrip('/')}/hooks/{system}/",
+                        secret=options["hook_secret"],
+                    )
+                    hooks[system].validate()
+            except ValueError as exc:
+                raise CommandError(f"--hook-base-url / --hook-secret: {exc}") from None
         state_dir = Path(options["state_dir"])
         state_dir.mkdir(parents=True, exist_ok=True)
         zuora = z_sandbox.ZuoraSandbox(
@@ -61,6 +85,7 @@ class Command(BaseCommand):
                 fault_rate=options["fault_rate"],
             ),
             state_file=state_dir / "zuora.json",
+            hook=hooks.get("zuora"),
         )
         if not zuora.accounts:
             zuora.seed(options["accounts"], seed=options["seed"])
@@ -73,6 +98,7 @@ class Command(BaseCommand):
                 fault_rate=options["fault_rate"],
             ),
             state_file=state_dir / "netsuite.json",
+            hook=hooks.get("netsuite"),
         )
         if not (state_dir / "netsuite.json").exists():
             # Another seed than Zuora's: these are the ERP's own customers, not copies. A few
