@@ -5,7 +5,9 @@ SuiteScript (which computes the same HMAC in JavaScript).
 A call carries two headers:
     X-Syncadmin-Timestamp: the sender's Unix time in whole seconds
     X-Syncadmin-Signature: "v1=" + hex HMAC-SHA256(secret, "<timestamp>." + raw body)
-Signing the timestamp with the body means neither can be changed without the secret.
+Signing the timestamp with the body means neither can be changed without the secret. The
+receiver refuses a call it has already accepted (a replay), so senders put a unique "eventId"
+in the body: two saves of one record within one second are then two calls, not one refused.
 """
 
 from __future__ import annotations

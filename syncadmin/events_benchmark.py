@@ -359,22 +359,12 @@ class StandInReceiver:
 
 
 def receiver_enable(*, system: str, secret: str) -> None:
-    """Turn near-real-time on in syncadmin for `system`'s hook, with this shared secret.
+    """Turn near-real-time on in syncadmin for `system`'s hook, with this shared secret (the
+    benchmark's own; the admin's *Generate secret* makes a random one)."""
+    from syncadmin.services.hooks import hook_enabled_set, hook_secret_set
 
-    The receiving side (issue 22's endpoints, its settings and its queue) owns that setting;
-    this is the one place the benchmark depends on its API.
-    """
-    try:
-        from syncadmin.services import hooks as hook_services  # type: ignore[attr-defined]
-
-        enable = hook_services.hooks_enable
-    except (ImportError, AttributeError):
-        raise ReceiverUnavailable(
-            "syncadmin's hook endpoints are not installed here (syncadmin.services.hooks."
-            "hooks_enable(system=..., secret=...) is missing): run with --receiver standin, "
-            "or adapt syncadmin.events_benchmark.receiver_enable to the receiving side."
-        ) from None
-    enable(system=system, secret=secret)
+    hook_secret_set(system=system, secret=secret)
+    hook_enabled_set(system=system, enabled=True)
 
 
 def _free_port() -> int:

@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import re
+import uuid
 import secrets
 import sqlite3
 import threading
@@ -786,7 +787,12 @@ class NetSuiteSandbox(SandboxServer):
     def _user_event(self, internal_id: int, event_type: str) -> None:
         """Queue the call the syncadmin user event script makes after a customer is saved."""
         self.hooks.notify(
-            {"recordType": "customer", "id": str(internal_id), "eventType": event_type}
+            {
+                "recordType": "customer",
+                "id": str(internal_id),
+                "eventType": event_type,
+                "eventId": uuid.uuid4().hex,  # two saves in one second are two calls
+            }
         )
 
     # -- metadata ------------------------------------------------------------------------------

@@ -1759,7 +1759,12 @@ class ZuoraSandbox(SandboxServer):
     def _callout(self, event: str, account: dict[str, Any]) -> None:
         """Queue the callout Zuora sends for this account event (when hooks are configured)."""
         self.hooks.notify(
-            {"event": event, "accountId": account["id"], "accountNumber": account["accountNumber"]}
+            {
+                "event": event,
+                "accountId": account["id"],
+                "accountNumber": account["accountNumber"],
+                "eventId": uuid.uuid4().hex,  # two saves in one second are two calls
+            }
         )
 
     def user_edit(self, key: str, changes: dict[str, Any]) -> None:

@@ -102,13 +102,18 @@ def hook_secret_generate(*, system: str) -> str:
     """A new shared secret for the system's hook, replacing any before it (calls signed with
     the old one are refused from now on). Returned once, to be shown once; stored encrypted."""
     secret = secrets.token_urlsafe(32)
+    hook_secret_set(system=system, secret=secret)
+    return secret
+
+
+def hook_secret_set(*, system: str, secret: str) -> None:
+    """Store `secret` as the system's shared secret (encrypted), replacing any before it."""
     with transaction.atomic():
         row = HookSettings.objects.select_for_update().get(pk=hook_settings_get(system).pk)
         row.set_secret("secret", secret)
         row.secret_set_at = timezone.now()
         row.save(update_fields=["secret_encrypted", "secret_set_at", "updated_at"])
-    logger.info("a new shared secret was generated for the %s hook", SYSTEM_NAMES[system])
-    return secret
+    logger.info("a new shared secret was set for the %s hook", SYSTEM_NAMES[system])
 
 
 def hook_basic_auth_set(*, username: str) -> str:

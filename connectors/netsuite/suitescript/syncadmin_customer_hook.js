@@ -64,7 +64,10 @@ define(['N/crypto', 'N/encode', 'N/https', 'N/log', 'N/runtime'], (crypto, encod
                 return;
             }
             const id = String(context.newRecord.id);
-            const body = JSON.stringify({ recordType: 'customer', id: id, eventType: context.type });
+            // eventId makes two saves within one second two different calls: the receiver
+            // refuses a call it has already seen (same timestamp, same body) as a replay.
+            const eventId = `${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
+            const body = JSON.stringify({ recordType: 'customer', id: id, eventType: context.type, eventId: eventId });
             const timestamp = String(Math.floor(Date.now() / 1000));
             const response = https.post({
                 url: url,
