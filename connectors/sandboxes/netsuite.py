@@ -13,11 +13,11 @@ import logging
 import os
 import random
 import re
-import uuid
 import secrets
 import sqlite3
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
