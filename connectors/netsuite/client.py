@@ -45,6 +45,7 @@ CUSTOMER_COLUMNS = (
     ("lastname", "lastName"),
     ("email", "email"),
     ("phone", "phone"),
+    ("fax", "fax"),
     ("comments", "comments"),
     ("externalid", "externalId"),
     ("isinactive", "isInactive"),
@@ -176,6 +177,14 @@ def _iso(text: str | None) -> str | None:
     # SuiteQL TO_CHAR text "2024-01-15 10:30:00" -> the record API's "2024-01-15T10:30:00Z"
     # shape, still on NetSuite's clock (see suiteql_time).
     return f"{text.replace(' ', 'T')}Z" if text else None
+
+
+def _amount(text: Any) -> float | None:
+    """A SuiteQL currency value ("1234.5") as the record API's number; None when unreadable."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _quote_ids(ids: list[str]) -> str:
@@ -507,6 +516,8 @@ class NetSuiteClient:
         for name in fields.ALL:
             if name in fields.CHECKBOX_FIELDS:
                 record[name] = row.get(name) == "T"
+            elif name in fields.CURRENCY_FIELDS and name in row:
+                record[name] = _amount(row[name])  # a number, as the record API reads it
             elif name in row:
                 record[name] = row[name]
         record["lastModifiedDate"] = _iso(row.get("lastmodified"))

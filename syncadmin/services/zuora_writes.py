@@ -76,6 +76,7 @@ CONTACT_FIELDS = (
     "state",
     "zipCode",
     "country",
+    "fax",
 )
 
 
