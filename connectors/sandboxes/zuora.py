@@ -629,9 +629,7 @@ def _seed_sales_and_tax(rng: random.Random, acc: Any) -> dict[str, Any]:
         "purchaseOrderNumber": f"PO-{rng.randint(1000, 99999)}" if rng.random() < 0.4 else None,
         "mrr": mrr,
         "taxExemptStatus": status,
-        "taxExemptCertificateID": f"EXM-{rng.randint(10000, 99999)}"
-        if status != "No"
-        else None,
+        "taxExemptCertificateID": f"EXM-{rng.randint(10000, 99999)}" if status != "No" else None,
         "vATId": f"VAT{rng.randint(10**8, 10**9 - 1)}"
         if acc.bill_to.country_code != "US" and rng.random() < 0.4
         else None,
@@ -1849,10 +1847,7 @@ class ZuoraSandbox(SandboxServer):
                 "crmId": account.get("crmId"),
                 "notes": account.get("notes"),
                 "parentId": account.get("parentId"),
-                **{
-                    name: account.get(stored)
-                    for name, (stored, _) in ACCOUNT_TEXT_INPUT.items()
-                },
+                **{name: account.get(stored) for name, (stored, _) in ACCOUNT_TEXT_INPUT.items()},
                 **{
                     name: account.get(name)
                     for name in zf.ALL

@@ -123,8 +123,7 @@ ZUORA_TO_NETSUITE: tuple[BuiltinRow, ...] = (
     BuiltinRow(
         "Status (status)",
         "Inactive (isInactive)",
-        "Never sent: the sync never inactivates a NetSuite customer, even for a Canceled "
-        "account.",
+        "Never sent: the sync never inactivates a NetSuite customer, even for a Canceled account.",
         "customer_payload",
     ),
     BuiltinRow(

@@ -66,9 +66,7 @@ def account_payload(
     name = account_name(customer)
     bill_line = billing_line(customer)
     ship_line = shipping_line(customer) or bill_line
-    bill_to = contact(
-        customer, bill_line, role="Bill To", warnings=warnings, is_create=is_create
-    )
+    bill_to = contact(customer, bill_line, role="Bill To", warnings=warnings, is_create=is_create)
     sold_to = contact(
         customer,
         ship_line,
