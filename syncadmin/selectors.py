@@ -252,6 +252,8 @@ ERROR_HINTS: dict[str, str] = {
     "UNKNOWN_US_STATE": "Correct the state of the US address in Zuora to a state's full name "
     "or its two-letter code (California or CA), then retry.",
     "VALUE_TOO_LONG": "Shorten the field named in the message, then retry.",
+    "INVALID_MRR": "Check the account's subscriptions in Zuora (Zuora computes MRR from them), "
+    "then retry.",
     "PARENT_NOT_SYNCED": "Sync or link the parent account first; the child follows.",
     "PARENT_FAILED": "Fix the parent account's error first; the child is retried with it.",
     "ALREADY_LINKED": "The destination record is linked to another source record; check the "
