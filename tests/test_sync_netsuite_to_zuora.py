@@ -1138,3 +1138,14 @@ def test_netsuite_tax_registration_numbers_never_reach_zuora(ns_master, run_sync
         assert contact(ns_master, account, role).get("taxRegion") is None
     assert "GB123456789" not in str(list(ns_master.zuora.accounts.values()))
     assert "GB123456789" not in str(list(ns_master.zuora.contacts.values()))
+
+
+def test_netsuite_without_the_zuora_only_copies_still_syncs_to_zuora(ns_master, run_sync):
+    # A NetSuite-master account needs none of the fields only Zuora → NetSuite writes.
+    for name in ns_fields.ZUORA_TO_NETSUITE_ONLY:
+        ns_master.netsuite.remove_custom_field(name)
+
+    report = run_sync()
+
+    assert report.counts["created"] == len(syncable(ns_master))
+    assert SyncRun.objects.get().status == SyncRun.Status.SUCCEEDED

@@ -1173,3 +1173,27 @@ def test_a_canceled_account_never_inactivates_its_netsuite_customer(systems, run
     assert systems.netsuite.customer(customer_id)["isInactive"] is False
     assert ns_writes(systems) == 0
     assert "Canceled" in AccountResult.objects.filter(source_id=account["id"]).latest("id").reason
+
+
+def test_a_copy_netsuite_lacks_is_left_out_once_and_the_run_says_which_field_to_create(
+    systems, run_sync
+):
+    # An account upgraded before its admin created the new field: one refused write, not one
+    # failed account per account.
+    systems.netsuite.remove_custom_field(ns_fields.ZUORA_MRR)
+    expected = syncable(systems)
+
+    report = run_sync()
+
+    assert report.counts["created"] == len(expected)
+    # Refused at most once per write already on the wire when the first refusal came back.
+    refused = systems.netsuite.calls_to("record.customer.upsert") - len(expected)
+    assert 1 <= refused <= 10 < len(expected)
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.PARTLY_FAILED
+    assert run.message.count("NetSuite refused these copies of Zuora values") == 1
+    assert "MRR (custentity_zuora_mrr" in run.message and "Check setup" in run.message
+    with_rep = next(a for a in expected if a.get("salesRepName"))
+    customer = customer_for(systems, with_rep["id"])
+    assert customer[ns_fields.ZUORA_SALES_REP] == with_rep["salesRepName"]
+    assert ns_fields.ZUORA_MRR not in customer

@@ -195,8 +195,8 @@ def _quote_ids(ids: list[str]) -> str:
 
 def customer_selection_query(since: datetime, extra_where: str = "") -> str:
     """The SuiteQL that selects customers changed since `since` (every column the sync reads,
-    the custom fields included), oldest change first."""
-    custom = ", ".join(fields.ALL)
+    the custom fields it reads included), oldest change first."""
+    custom = ", ".join(name for name in fields.ALL if name not in fields.ZUORA_TO_NETSUITE_ONLY)
     columns = ", ".join(c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS)
     where = f"lastmodifieddate >= {to_suiteql_date(since)}"
     if extra_where:

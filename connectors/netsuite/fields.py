@@ -50,6 +50,23 @@ CURRENCY_FIELDS = (ZUORA_MRR,)
 CHECKBOX_FIELDS = (ZUORA_AUTO_PAY, SEND_TO_ZUORA)
 ALL = TEXT_FIELDS + CURRENCY_FIELDS + CHECKBOX_FIELDS
 
+# Copies of Zuora values only the Zuora -> NetSuite sync writes and nothing reads back: the
+# NetSuite -> Zuora selection leaves them out, so it works in an account without them.
+ZUORA_TO_NETSUITE_ONLY = (
+    ZUORA_SALES_REP,
+    ZUORA_CUSTOMER_SERVICE_REP,
+    ZUORA_PURCHASE_ORDER_NUMBER,
+    ZUORA_MRR,
+    ZUORA_TAX_EXEMPT_STATUS,
+    ZUORA_TAX_EXEMPT_CERTIFICATE_ID,
+)
+# Informational copies a write can do without: one NetSuite refuses (a field not created yet,
+# or created with another type) is left out of the run's writes, and the run says which to fix.
+# Not the Zuora ID, which doubles as the cross-reference.
+OPTIONAL_COPIES = tuple(
+    name for name in TEXT_FIELDS + CURRENCY_FIELDS + (ZUORA_AUTO_PAY,) if name != ZUORA_ID
+)
+
 # The type each custom field is created with in NetSuite (Customization > Entity Fields).
 KIND: dict[str, str] = {
     **dict.fromkeys(TEXT_FIELDS, "Free-Form Text"),
