@@ -1149,3 +1149,30 @@ def test_netsuite_without_the_zuora_only_copies_still_syncs_to_zuora(ns_master, 
 
     assert report.counts["created"] == len(syncable(ns_master))
     assert SyncRun.objects.get().status == SyncRun.Status.SUCCEEDED
+
+
+def test_a_full_run_after_the_upgrade_copies_the_fax_to_accounts_linked_before(ns_master, run_sync):
+    from syncadmin.services.zuora_writes import PAYLOAD_KEY, SOURCE_KEY, SOURCE_ROW_KEY
+
+    with_fax = next(i for i in roots(ns_master) if ns_master.netsuite.customer(i).get("fax"))
+    run_sync()
+    account = account_for(ns_master, with_fax)
+    for link in RecordLink.objects.all():  # as links made before the fax was read or mapped
+        stored = link.last_payload
+        stored[SOURCE_KEY] = stored[SOURCE_ROW_KEY] = "before-the-upgrade"
+        for key in ("billToContact", "soldToContact"):
+            stored[PAYLOAD_KEY][key].pop("fax", None)
+        link.save(update_fields=["last_payload"])
+    for role in ("bill", "sold"):
+        contact(ns_master, account, role)["fax"] = None
+    reset_calls(ns_master)
+
+    run_sync(full=True)
+
+    assert (
+        contact(ns_master, account, "bill")["fax"] == ns_master.netsuite.customer(with_fax)["fax"]
+    )
+    assert contact(ns_master, account, "bill")["description"] == "Bill To Contact"
+    assert ns_master.zuora.calls_to("v1.account.update") == len(
+        [i for i in syncable(ns_master) if ns_master.netsuite.customer(i).get("fax")]
+    )

@@ -1197,3 +1197,28 @@ def test_a_copy_netsuite_lacks_is_left_out_once_and_the_run_says_which_field_to_
     customer = customer_for(systems, with_rep["id"])
     assert customer[ns_fields.ZUORA_SALES_REP] == with_rep["salesRepName"]
     assert ns_fields.ZUORA_MRR not in customer
+
+
+def test_a_full_run_after_the_upgrade_copies_the_new_fields_to_customers_linked_before(
+    systems, run_sync
+):
+    run_sync()
+    new_copies = set(ns_fields.ZUORA_TO_NETSUITE_ONLY) | {"isTaxable"}
+    for link in RecordLink.objects.all():  # as links made before these fields were mapped
+        link.last_payload = {k: v for k, v in link.last_payload.items() if k not in new_copies}
+        link.save(update_fields=["last_payload"])
+    systems.netsuite.sql("UPDATE customer SET custentity_zuora_sales_rep = NULL, taxable = 'F'")
+    account = next(a for a in syncable(systems) if a.get("salesRepName"))
+    systems.netsuite.reset_calls()
+
+    report = run_sync(full=True)
+
+    assert report.counts["updated"] == RecordLink.objects.count()
+    assert ns_writes(systems) == RecordLink.objects.count()  # one write per customer
+    customer = customer_for(systems, account["id"])
+    assert customer[ns_fields.ZUORA_SALES_REP] == account["salesRepName"]
+    systems.netsuite.reset_calls()
+
+    run_sync(full=True)
+
+    assert ns_writes(systems) == 0
