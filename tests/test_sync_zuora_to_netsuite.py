@@ -1186,9 +1186,12 @@ def test_a_copy_netsuite_lacks_is_left_out_once_and_the_run_says_which_field_to_
     report = run_sync()
 
     assert report.counts["created"] == len(expected)
-    # Refused at most once per write already on the wire when the first refusal came back.
+    # Refused at most once per writer already on its way when the first refusal came back.
+    from syncadmin.models import SyncPreferences
+
+    writers = SyncPreferences.objects.get().netsuite_concurrency * 3 + 2
     refused = systems.netsuite.calls_to("record.customer.upsert") - len(expected)
-    assert 1 <= refused <= 10 < len(expected)
+    assert 1 <= refused <= writers < len(expected)
     run = SyncRun.objects.get()
     assert run.status == SyncRun.Status.PARTLY_FAILED
     assert run.message.count("NetSuite refused these copies of Zuora values") == 1

@@ -270,9 +270,11 @@ def test_sales_po_and_tax_fields_are_seeded_read_and_written_in_zuoras_shapes(ap
     zoql = api(
         "POST",
         "/v1/action/query",
-        json={"queryString": f"select SalesRepName, Mrr from Account where Id = '{account['id']}'"},
+        json={
+            "queryString": f"select SalesRepName, VATId from Account where Id = '{account['id']}'"
+        },
     ).json()
-    assert zoql["records"][0]["SalesRepName"] == "Jo Marsh"
+    assert zoql["records"][0] == {"SalesRepName": "Jo Marsh", "VATId": "DE1"}
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ ZOQL_ACCOUNT_FIELDS = {
     "SalesRepName": "salesRepName",
     "CustomerServiceRepName": "customerServiceRepName",
     "PurchaseOrderNumber": "purchaseOrderNumber",
-    "Mrr": "mrr",
+    # No Mrr: Object Query has mrr, the SOAP Account (ZOQL, describe) is not documented to.
     "TaxExemptStatus": "taxExemptStatus",
     "TaxExemptCertificateID": "taxExemptCertificateID",
     "VATId": "vATId",
@@ -286,7 +286,6 @@ DESCRIBE_TYPES = {
     "SalesRepName": ("Sales Rep", "text"),
     "CustomerServiceRepName": ("Customer Service Rep Name", "text"),
     "PurchaseOrderNumber": ("PO Number", "text"),
-    "Mrr": ("Monthly Recurring Revenue", "decimal"),
     "TaxExemptStatus": ("Tax Exempt Status", "picklist"),
     "TaxExemptCertificateID": ("Tax Exempt Certificate ID", "text"),
     "VATId": ("VAT ID", "text"),

@@ -87,7 +87,8 @@ ROW_FIELDS = (
     "SalesRepName",
     "CustomerServiceRepName",
     "PurchaseOrderNumber",
-    "Mrr",
+    # Not Mrr: the SOAP Account object that ZOQL queries is not documented to have it, and
+    # Zuora recomputes MRR without it being an edit of the account.
     "TaxExemptStatus",
     "TaxExemptCertificateID",
     z_fields.SYNC_TO_NETSUITE,
