@@ -45,6 +45,13 @@ FIELD_LABELS: dict[str, str] = {
     ns.ZUORA_BILL_TO_EMAIL: "Bill To email",
     ns.ZUORA_SOLD_TO_ID: "Sold To contact id",
     ns.ZUORA_SOLD_TO_EMAIL: "Sold To email",
+    ns.ZUORA_SALES_REP: "Sales rep",
+    ns.ZUORA_CUSTOMER_SERVICE_REP: "Customer service rep",
+    ns.ZUORA_PURCHASE_ORDER_NUMBER: "Purchase order number",
+    ns.ZUORA_MRR: "MRR",
+    ns.ZUORA_TAX_EXEMPT_STATUS: "Tax exempt status",
+    ns.ZUORA_TAX_EXEMPT_CERTIFICATE_ID: "Tax exempt certificate id",
+    "isTaxable": "Taxable",
     ns.SEND_TO_ZUORA: "Send to Zuora",
     # Zuora account (NetSuite -> Zuora)
     "name": "Account name",
@@ -75,6 +82,8 @@ CONTACT_FIELD_LABELS = {
     "zipCode": "postal code",
     "postalCode": "postal code",
     "country": "country",
+    "fax": "fax",
+    "description": "description",
 }
 ADDRESS_PARTS = ("addressee", "attention", "addr1", "addr2", "city", "state", "zip", "country")
 

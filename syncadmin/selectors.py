@@ -258,6 +258,8 @@ ERROR_HINTS: dict[str, str] = {
     "or correct it on the source record, then retry.",
     "INVALID_FIELD_VALUE": "Correct the value on the source record, or change the field "
     "mapping on the Field mappings page, then retry.",
+    "INVALID_MRR": "Check the account's subscriptions in Zuora (Zuora computes MRR from them), "
+    "then retry.",
     "PARENT_NOT_SYNCED": "Sync or link the parent account first; the child follows.",
     "PARENT_FAILED": "Fix the parent account's error first; the child is retried with it.",
     "ALREADY_LINKED": "The destination record is linked to another source record; check the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -64,6 +65,8 @@ CUSTOMER: dict[str, Any] = {
     "isPerson": False,
     "email": "ap@acme.test",
     "phone": "+1 555 0100",
+    "fax": "+1 555 0111",
+    "vatRegNumber": "GB999888777",
     "comments": "Key account",
     "currency": {"id": "2", "refName": "EUR"},
     "terms": {"id": "10", "refName": "Net 30"},
@@ -247,6 +250,24 @@ CASES = [
     ("bill-to-state", {}, "billToContact.state", "CA"),
     ("bill-to-zip", {}, "billToContact.zipCode", "94000"),
     ("bill-to-country-full-name", {}, "billToContact.country", "United States"),
+    ("bill-to-fax-from-customer", {}, "billToContact.fax", "+1 555 0111"),
+    ("sold-to-fax-from-customer", {}, "soldToContact.fax", "+1 555 0111"),
+    ("empty-fax-not-sent", {"changes": {"fax": ""}}, "billToContact.fax", MISSING),
+    # --- contact descriptions, on create only (a Zuora user's later description stays)
+    ("bill-to-description-on-create", {}, "billToContact.description", "Bill To Contact"),
+    ("sold-to-description-on-create", {}, "soldToContact.description", "Sold To Contact"),
+    (
+        "sold-to-description-when-billing-line-stands-in",
+        {"lines": [BILLING_LINE]},
+        "soldToContact.description",
+        "Sold To Contact",
+    ),
+    (
+        "no-description-on-update",
+        {"is_create": False},
+        "billToContact.description",
+        MISSING,
+    ),
     # --- sold-to contact from the default shipping line
     ("sold-to-first-name", {}, "soldToContact.firstName", "Grace"),
     ("sold-to-last-name", {}, "soldToContact.lastName", "Hopper"),
@@ -301,7 +322,12 @@ def test_rule(kwargs, path, expected):
 )
 def test_two_identical_contacts_when_only_one_line(lines):
     payload, warnings = build(lines=lines)
-    assert payload["billToContact"] == payload["soldToContact"]
+    bill_to, sold_to = dict(payload["billToContact"]), dict(payload["soldToContact"])
+    assert (bill_to.pop("description"), sold_to.pop("description")) == (
+        "Bill To Contact",
+        "Sold To Contact",
+    )
+    assert bill_to == sold_to
     assert payload["soldToContact"]["lastName"] == "King Lovelace"
     assert payload["billToContact"] is not payload["soldToContact"]  # two Zuora contacts
     assert warnings == []
@@ -367,6 +393,8 @@ def test_full_create_payload():
             "state": "CA",
             "zipCode": "94000",
             "country": "United States",
+            "fax": "+1 555 0111",
+            "description": "Bill To Contact",
         },
         "soldToContact": {
             "firstName": "Grace",
@@ -377,8 +405,27 @@ def test_full_create_payload():
             "city": "London",
             "zipCode": "SW1A 1AA",
             "country": "United Kingdom",
+            "fax": "+1 555 0111",
+            "description": "Sold To Contact",
         },
     }
+
+
+@pytest.mark.parametrize("is_create", [True, False], ids=["create", "update"])
+def test_tax_registration_numbers_never_reach_zuora(is_create):
+    payload, _ = build(
+        {"taxRegistration": {"items": [{"taxRegistrationNumber": "FR1"}]}}, is_create=is_create
+    )
+    text = json.dumps(payload)
+    assert "GB999888777" not in text and "FR1" not in text
+    for key in ("vatRegNumber", "taxRegistration", "taxRegion", "taxInfo"):
+        assert key not in text
+
+
+def test_an_update_never_rewrites_the_descriptions_set_on_create():
+    created, _ = build()
+    updated, _ = build(is_create=False)
+    assert account_update(created, updated) == {}
 
 
 # (id, build kwargs, code, field, message fragment)
@@ -546,6 +593,13 @@ ERRORS = [
         "soldToContact 'zipCode' is 21 characters long",
     ),
     (
+        "too-long-fax",
+        {"changes": {"fax": "5" * 41}},
+        "VALUE_TOO_LONG",
+        "fax",
+        "billToContact 'fax' is 41 characters long but Zuora accepts at most 40",
+    ),
+    (
         "too-long-email",
         {"changes": {"email": "e" * 76 + "@x.io"}},
         "VALUE_TOO_LONG",
@@ -586,6 +640,14 @@ UPDATES = [
         "account-and-contact-in-one-body",
         {"notes": "New", "billToContact": {**PREVIOUS["billToContact"], "city": "Ogdenville"}},
         {"notes": "New", "billToContact": {"city": "Ogdenville"}},
+    ),
+    (
+        "fax-rides-in-both-contacts",
+        {
+            "billToContact": {**PREVIOUS["billToContact"], "fax": "+1 555 0222"},
+            "soldToContact": {**PREVIOUS["soldToContact"], "fax": "+1 555 0222"},
+        },
+        {"billToContact": {"fax": "+1 555 0222"}, "soldToContact": {"fax": "+1 555 0222"}},
     ),
     (
         "removed-value-is-not-a-change",

@@ -19,7 +19,7 @@ from syncadmin.mapping import (
     countries,
     customer_payload,
 )
-from syncadmin.mapping.zuora_to_netsuite import address_book_update
+from syncadmin.mapping.zuora_to_netsuite import NEVER_SENT, address_book_update
 
 MISSING = object()  # expected: the key is not in the payload at all
 
@@ -42,6 +42,13 @@ ACCOUNT: dict[str, Any] = {
     "notes": "Key account",
     "createdDate": "2024-01-01T09:00:00-08:00",
     "updatedDate": "2024-02-01T09:00:00-08:00",
+    "salesRepName": "Dana Whitfield",
+    "customerServiceRepName": "Lena Okafor",
+    "purchaseOrderNumber": "PO-4471",
+    "mrr": 1234.5,
+    "taxExemptStatus": "Yes",
+    "taxExemptCertificateID": "EXM-20931",
+    "vATId": "DE123456789",
     zu.CUSTOMER_TYPE: "Company",
     zu.SUBSIDIARY: "Parent : US",
     "billTo": {
@@ -243,6 +250,51 @@ CASES = [
     ("info-sold-to-id", {}, ns.ZUORA_SOLD_TO_ID, "c-sold"),
     ("info-sold-to-email", {}, ns.ZUORA_SOLD_TO_EMAIL, "grace@acme.test"),
     ("info-informational-on-update-too", {"is_create": False}, ns.ZUORA_ID, "8a80aa01"),
+    # --- sales, service, purchase order, MRR: copies in custom fields
+    ("sales-rep", {}, ns.ZUORA_SALES_REP, "Dana Whitfield"),
+    ("customer-service-rep", {}, ns.ZUORA_CUSTOMER_SERVICE_REP, "Lena Okafor"),
+    ("purchase-order-number", {}, ns.ZUORA_PURCHASE_ORDER_NUMBER, "PO-4471"),
+    (
+        "empty-sales-rep-not-sent",
+        {"account_changes": {"salesRepName": ""}},
+        ns.ZUORA_SALES_REP,
+        MISSING,
+    ),
+    ("mrr-as-an-amount", {}, ns.ZUORA_MRR, 1234.5),
+    ("mrr-to-the-cent", {"account_changes": {"mrr": 99.996}}, ns.ZUORA_MRR, 100.0),
+    ("mrr-as-text", {"account_changes": {"mrr": "42.1"}}, ns.ZUORA_MRR, 42.1),
+    ("mrr-zero-is-sent", {"account_changes": {"mrr": 0}}, ns.ZUORA_MRR, 0.0),
+    ("mrr-absent-not-sent", {"account_changes": {"mrr": None}}, ns.ZUORA_MRR, MISSING),
+    # --- tax exemption: a copy of status and certificate, and NetSuite's Taxable box
+    ("tax-exempt-status", {}, ns.ZUORA_TAX_EXEMPT_STATUS, "Yes"),
+    ("tax-exempt-certificate-id", {}, ns.ZUORA_TAX_EXEMPT_CERTIFICATE_ID, "EXM-20931"),
+    ("exempt-is-not-taxable", {}, "isTaxable", False),
+    (
+        "not-exempt-is-taxable",
+        {"account_changes": {"taxExemptStatus": "No"}},
+        "isTaxable",
+        True,
+    ),
+    (
+        "pending-verification-leaves-taxable-alone",
+        {"account_changes": {"taxExemptStatus": "PendingVerification"}},
+        "isTaxable",
+        MISSING,
+    ),
+    (
+        "no-exempt-status-leaves-taxable-alone",
+        {"account_changes": {"taxExemptStatus": ""}},
+        "isTaxable",
+        MISSING,
+    ),
+    ("taxable-on-update-too", {"is_create": False}, "isTaxable", False),
+    # --- never inactivated: a Canceled account leaves the NetSuite customer active
+    (
+        "canceled-account-not-inactivated",
+        {"account_changes": {"status": "Canceled"}},
+        "isInactive",
+        MISSING,
+    ),
     # --- address book lines and labels
     ("bill-to-line-default-billing", {}, f"{BILL}.defaultBilling", True),
     ("bill-to-line-not-default-shipping", {}, f"{BILL}.defaultShipping", False),
@@ -377,13 +429,23 @@ def test_rule(kwargs, path, expected):
         {"is_create": False},
         {"account_changes": {"notes": "", "crmId": None, "paymentTerm": ""}},
         {
+            "account_changes": {
+                "salesRepName": "",
+                "customerServiceRepName": "",
+                "purchaseOrderNumber": "",
+                "mrr": None,
+                "taxExemptStatus": "",
+                "taxExemptCertificateID": "",
+            }
+        },
+        {
             "contact_changes": {
                 "billTo": {"address2": "", "city": None},
                 "soldTo": {"workEmail": ""},
             }
         },
     ],
-    ids=["create", "update", "empty-account-fields", "empty-contact-fields"],
+    ids=["create", "update", "empty-account-fields", "empty-sales-and-tax", "empty-contact-fields"],
 )
 def test_never_sends_none_or_empty(kwargs):
     def walk(value):
@@ -404,6 +466,23 @@ def test_tax_registration_never_sent():
     assert "TAXREG-123" not in text
     assert "GB-VAT-999" not in text
     assert "taxRegion" not in text
+
+
+@pytest.mark.parametrize("is_create", [True, False], ids=["create", "update"])
+@pytest.mark.parametrize(
+    "status", ["Yes", "No", "PendingVerification"], ids=["exempt", "taxable", "pending"]
+)
+def test_tax_reg_number_is_never_sent_even_with_a_vat_id_and_a_certificate(status, is_create):
+    # The incumbent copies the certificate id and the VAT id into Tax Reg. Number; we never do.
+    payload = build({"taxExemptStatus": status}, is_create=is_create)
+    assert not NEVER_SENT & set(payload)
+    assert "DE123456789" not in json.dumps(payload)  # the VAT id goes nowhere
+    assert payload.get(ns.ZUORA_TAX_EXEMPT_CERTIFICATE_ID) == "EXM-20931"  # only its copy
+
+
+@pytest.mark.parametrize("status", ["Canceled", "Draft", "Active"])
+def test_no_status_ever_inactivates_the_customer(status):
+    assert "isInactive" not in build({"status": status}, is_create=False)
 
 
 def test_address_book_has_exactly_the_two_zuora_lines():
@@ -573,6 +652,20 @@ ERRORS = [
         "VALUE_TOO_LONG",
         ns.ZUORA_CRM_ID,
         "at most 300",
+    ),
+    (
+        "too-long-sales-rep",
+        {"account_changes": {"salesRepName": "s" * 301}},
+        "VALUE_TOO_LONG",
+        ns.ZUORA_SALES_REP,
+        "at most 300",
+    ),
+    (
+        "mrr-not-an-amount",
+        {"account_changes": {"mrr": "n/a"}},
+        "INVALID_MRR",
+        "mrr",
+        "Zuora account A-001 has an MRR of 'n/a', which is not an amount",
     ),
 ]
 

@@ -233,3 +233,55 @@ def test_seed_sets_send_to_zuora_on_most_customers() -> None:
     )[0]["n"]
     assert 180 <= flagged < 200
     assert sandbox.sql("SELECT COUNT(*) AS n FROM customer WHERE parent IS NOT NULL")[0]["n"] > 10
+
+
+def test_customers_take_and_return_fax_taxable_and_the_new_custom_fields(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    from connectors.netsuite import fields
+
+    url = f"{netsuite_sandbox.url}/services/rest/record/v1/customer/3"
+    body = {
+        "fax": "+1 555 0144",
+        "isTaxable": True,
+        fields.ZUORA_SALES_REP: "Jo Marsh",
+        fields.ZUORA_TAX_EXEMPT_CERTIFICATE_ID: "EXM-1",
+        fields.ZUORA_MRR: 1234.5,
+    }
+    assert requests.patch(url, json=body, auth=signer(), timeout=5).status_code == 204
+
+    record = requests.get(url, auth=signer(), timeout=5).json()
+    assert {key: record[key] for key in body} == body  # the amount comes back a number
+    row = suiteql(
+        netsuite_sandbox,
+        f"SELECT fax, taxable, {fields.ZUORA_SALES_REP}, {fields.ZUORA_MRR} FROM customer"
+        " WHERE id = 3",
+    ).json()["items"][0]
+    assert (row["fax"], row["taxable"], row[fields.ZUORA_SALES_REP]) == (
+        "+1 555 0144",
+        "T",
+        "Jo Marsh",
+    )
+    assert row[fields.ZUORA_MRR] == "1234.50"  # SuiteQL answers strings
+    text = requests.patch(url, json={fields.ZUORA_MRR: "a lot"}, auth=signer(), timeout=5)
+    assert text.status_code == 400 and error_code(text) == "INVALID_CONTENT"
+    long_fax = requests.patch(url, json={"fax": "5" * 33}, auth=signer(), timeout=5)
+    assert long_fax.status_code == 400
+
+
+def test_metadata_catalog_lists_every_custom_field_with_its_type(
+    netsuite_sandbox: NetSuiteSandbox,
+) -> None:
+    from connectors.netsuite import fields
+
+    schema = requests.get(
+        f"{netsuite_sandbox.url}/services/rest/record/v1/metadata-catalog/customer",
+        headers={"Accept": "application/schema+json"},
+        auth=signer(),
+        timeout=5,
+    ).json()["properties"]
+    kinds = {"Free-Form Text": "string", "Currency": "number", "Check Box": "boolean"}
+    for name in fields.ALL:
+        assert schema[name]["x-ns-custom-field"] is True
+        assert schema[name]["type"] == kinds[fields.KIND[name]]
+    assert schema["isTaxable"]["type"] == "boolean" and schema["fax"]["type"] == "string"

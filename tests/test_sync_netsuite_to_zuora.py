@@ -1085,3 +1085,94 @@ def test_runs_after_an_update_only_run_report_nothing_and_the_watermark_settles(
         assert report.counts == {}, report.counts
     assert zuora_writes(ns_master) == 0
     assert SyncCursor.objects.get(direction="netsuite_to_zuora").watermark == cursor.watermark
+
+
+# -- fax, contact descriptions, tax registrations -------------------------------------------------
+def test_new_accounts_contacts_carry_the_fax_and_their_descriptions(ns_master, run_sync):
+    with_fax = next(i for i in roots(ns_master) if ns_master.netsuite.customer(i).get("fax"))
+    fax = ns_master.netsuite.customer(with_fax)["fax"]
+
+    run_sync()
+
+    account = account_for(ns_master, with_fax)
+    bill, sold = contact(ns_master, account, "bill"), contact(ns_master, account, "sold")
+    assert (bill["fax"], sold["fax"]) == (fax, fax)
+    assert (bill["description"], sold["description"]) == ("Bill To Contact", "Sold To Contact")
+
+
+def test_a_fax_change_reaches_the_zuora_contacts_in_the_one_account_update(ns_master, run_sync):
+    customer_id = roots(ns_master)[1]
+    run_sync()
+    run_sync()  # settles the write-backs' own change
+    account = account_for(ns_master, customer_id)
+    # A Zuora user describes the Bill To contact in their own words.
+    ns_master.zuora_client().update_contact(account["billToId"], {"description": "AP desk"})
+    reset_calls(ns_master)
+    set_customer(ns_master, customer_id, fax="+1 555 0987")
+
+    report = run_sync()
+
+    assert report.counts["updated"] == 1
+    bill = contact(ns_master, account, "bill")
+    assert bill["fax"] == "+1 555 0987"
+    assert bill["description"] == "AP desk"  # set on create only, never overwritten
+    assert ns_master.zuora.calls_to("v1.account.update") == 1
+    assert ns_master.zuora.calls_to("v1.contact.update") == 0
+    assert "billToContact.fax" in result(customer_id).changes
+    reset_calls(ns_master)
+
+    run_sync()
+
+    assert zuora_writes(ns_master) == 0
+
+
+def test_netsuite_tax_registration_numbers_never_reach_zuora(ns_master, run_sync):
+    customer_id = roots(ns_master)[0]
+    set_customer(ns_master, customer_id, vatregnumber="GB123456789", fax="+44 20 0000")
+
+    run_sync()
+
+    account = account_for(ns_master, customer_id)
+    assert account.get("vATId") is None and account.get("taxExemptCertificateID") is None
+    for role in ("bill", "sold"):
+        assert contact(ns_master, account, role).get("taxRegion") is None
+    assert "GB123456789" not in str(list(ns_master.zuora.accounts.values()))
+    assert "GB123456789" not in str(list(ns_master.zuora.contacts.values()))
+
+
+def test_netsuite_without_the_zuora_only_copies_still_syncs_to_zuora(ns_master, run_sync):
+    # A NetSuite-master account needs none of the fields only Zuora → NetSuite writes.
+    for name in ns_fields.ZUORA_TO_NETSUITE_ONLY:
+        ns_master.netsuite.remove_custom_field(name)
+
+    report = run_sync()
+
+    assert report.counts["created"] == len(syncable(ns_master))
+    assert SyncRun.objects.get().status == SyncRun.Status.SUCCEEDED
+
+
+def test_a_full_run_after_the_upgrade_copies_the_fax_to_accounts_linked_before(ns_master, run_sync):
+    from syncadmin.services.zuora_writes import PAYLOAD_KEY, SOURCE_KEY, SOURCE_ROW_KEY
+
+    with_fax = next(i for i in roots(ns_master) if ns_master.netsuite.customer(i).get("fax"))
+    run_sync()
+    account = account_for(ns_master, with_fax)
+    for link in RecordLink.objects.all():  # as links made before the fax was read or mapped
+        stored = link.last_payload
+        stored[SOURCE_KEY] = stored[SOURCE_ROW_KEY] = "before-the-upgrade"
+        for key in ("billToContact", "soldToContact"):
+            stored[PAYLOAD_KEY][key].pop("fax", None)
+        link.save(update_fields=["last_payload"])
+    for role in ("bill", "sold"):
+        contact(ns_master, account, role)["fax"] = None
+    reset_calls(ns_master)
+
+    run_sync(full=True)
+
+    assert (
+        contact(ns_master, account, "bill")["fax"] == ns_master.netsuite.customer(with_fax)["fax"]
+    )
+    assert contact(ns_master, account, "bill")["description"] == "Bill To Contact"
+    assert ns_master.zuora.calls_to("v1.account.update") == len(
+        [i for i in syncable(ns_master) if ns_master.netsuite.customer(i).get("fax")]
+    )

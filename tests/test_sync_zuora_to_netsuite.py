@@ -1038,3 +1038,190 @@ def test_us_state_names_reach_netsuite_as_usps_codes_and_a_misspelt_state_fails_
         if line["addressBookAddress"].get("country") == "US"
     }
     assert states and all(len(state) == 2 and state.isupper() for state in states), states
+
+
+# -- the incumbent's remaining default fields ------------------------------------------------------
+def spy_netsuite_updates(monkeypatch: Any) -> list[dict[str, Any]]:
+    """The bodies of the customer PATCHes the sync sends (still sent over HTTP)."""
+    from connectors.netsuite.client import NetSuiteClient
+
+    sent: list[dict[str, Any]] = []
+    original = NetSuiteClient.update_customer
+
+    def update_customer(self: Any, internal_id: str, payload: dict[str, Any], **kwargs: Any):
+        sent.append(dict(payload))
+        return original(self, internal_id, payload, **kwargs)
+
+    monkeypatch.setattr(NetSuiteClient, "update_customer", update_customer)
+    return sent
+
+
+def test_created_customers_carry_sales_service_po_mrr_and_tax_exemption(systems, run_sync):
+    run_sync()
+
+    accounts = syncable(systems)
+    exempt = next(a for a in accounts if a["taxExemptStatus"] == "Yes" and a.get("salesRepName"))
+    customer = customer_for(systems, exempt["id"])
+    assert customer[ns_fields.ZUORA_SALES_REP] == exempt["salesRepName"]
+    assert customer[ns_fields.ZUORA_MRR] == exempt["mrr"]
+    assert customer[ns_fields.ZUORA_TAX_EXEMPT_STATUS] == "Yes"
+    assert customer[ns_fields.ZUORA_TAX_EXEMPT_CERTIFICATE_ID] == exempt["taxExemptCertificateID"]
+    assert customer["isTaxable"] is False
+    with_po = next(a for a in accounts if a.get("purchaseOrderNumber"))
+    assert (
+        customer_for(systems, with_po["id"])[ns_fields.ZUORA_PURCHASE_ORDER_NUMBER]
+        == with_po["purchaseOrderNumber"]
+    )
+    with_service_rep = next(a for a in accounts if a.get("customerServiceRepName"))
+    assert (
+        customer_for(systems, with_service_rep["id"])[ns_fields.ZUORA_CUSTOMER_SERVICE_REP]
+        == with_service_rep["customerServiceRepName"]
+    )
+    taxable = next(a for a in accounts if a["taxExemptStatus"] == "No")
+    assert customer_for(systems, taxable["id"])["isTaxable"] is True
+    # Tax Reg. Number is never synced: not from a certificate id, not from a VAT id.
+    with_vat = [a for a in accounts if a.get("vATId") or a.get("taxExemptCertificateID")]
+    assert with_vat
+    assert not systems.netsuite.sql(
+        "SELECT id FROM customer WHERE vatregnumber IS NOT NULL OR isinactive = 'T'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "value"),
+    [
+        ({"salesRep": "Jo Marsh"}, ns_fields.ZUORA_SALES_REP, "Jo Marsh"),
+        ({"purchaseOrderNumber": "PO-77"}, ns_fields.ZUORA_PURCHASE_ORDER_NUMBER, "PO-77"),
+        ({"customerServiceRepName": "Al Reyes"}, ns_fields.ZUORA_CUSTOMER_SERVICE_REP, "Al Reyes"),
+    ],
+    ids=["sales-rep", "po-number", "service-rep"],
+)
+def test_editing_one_field_in_zuora_makes_one_netsuite_write_with_it_and_the_rerun_none(
+    systems, run_sync, monkeypatch, edit, field, value
+):
+    run_sync()
+    account = syncable(systems)[2]
+    sent = spy_netsuite_updates(monkeypatch)
+    zuora_put(systems, f"/v1/accounts/{account['id']}", edit)
+    systems.netsuite.reset_calls()
+
+    report = run_sync()
+
+    assert report.counts["updated"] == 1
+    assert ns_writes(systems) == 1
+    assert len(sent) == 1
+    assert sent[0][field] == value
+    assert set(sent[0]) <= {field, ns_fields.ZUORA_UPDATED}  # the changed field alone
+    assert customer_for(systems, account["id"])[field] == value
+    assert list(AccountResult.objects.get(outcome="updated").changes) == [field]
+    systems.netsuite.reset_calls()
+
+    run_sync()
+
+    assert ns_writes(systems) == 0
+
+
+def test_exemption_granted_in_zuora_clears_taxable_and_pending_leaves_it_alone(
+    systems, run_sync, monkeypatch
+):
+    run_sync()
+    account = next(a for a in syncable(systems) if a["taxExemptStatus"] == "No")
+    customer_id = RecordLink.objects.get(zuora_account_id=account["id"]).netsuite_internal_id
+    assert systems.netsuite.customer(customer_id)["isTaxable"] is True
+    sent = spy_netsuite_updates(monkeypatch)
+
+    zuora_put(
+        systems,
+        f"/v1/accounts/{account['id']}",
+        {"taxInfo": {"exemptStatus": "Yes", "exemptCertificateId": "EXM-1", "VATId": "FR12"}},
+    )
+    run_sync()
+
+    customer = systems.netsuite.customer(customer_id)
+    assert customer["isTaxable"] is False
+    assert customer[ns_fields.ZUORA_TAX_EXEMPT_STATUS] == "Yes"
+    assert customer[ns_fields.ZUORA_TAX_EXEMPT_CERTIFICATE_ID] == "EXM-1"
+    assert "vatRegNumber" not in customer and "FR12" not in str(sent)
+
+    # Pending verification decides nothing: the box a NetSuite user ticks stays ticked.
+    systems.netsuite.sql("UPDATE customer SET taxable = 'T' WHERE id = ?", (int(customer_id),))
+    zuora_put(
+        systems,
+        f"/v1/accounts/{account['id']}",
+        {"taxInfo": {"exemptStatus": "PendingVerification"}},
+    )
+    run_sync()
+
+    customer = systems.netsuite.customer(customer_id)
+    assert customer[ns_fields.ZUORA_TAX_EXEMPT_STATUS] == "PendingVerification"
+    assert customer["isTaxable"] is True
+    assert "isTaxable" not in sent[-1]
+
+
+def test_a_canceled_account_never_inactivates_its_netsuite_customer(systems, run_sync):
+    run_sync()
+    account = syncable(systems)[4]
+    customer_id = RecordLink.objects.get(zuora_account_id=account["id"]).netsuite_internal_id
+    with systems.zuora.state_lock:  # canceled in Zuora (the v1 API has no status field)
+        stored = systems.zuora.accounts[account["id"]]
+        stored["status"] = "Canceled"
+        stored["updatedDate"] = systems.zuora._now(after=stored["updatedDate"])
+    systems.netsuite.reset_calls()
+
+    run_sync()
+
+    assert systems.netsuite.customer(customer_id)["isInactive"] is False
+    assert ns_writes(systems) == 0
+    assert "Canceled" in AccountResult.objects.filter(source_id=account["id"]).latest("id").reason
+
+
+def test_a_copy_netsuite_lacks_is_left_out_once_and_the_run_says_which_field_to_create(
+    systems, run_sync
+):
+    # An account upgraded before its admin created the new field: one refused write, not one
+    # failed account per account.
+    systems.netsuite.remove_custom_field(ns_fields.ZUORA_MRR)
+    expected = syncable(systems)
+
+    report = run_sync()
+
+    assert report.counts["created"] == len(expected)
+    # Refused at most once per writer already on its way when the first refusal came back.
+    from syncadmin.models import SyncPreferences
+
+    writers = SyncPreferences.objects.get().netsuite_concurrency * 3 + 2
+    refused = systems.netsuite.calls_to("record.customer.upsert") - len(expected)
+    assert 1 <= refused <= writers < len(expected)
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.PARTLY_FAILED
+    assert run.message.count("NetSuite refused these copies of Zuora values") == 1
+    assert "MRR (custentity_zuora_mrr" in run.message and "Check setup" in run.message
+    with_rep = next(a for a in expected if a.get("salesRepName"))
+    customer = customer_for(systems, with_rep["id"])
+    assert customer[ns_fields.ZUORA_SALES_REP] == with_rep["salesRepName"]
+    assert ns_fields.ZUORA_MRR not in customer
+
+
+def test_a_full_run_after_the_upgrade_copies_the_new_fields_to_customers_linked_before(
+    systems, run_sync
+):
+    run_sync()
+    new_copies = set(ns_fields.ZUORA_TO_NETSUITE_ONLY) | {"isTaxable"}
+    for link in RecordLink.objects.all():  # as links made before these fields were mapped
+        link.last_payload = {k: v for k, v in link.last_payload.items() if k not in new_copies}
+        link.save(update_fields=["last_payload"])
+    systems.netsuite.sql("UPDATE customer SET custentity_zuora_sales_rep = NULL, taxable = 'F'")
+    account = next(a for a in syncable(systems) if a.get("salesRepName"))
+    systems.netsuite.reset_calls()
+
+    report = run_sync(full=True)
+
+    assert report.counts["updated"] == RecordLink.objects.count()
+    assert ns_writes(systems) == RecordLink.objects.count()  # one write per customer
+    customer = customer_for(systems, account["id"])
+    assert customer[ns_fields.ZUORA_SALES_REP] == account["salesRepName"]
+    systems.netsuite.reset_calls()
+
+    run_sync(full=True)
+
+    assert ns_writes(systems) == 0

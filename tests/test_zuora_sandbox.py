@@ -226,11 +226,77 @@ def test_created_account_is_active_with_copied_sold_to_and_full_country(api, zuo
     assert set(view) == {
         "basicInfo",
         "billingAndPayment",
+        "metrics",
+        "taxInfo",
         "billToContact",
         "soldToContact",
         "success",
     }
     assert view["billToContact"]["country"] == "United States"
+    # A new account has no subscriptions yet and is not tax exempt.
+    assert view["metrics"]["contractedMrr"] == 0 and view["taxInfo"]["exemptStatus"] == "No"
+
+
+def test_sales_po_and_tax_fields_are_seeded_read_and_written_in_zuoras_shapes(api, zuora_sandbox):
+    accounts = _query(api)["data"]
+    assert all(
+        "mrr" in a and a["taxExemptStatus"] in ("Yes", "No", "PendingVerification")
+        for a in accounts
+    )
+    assert any(a.get("salesRepName") for a in accounts)
+    assert any(a.get("purchaseOrderNumber") for a in accounts)
+    assert any(a.get("taxExemptCertificateID") for a in accounts)
+    account = accounts[0]
+    body = {
+        "salesRep": "Jo Marsh",
+        "customerServiceRepName": "Al Reyes",
+        "purchaseOrderNumber": "PO-9",
+        "taxInfo": {"exemptStatus": "Yes", "exemptCertificateId": "EXM-9", "VATId": "DE1"},
+    }
+    assert api("PUT", f"/v1/accounts/{account['id']}", json=body).json()["success"]
+
+    read = _query(api, filter=[f"id.EQ:{account['id']}"])["data"][0]
+    assert (read["salesRepName"], read["customerServiceRepName"]) == ("Jo Marsh", "Al Reyes")
+    assert (read["purchaseOrderNumber"], read["taxExemptStatus"]) == ("PO-9", "Yes")
+    assert (read["taxExemptCertificateID"], read["vATId"]) == ("EXM-9", "DE1")
+    view = api("GET", f"/v1/accounts/{account['id']}").json()
+    assert view["basicInfo"]["salesRep"] == "Jo Marsh"
+    assert view["basicInfo"]["purchaseOrderNumber"] == "PO-9"
+    assert view["taxInfo"] == {
+        "exemptStatus": "Yes",
+        "exemptCertificateId": "EXM-9",
+        "VATId": "DE1",
+    }
+    zoql = api(
+        "POST",
+        "/v1/action/query",
+        json={
+            "queryString": f"select SalesRepName, VATId from Account where Id = '{account['id']}'"
+        },
+    ).json()
+    assert zoql["records"][0] == {"SalesRepName": "Jo Marsh", "VATId": "DE1"}
+
+
+@pytest.mark.parametrize(
+    ("body", "category"),
+    [
+        ({"mrr": 10}, 21),  # computed by Zuora from subscriptions
+        ({"salesRep": "x" * 51}, 20),
+        ({"purchaseOrderNumber": "x" * 101}, 20),
+        ({"taxInfo": {"exemptStatus": "Maybe"}}, 20),
+        ({"taxInfo": {"exemptCertificateId": "x" * 33}}, 20),
+        ({"taxInfo": {"vatRegNumber": "GB1"}}, 21),
+    ],
+    ids=["mrr-read-only", "long-sales-rep", "long-po", "bad-status", "long-certificate", "unknown"],
+)
+def test_invalid_sales_and_tax_values_are_refused_and_change_nothing(
+    api, zuora_sandbox, body, category
+):
+    account = next(iter(zuora_sandbox.accounts.values()))
+    before = dict(account)
+    reason = _reason(api("PUT", f"/v1/accounts/{account['id']}", json=body))
+    assert reason["code"] % 100 == category
+    assert zuora_sandbox.accounts[account["id"]] == before
 
 
 def test_idempotency_key_replays_and_is_bounded(api, zuora_sandbox):

@@ -48,6 +48,7 @@ CUSTOMER_COLUMNS = (
     ("lastname", "lastName"),
     ("email", "email"),
     ("phone", "phone"),
+    ("fax", "fax"),
     ("comments", "comments"),
     ("externalid", "externalId"),
     ("isinactive", "isInactive"),
@@ -181,6 +182,14 @@ def _iso(text: str | None) -> str | None:
     return f"{text.replace(' ', 'T')}Z" if text else None
 
 
+def _amount(text: Any) -> float | None:
+    """A SuiteQL currency value ("1234.5") as the record API's number; None when unreadable."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def _quote_ids(ids: list[str]) -> str:
     # Ids come from NetSuite itself, but they are spliced into SQL, so only digits pass.
     clean = [str(int(i)) for i in ids]
@@ -216,14 +225,15 @@ def customer_selection_query(
     formats: Mapping[str, str] | None = None,
 ) -> str:
     """The SuiteQL that selects customers changed since `since` (every column the sync reads,
-    the custom fields included, and `extra_columns`), oldest change first. `formats` gives a
-    TO_CHAR format for extra date columns, by field name."""
+    the custom fields it reads included, and `extra_columns`), oldest change first. `formats`
+    gives a TO_CHAR format for extra date columns, by field name."""
     formats = formats or {}
     extra = [
         f"TO_CHAR({column}, '{formats[name]}') AS {column}" if name in formats else column
         for column, name in extra_customer_columns(tuple(extra_columns)).items()
     ]
-    custom = ", ".join([*fields.ALL, *extra])
+    read = [name for name in fields.ALL if name not in fields.ZUORA_TO_NETSUITE_ONLY]
+    custom = ", ".join([*read, *extra])
     columns = ", ".join(c for c, _ in CUSTOMER_COLUMNS + REFERENCE_COLUMNS)
     where = f"lastmodifieddate >= {to_suiteql_date(since)}"
     if extra_where:
@@ -557,6 +567,8 @@ class NetSuiteClient:
         for name in fields.ALL:
             if name in fields.CHECKBOX_FIELDS:
                 record[name] = row.get(name) == "T"
+            elif name in fields.CURRENCY_FIELDS and name in row:
+                record[name] = _amount(row[name])  # a number, as the record API reads it
             elif name in row:
                 record[name] = row[name]
         record["lastModifiedDate"] = _iso(row.get("lastmodified"))

@@ -110,10 +110,12 @@ STRING_FIELDS = {  # record field -> (column, max length)
     "lastName": ("lastname", 32),
     "email": ("email", 254),
     "phone": ("phone", 32),
+    "fax": ("fax", 32),
     "comments": ("comments", 999),
     "externalId": ("externalid", 255),
+    "vatRegNumber": ("vatregnumber", 20),  # Tax Reg. Number: the sync never writes it
 }
-BOOL_FIELDS = {"isPerson": "isperson", "isInactive": "isinactive"}
+BOOL_FIELDS = {"isPerson": "isperson", "isInactive": "isinactive", "isTaxable": "taxable"}
 REF_FIELDS = {  # record field -> (column, table)
     "subsidiary": ("subsidiary", "subsidiary"),
     "currency": ("currency", "currency"),
@@ -121,8 +123,6 @@ REF_FIELDS = {  # record field -> (column, table)
     "parent": ("parent", "customer"),
     "category": ("category", "customercategory"),
 }
-# Fax: a customer field beyond those the connector reads, for the field mappings admins add.
-STRING_FIELDS["fax"] = ("fax", 32)
 READ_ONLY = {"id", "links", "lastModifiedDate", "dateCreated", "entityStatus", "refName"}
 ADDRESS_FIELDS = {  # addressBookAddress field -> (column, max length)
     "addressee": ("addressee", 150),
@@ -156,11 +156,11 @@ TO_CHAR_RE = re.compile(r"\bTO_CHAR\s*\(\s*([A-Za-z_][\w.]*)\s*,\s*'([^']*)'\s*\
 SCHEMA = f"""
 CREATE TABLE customer (
     id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, isperson TEXT NOT NULL DEFAULT 'F',
-    firstname TEXT, lastname TEXT, email TEXT, phone TEXT, comments TEXT, externalid TEXT,
+    firstname TEXT, lastname TEXT, email TEXT, phone TEXT, fax TEXT, comments TEXT,
+    externalid TEXT, vatregnumber TEXT, taxable TEXT NOT NULL DEFAULT 'F',
     isinactive TEXT NOT NULL DEFAULT 'F', subsidiary INTEGER, currency INTEGER, terms INTEGER,
     parent INTEGER, datecreated TEXT, lastmodifieddate TEXT, entitystatus INTEGER DEFAULT 13,
     stage TEXT DEFAULT 'CUSTOMER', category INTEGER,
-    fax TEXT,
     {", ".join(f"{name} TEXT" for name in (*fields.ALL, *TENANT_CUSTOM_FIELDS))}
 );
 CREATE UNIQUE INDEX customer_externalid ON customer(externalid);
@@ -616,6 +616,8 @@ class NetSuiteSandbox(SandboxServer):
         """Replace all customers with `customers` Active seed accounts, then one customer per
         account of `counterparts` (see seed.probable_counterparts); returns their ids."""
         rng = random.Random(seed)
+        # Fields added later draw from their own generator, so earlier fields keep their values.
+        extra = random.Random(seed * 31 + 7)
         accounts = [
             a for a in generate_accounts(customers * 2 + 10, seed=seed) if a.status == "Active"
         ][:customers] + list(counterparts)
@@ -647,6 +649,11 @@ class NetSuiteSandbox(SandboxServer):
                     "lastmodifieddate": stamp,
                     fields.SEND_TO_ZUORA: "T" if rng.random() < 0.95 else "F",
                     fields.ZUORA_AUTO_PAY: "F",
+                    "fax": f"+1 555 01{number % 100:02d}" if extra.random() < 0.4 else None,
+                    "taxable": "T" if extra.random() < 0.8 else "F",
+                    "vatregnumber": f"EU{number:09d}"
+                    if account.bill_to.country_code != "US" and extra.random() < 0.5
+                    else None,
                 }
                 self._insert("customer", values)
                 ids[account.index] = number
@@ -855,13 +862,14 @@ class NetSuiteSandbox(SandboxServer):
         for name in fields.ALL:
             if name not in self.missing_custom_fields:
                 checkbox = name in fields.CHECKBOX_FIELDS
+                amount = name in fields.CURRENCY_FIELDS
                 properties[name] = {
                     "title": name,
-                    "type": "boolean" if checkbox else "string",
+                    "type": "boolean" if checkbox else "number" if amount else "string",
                     "nullable": not checkbox,
                     "x-ns-custom-field": True,
                 }
-                if not checkbox:
+                if not (checkbox or amount):
                     properties[name]["maxLength"] = 300
         for name, (label, kind, fmt, limit) in TENANT_CUSTOM_FIELDS.items():
             properties[name] = {
@@ -1104,6 +1112,8 @@ class NetSuiteSandbox(SandboxServer):
                 continue  # a custom field this account lacks
             if name in fields.CHECKBOX_FIELDS:
                 record[name] = row[name] == "T"
+            elif name in fields.CURRENCY_FIELDS and row[name] is not None:
+                record[name] = float(row[name])
             elif row[name] is not None:
                 record[name] = row[name]
         record["dateCreated"] = _iso(row["datecreated"])
@@ -1284,6 +1294,12 @@ class NetSuiteSandbox(SandboxServer):
                 if value is not None and not isinstance(value, bool):
                     raise Problem(400, "INVALID_CONTENT", f"{key} must be a boolean.", key)
                 values[key] = "T" if value else "F"
+            elif key in fields.CURRENCY_FIELDS:
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int | float)
+                ):
+                    raise Problem(400, "INVALID_CONTENT", f"{key} must be a number.", key)
+                values[key] = None if value is None else f"{value:.2f}"
             elif key in fields.TEXT_FIELDS:
                 values[key] = None if value is None else self._string(str(value), key, 300)
             elif key in TENANT_CUSTOM_FIELDS:

@@ -116,6 +116,13 @@ ZOQL_ACCOUNT_FIELDS = {
     "PaymentTerm": "paymentTerm",
     "Notes": "notes",
     "DefaultPaymentMethodId": "defaultPaymentMethodId",
+    "SalesRepName": "salesRepName",
+    "CustomerServiceRepName": "customerServiceRepName",
+    "PurchaseOrderNumber": "purchaseOrderNumber",
+    # No Mrr: Object Query has mrr, the SOAP Account (ZOQL, describe) is not documented to.
+    "TaxExemptStatus": "taxExemptStatus",
+    "TaxExemptCertificateID": "taxExemptCertificateID",
+    "VATId": "vATId",
     "CreatedDate": "createdDate",
     "UpdatedDate": "updatedDate",
     **{name: name for name in CUSTOM_FIELDS},
@@ -190,6 +197,13 @@ ACCOUNT_FIELDS = [
     "paymentTerm",
     "notes",
     "defaultPaymentMethodId",
+    "salesRepName",
+    "customerServiceRepName",
+    "purchaseOrderNumber",
+    "mrr",  # computed by Zuora from the subscriptions: read-only
+    "taxExemptStatus",  # Yes / No / PendingVerification
+    "taxExemptCertificateID",
+    "vATId",  # Object Query's spelling of the VAT id
     "createdDate",
     "updatedDate",
     *CUSTOM_FIELDS,
@@ -257,6 +271,10 @@ ACCOUNT_INPUT = {
     "hpmCreditCardPaymentMethodId",
     "invoiceDeliveryPrefsEmail",
     "invoiceDeliveryPrefsPrint",
+    "salesRep",  # stored (and read through Object Query) as salesRepName
+    "customerServiceRepName",
+    "purchaseOrderNumber",
+    "taxInfo",  # {exemptStatus, exemptCertificateId, VATId}
     # Create only: the Sold To is the Bill To contact itself, so updating one updates both.
     "soldToSameAsBillTo",
     *CUSTOM_FIELDS,
@@ -278,6 +296,12 @@ DESCRIBE_TYPES = {
     "PaymentTerm": ("Payment Term", "text"),
     "Notes": ("Notes", "text"),
     "DefaultPaymentMethodId": ("Default Payment Method ID", "text"),
+    "SalesRepName": ("Sales Rep", "text"),
+    "CustomerServiceRepName": ("Customer Service Rep Name", "text"),
+    "PurchaseOrderNumber": ("PO Number", "text"),
+    "TaxExemptStatus": ("Tax Exempt Status", "picklist"),
+    "TaxExemptCertificateID": ("Tax Exempt Certificate ID", "text"),
+    "VATId": ("VAT ID", "text"),
     "CreatedDate": ("Created Date", "datetime"),
     "UpdatedDate": ("Updated Date", "datetime"),
     zf.INTEGRATION_ID: ("Integration ID", "text"),
@@ -288,11 +312,25 @@ DESCRIBE_TYPES = {
     zf.CUSTOMER_TYPE: ("Customer Type", "picklist"),
     zf.CUSTOMER_ID: ("Customer ID", "text"),
 }
+TAX_EXEMPT_STATUSES = ("Yes", "No", "PendingVerification")
+# v1 account input: field -> (stored name, max length).
+ACCOUNT_TEXT_INPUT = {
+    "salesRep": ("salesRepName", 50),
+    "customerServiceRepName": ("customerServiceRepName", 50),
+    "purchaseOrderNumber": ("purchaseOrderNumber", 100),
+}
+# v1 taxInfo input: field -> (stored name, max length).
+TAX_INFO_INPUT = {
+    "exemptStatus": ("taxExemptStatus", 19),
+    "exemptCertificateId": ("taxExemptCertificateID", 32),
+    "VATId": ("vATId", 25),
+}
 DESCRIBE_LIMITS = {"AccountNumber": 50, "Name": 255, "CrmId": 100, "Notes": 65535}
 DESCRIBE_OPTIONS = {
     "Status": ("Draft", "Active", "Canceled"),
     "Currency": tuple(CURRENCIES),
     "Batch": tuple(f"Batch{n}" for n in range(1, 51)),
+    "TaxExemptStatus": TAX_EXEMPT_STATUSES,
     zf.SYNC_TO_NETSUITE: ("Yes", "No"),
     zf.CUSTOMER_TYPE: ("Company", "Individual"),
 }
@@ -590,6 +628,29 @@ class _ZoqlSnapshot:
     batch_size: int
 
 
+SALES_REPS = ["Dana Whitfield", "Marco Ruiz", "Priya Natarajan", "Tom Becker"]
+SERVICE_REPS = ["Lena Okafor", "Sam Lindqvist", "Ines Duarte"]
+
+
+def _seed_sales_and_tax(rng: random.Random, acc: Any) -> dict[str, Any]:
+    """Sales rep, service rep, PO number, MRR and tax exemption of a seeded account, as Zuora
+    holds them: every account has an MRR and a tax exempt status ("No" unless set)."""
+    roll = rng.random()
+    status = "Yes" if roll < 0.12 else "PendingVerification" if roll < 0.18 else "No"
+    mrr = round(rng.uniform(20, 5000), 2) if acc.status == "Active" and rng.random() < 0.8 else 0
+    return {
+        "salesRepName": rng.choice(SALES_REPS) if rng.random() < 0.5 else None,
+        "customerServiceRepName": rng.choice(SERVICE_REPS) if rng.random() < 0.3 else None,
+        "purchaseOrderNumber": f"PO-{rng.randint(1000, 99999)}" if rng.random() < 0.4 else None,
+        "mrr": mrr,
+        "taxExemptStatus": status,
+        "taxExemptCertificateID": f"EXM-{rng.randint(10000, 99999)}" if status != "No" else None,
+        "vATId": f"VAT{rng.randint(10**8, 10**9 - 1)}"
+        if acc.bill_to.country_code != "US" and rng.random() < 0.4
+        else None,
+    }
+
+
 def _index_integration(index: dict[Any, set[str]], account: dict[str, Any]) -> None:
     value = account.get(zf.INTEGRATION_ID)
     if value is not None:
@@ -779,6 +840,8 @@ class ZuoraSandbox(SandboxServer):
     def seed(self, count: int, seed: int = 42) -> None:
         """Replace all data with `count` deterministic accounts."""
         rng = random.Random(seed * 7919 + 1)
+        # Fields added later draw from their own generator, so earlier fields keep their values.
+        extra = random.Random(seed * 7919 + 2)
         generated = generate_accounts(count, seed=seed)
         with self.state_lock:
             self.accounts.clear()
@@ -839,6 +902,7 @@ class ZuoraSandbox(SandboxServer):
                     "RenewalDate__c": (acc.created + timedelta(days=365)).date().isoformat()
                     if acc.index % 2
                     else None,
+                    **_seed_sales_and_tax(extra, acc),
                 }
                 self.accounts[account_id] = record
             self._number_counter = count
@@ -1409,6 +1473,9 @@ class ZuoraSandbox(SandboxServer):
                 if not isinstance(value, bool) or not creating:
                     raise self._fail(obj, 20, f"Invalid value for field {name}")
                 continue
+            if name == "taxInfo":
+                changes.update(self._tax_info_changes(value))
+                continue
             if name in ("invoiceDeliveryPrefsEmail", "invoiceDeliveryPrefsPrint"):
                 if not isinstance(value, bool):
                     raise self._fail(obj, 20, f"Invalid value for field {name}")
@@ -1450,6 +1517,14 @@ class ZuoraSandbox(SandboxServer):
                 self._check_tenant_custom(name, value)
             elif value is not None and not isinstance(value, str):
                 raise self._fail(obj, 20, f"Invalid value for field {name}")
+            elif name in ACCOUNT_TEXT_INPUT:
+                stored, limit = ACCOUNT_TEXT_INPUT[name]
+                if value is not None and len(value) > limit:
+                    raise self._fail(
+                        obj, 20, f"Invalid value for field {name}: longer than {limit} characters"
+                    )
+                changes[stored] = value
+                continue
             elif name == "notes" and value is not None and len(value) > 65535:
                 raise self._fail(obj, 20, "Invalid value for field notes")
             elif name == "crmId" and value is not None and len(value) > 100:
@@ -1485,6 +1560,29 @@ class ZuoraSandbox(SandboxServer):
             ok = len(value) <= limit
         if not ok:
             raise self._fail(OBJ_ACCOUNT, 20, f"Invalid value for field {name}: {value}")
+
+    def _tax_info_changes(self, data: Any) -> dict[str, Any]:
+        """A v1 taxInfo object in stored form (taxExemptStatus, taxExemptCertificateID, vATId)."""
+        obj = OBJ_ACCOUNT
+        if not isinstance(data, dict):
+            raise self._fail(obj, 20, "Invalid value for field taxInfo: must be an object")
+        changes: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in TAX_INFO_INPUT:
+                raise self._fail(obj, 21, f"Unknown field taxInfo.{name}")
+            stored, limit = TAX_INFO_INPUT[name]
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise self._fail(obj, 20, f"Invalid value for field taxInfo.{name}")
+            if name == "exemptStatus" and value not in (None, *TAX_EXEMPT_STATUSES):
+                raise self._fail(
+                    obj,
+                    20,
+                    f"Invalid value for field taxInfo.exemptStatus: {value} (use "
+                    + ", ".join(TAX_EXEMPT_STATUSES)
+                    + ")",
+                )
+            changes[stored] = value
+        return changes
 
     def _would_cycle(self, account_id: str, parent_id: str) -> bool:
         seen = set()
@@ -1574,6 +1672,8 @@ class ZuoraSandbox(SandboxServer):
                 "id": account_id,
                 "status": "Active",
                 "autoPay": False,
+                "mrr": 0,  # no subscriptions yet
+                "taxExemptStatus": "No",
                 "billToId": contact_ids[0],
                 "soldToId": contact_ids[-1],
                 **changes,
@@ -1828,12 +1928,14 @@ class ZuoraSandbox(SandboxServer):
                 "crmId": account.get("crmId"),
                 "notes": account.get("notes"),
                 "parentId": account.get("parentId"),
+                **{name: account.get(stored) for name, (stored, _) in ACCOUNT_TEXT_INPUT.items()},
                 **{
                     name: account.get(name)
                     for name in CUSTOM_FIELDS
                     if name not in self.missing_custom_fields
                 },
             }
+            tax_info = {name: account.get(stored) for name, (stored, _) in TAX_INFO_INPUT.items()}
             billing = {
                 "billCycleDay": account.get("billCycleDay"),
                 "currency": account.get("currency"),
@@ -1848,6 +1950,8 @@ class ZuoraSandbox(SandboxServer):
                 {
                     "basicInfo": basic,
                     "billingAndPayment": billing,
+                    "metrics": {"contractedMrr": account.get("mrr")},
+                    "taxInfo": tax_info,
                     "billToContact": self._v1_contact(bill) if bill else None,
                     "soldToContact": self._v1_contact(sold) if sold else None,
                     "success": True,

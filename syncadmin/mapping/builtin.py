@@ -78,6 +78,55 @@ ZUORA_TO_NETSUITE: tuple[BuiltinRow, ...] = (
         "informational_fields",
     ),
     BuiltinRow(
+        "Sales Rep (salesRepName)",
+        "Zuora Sales Rep (custentity_zuora_sales_rep)",
+        "Copied as text.",
+        "sales_rep",
+    ),
+    BuiltinRow(
+        "Customer Service Rep Name (customerServiceRepName)",
+        "Zuora Customer Service Rep Name (custentity_zuora_customer_service_rep)",
+        "Copied.",
+        "customer_service_rep",
+    ),
+    BuiltinRow(
+        "Purchase Order Number (purchaseOrderNumber)",
+        "Zuora Purchase Order Number (custentity_zuora_purchase_order_number)",
+        "Copied.",
+        "purchase_order_number",
+    ),
+    BuiltinRow(
+        "MRR (mrr)",
+        "AccountMRR (custentity_zuora_mrr)",
+        "Amount to the cent; 0 is sent.",
+        "monthly_recurring_revenue",
+    ),
+    BuiltinRow(
+        "Tax Exempt Status (taxExemptStatus)",
+        "Zuora Tax Exempt Status (custentity_zuora_tax_exempt_status)",
+        "Copied.",
+        "tax_exempt_status",
+    ),
+    BuiltinRow(
+        "Tax Exempt Status (taxExemptStatus)",
+        "Taxable (isTaxable)",
+        "“Yes” (exempt) clears Taxable, “No” sets it; pending verification or no status "
+        "leaves NetSuite's box as it is.",
+        "taxable",
+    ),
+    BuiltinRow(
+        "Tax Exempt Certificate ID (taxExemptCertificateID)",
+        "Zuora Tax Exempt Certificate ID (custentity_zuora_tax_exempt_certificate_id)",
+        "Copied there only: Tax Reg. Number (vatRegNumber) is never synced, nor is the VAT ID.",
+        "tax_exempt_certificate_id",
+    ),
+    BuiltinRow(
+        "Status (status)",
+        "Inactive (isInactive)",
+        "Never sent: the sync never inactivates a NetSuite customer, even for a Canceled account.",
+        "customer_payload",
+    ),
+    BuiltinRow(
         "Bill To contact",
         "Address “Zuora Bill To Address” (default billing)",
         "Addressee = company name, attention = contact name; state only for US addresses "
@@ -134,6 +183,25 @@ NETSUITE_TO_ZUORA: tuple[BuiltinRow, ...] = (
         "Default billing address",
         "Bill To contact",
         "Addressee split into first and last name; email and phone from the customer.",
+        "contact",
+    ),
+    BuiltinRow(
+        "Fax (fax)",
+        "Bill To and Sold To contact Fax (fax)",
+        "Copied to both contacts.",
+        "contact_fax",
+    ),
+    BuiltinRow(
+        "(none)",
+        "Bill To / Sold To contact Description (description)",
+        "“Bill To Contact” / “Sold To Contact”, on create only: a description written in "
+        "Zuora later is kept.",
+        "contact_description",
+    ),
+    BuiltinRow(
+        "Tax Reg. Number (vatRegNumber), tax registrations",
+        "(nothing)",
+        "Never synced.",
         "contact",
     ),
     BuiltinRow(

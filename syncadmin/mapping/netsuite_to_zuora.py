@@ -43,6 +43,8 @@ MAX_CONTACT_LENGTH: dict[str, int] = {
     "state": 100,
     "zipCode": 20,
     "country": 64,
+    "fax": 40,
+    "description": 100,
 }
 
 
@@ -65,9 +67,14 @@ def account_payload(
     name = account_name(customer)
     bill_line = billing_line(customer)
     ship_line = shipping_line(customer) or bill_line
-    bill_to = contact(customer, bill_line, role="Bill To", warnings=warnings)
+    bill_to = contact(customer, bill_line, role="Bill To", warnings=warnings, is_create=is_create)
     sold_to = contact(
-        customer, ship_line, role="Sold To", warnings=warnings, fallback_addressee=bill_line
+        customer,
+        ship_line,
+        role="Sold To",
+        warnings=warnings,
+        fallback_addressee=bill_line,
+        is_create=is_create,
     )
     payload = {
         "name": name,
@@ -358,8 +365,13 @@ def contact(
     role: str,
     warnings: list[str],
     fallback_addressee: Mapping[str, Any] | None = None,
+    is_create: bool = False,
 ) -> dict[str, Any]:
-    """A Zuora contact from an address line, with the customer's email and phone."""
+    """A Zuora contact from an address line, with the customer's email, phone and fax.
+
+    Tax registration numbers (vatRegNumber, the address's tax details) are never copied:
+    Tax Reg Number is never synced, and a contact's taxRegion is left to Zuora.
+    """
     address = line.get("addressBookAddress") or {}
     addressee = _text(address.get("addressee"))
     if addressee is None and fallback_addressee is not None:
@@ -384,8 +396,21 @@ def contact(
             "state": _text(address.get("state")),
             "zipCode": _text(address.get("zip")),
             "country": country_name(address),
+            "fax": contact_fax(customer),
+            "description": contact_description(role, is_create=is_create),
         }
     )
+
+
+def contact_fax(customer: Mapping[str, Any]) -> str | None:
+    """The customer's fax -> the contact's Fax (Bill To and Sold To alike)."""
+    return _text(customer.get("fax"))
+
+
+def contact_description(role: str, *, is_create: bool) -> str | None:
+    """ "Bill To Contact" / "Sold To Contact" on create only: a description a Zuora user
+    writes later is never overwritten."""
+    return f"{role} Contact" if is_create else None
 
 
 def country_name(address: Mapping[str, Any]) -> str | None:

@@ -7,6 +7,7 @@ One small function per rule of sync-rules.md, "Zuora -> NetSuite field mapping";
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from connectors.netsuite import fields as ns
@@ -28,6 +29,11 @@ VOLATILE_FIELDS: frozenset[str] = frozenset({ns.ZUORA_UPDATED})
 
 # No lookup table: names are matched exactly.
 EXACT_NAMES = NameTranslations()
+
+# Customer fields the sync never writes, whatever the incumbent does: the sync never
+# inactivates a destination record (not even for a Canceled account), and Tax Reg Number is
+# never synced (not from the certificate id, not from the VAT id).
+NEVER_SENT: frozenset[str] = frozenset({"isInactive", "vatRegNumber", "taxRegistration"})
 
 # NetSuite rejects longer values; we refuse rather than truncate so nobody loses data silently.
 MAX_LENGTH: dict[str, int] = {
@@ -77,6 +83,13 @@ def customer_payload(
         "parent": parent_ref(parent_id, options=options),
         "externalId": external_id(account) if is_create else None,
         **informational_fields(account),
+        ns.ZUORA_SALES_REP: sales_rep(account),
+        ns.ZUORA_CUSTOMER_SERVICE_REP: customer_service_rep(account),
+        ns.ZUORA_PURCHASE_ORDER_NUMBER: purchase_order_number(account),
+        ns.ZUORA_MRR: monthly_recurring_revenue(account),
+        ns.ZUORA_TAX_EXEMPT_STATUS: tax_exempt_status(account),
+        "isTaxable": taxable(account),
+        ns.ZUORA_TAX_EXEMPT_CERTIFICATE_ID: tax_exempt_certificate_id(account),
         "addressBook": address_book(account, company_name=name),
     }
     payload = _without_empty(payload)
@@ -268,6 +281,66 @@ def informational_fields(account: Mapping[str, Any]) -> dict[str, Any]:
         ns.ZUORA_SOLD_TO_ID: _text(sold_to.get("id")) or _text(account.get("soldToId")),
         ns.ZUORA_SOLD_TO_EMAIL: _text(sold_to.get("workEmail")),
     }
+
+
+def sales_rep(account: Mapping[str, Any]) -> str | None:
+    """Sales Rep -> "Zuora Sales Rep" (text: NetSuite's own sales rep is an employee record)."""
+    return _text(account.get("salesRepName"))
+
+
+def customer_service_rep(account: Mapping[str, Any]) -> str | None:
+    """Customer Service Rep Name -> "Zuora Customer Service Rep Name"."""
+    return _text(account.get("customerServiceRepName"))
+
+
+def purchase_order_number(account: Mapping[str, Any]) -> str | None:
+    """Purchase Order Number -> "Zuora Purchase Order Number"."""
+    return _text(account.get("purchaseOrderNumber"))
+
+
+def monthly_recurring_revenue(account: Mapping[str, Any]) -> float | None:
+    """MRR -> the "AccountMRR" currency field, to the cent; 0 is a value and is sent."""
+    value = account.get("mrr")
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise MappingError(
+            "INVALID_MRR",
+            f"Zuora account {_label(account)} has an MRR of '{value}', which is not an amount; "
+            "Zuora computes MRR from the subscriptions, so check them in Zuora.",
+            field="mrr",
+        )
+    return float(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+# Zuora's Tax Exempt Status -> NetSuite's Taxable box: exempt customers are not taxable.
+# "PendingVerification" decides nothing, so NetSuite keeps what it has.
+TAXABLE_BY_EXEMPT_STATUS: dict[str, bool] = {"yes": False, "no": True}
+
+
+def tax_exempt_status(account: Mapping[str, Any]) -> str | None:
+    """Tax Exempt Status (Yes / No / PendingVerification) -> "Zuora Tax Exempt Status"."""
+    return _text(account.get("taxExemptStatus"))
+
+
+def taxable(account: Mapping[str, Any]) -> bool | None:
+    """Tax Exempt Status -> Taxable (isTaxable): "Yes" (exempt) is not taxable, "No" is
+    taxable; pending verification or no status sends nothing, so NetSuite's box stays."""
+    status = (tax_exempt_status(account) or "").casefold()
+    return TAXABLE_BY_EXEMPT_STATUS.get(status)
+
+
+def tax_exempt_certificate_id(account: Mapping[str, Any]) -> str | None:
+    """Tax Exempt Certificate ID -> "Zuora Tax Exempt Certificate ID" only.
+
+    The incumbent also copies it (and the VAT id) into Tax Reg. Number (vatRegNumber); we never
+    do: Tax Reg Number is never synced.
+    """
+    return _text(account.get("taxExemptCertificateID"))
 
 
 # --- address book -------------------------------------------------------------------------

@@ -46,7 +46,7 @@ CATALOG_CACHE_SECONDS = 300
 
 # Tax Reg Number is never synced (the incumbent's documented exclusion), either way.
 TAX_REGISTRATION_FIELDS = frozenset(
-    {"vatRegNumber", "taxRegNumber", "billTo.taxRegion", "soldTo.taxRegion"}
+    {"vatRegNumber", "taxRegNumber", "taxRegistration", "billTo.taxRegion", "soldTo.taxRegion"}
 )
 # What the built-in mapping writes beyond the "(apiName)"s its rows name (builtin.py).
 _CONTACT_WRITES = (
@@ -61,6 +61,8 @@ _CONTACT_WRITES = (
     "country",
     "workEmail",
     "workPhone",
+    "fax",
+    "description",
 )
 _BUILT_IN_EXTRA: dict[str, frozenset[str]] = {
     Direction.ZUORA_TO_NETSUITE: frozenset(

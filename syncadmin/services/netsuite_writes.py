@@ -13,6 +13,7 @@ from typing import Any
 from connectors.http import ApiError, RunAborted
 from connectors.netsuite import fields as ns_fields
 from connectors.zuora import fields as z_fields
+from syncadmin.labels import field_label
 from syncadmin.mapping import (
     MappingError,
     NetSuiteLookups,
@@ -98,10 +99,59 @@ class WriteBackCheck:
         )
 
 
+class RefusedCopies:
+    """Informational custom fields NetSuite refused in this run (a field not created yet, or
+    created with another type). A refused copy is left out of the account's write, which is
+    sent again at once, and out of every later write of the run, so one missing field does not
+    fail every account; the run says once which fields to fix."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.refused: dict[str, str] = {}  # field -> NetSuite's reason
+        self.accounts: list[str] = []  # the accounts written without them, described
+
+    def learn(self, exc: ApiError, *, sent: dict[str, Any]) -> bool:
+        """True when `exc` is NetSuite refusing one of the optional copies in `sent` (from now
+        on left out)."""
+        field = getattr(exc, "path", None)
+        if exc.status != 400 or field not in ns_fields.OPTIONAL_COPIES or field not in sent:
+            return False
+        with self._lock:
+            reason = getattr(exc, "detail", "") or str(exc)
+            self.refused.setdefault(field, reason.strip().rstrip("."))
+        return True
+
+    def strip(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            refused = set(self.refused)
+        return {key: value for key, value in payload.items() if key not in refused}
+
+    def note(self, account: dict[str, Any]) -> None:
+        with self._lock:
+            self.accounts.append(describe_account(account))
+
+    def problem(self) -> str | None:
+        with self._lock:
+            if not self.refused:
+                return None
+            fields = ", ".join(
+                f"{field_label(name)} ({name}: {reason})" for name, reason in self.refused.items()
+            )
+            first, more = self.accounts[0] if self.accounts else "", len(self.accounts) - 1
+        which = f" ({first} and {more} more)" if more > 0 else f" ({first})" if first else ""
+        return (
+            f"NetSuite refused these copies of Zuora values, so the customers written in this "
+            f"run{which} were written without them: {fields}. Create the field on the customer "
+            "record in NetSuite (Customization > Lists, Records, & Fields > Entity Fields; "
+            "Check setup gives its ID and type); a later change of each account copies it."
+        )
+
+
 class NetSuiteWrites(SyncEngine):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._writeback_check = WriteBackCheck()
+        self._refused_copies = RefusedCopies()
 
     # -- one account ------------------------------------------------------------------------------
     def _sync(self, item: SelectedAccount, parent_destination: str | None) -> AccountOutcome:
@@ -128,11 +178,7 @@ class NetSuiteWrites(SyncEngine):
             payload = with_added_fields(
                 payload, added_fields(account, self.options.added_mappings, system=NETSUITE)
             )
-            if link is not None:
-                return self._sync_linked(item, link, payload)
-            if existing is not None:
-                return self._link_existing(item, existing, payload)
-            return self._create(item, payload)
+            return self._write(item, link, existing, payload)
         except MappingError as exc:
             failure = self._failure(item, exc.code, str(exc))
         except RunAborted:
@@ -146,6 +192,33 @@ class NetSuiteWrites(SyncEngine):
         if new_record and not failure.retryable and not self.dry_run and not marked:
             failure.writeback = {z_fields.INTEGRATION_STATUS: z_fields.STATUS_ERROR_CREATING}
         return failure
+
+    def _write(
+        self,
+        item: SelectedAccount,
+        link: RecordLink | None,
+        existing: dict[str, str] | None,
+        payload: dict[str, Any],
+    ) -> AccountOutcome:
+        """Create, link or update; an optional copy NetSuite refuses is left out and the write
+        sent again (NetSuite validates a body before writing any of it, so nothing is half
+        written, and an upsert by external id never makes a second customer)."""
+        while True:  # each pass leaves out one more copy that was sent: it ends
+            body = self._refused_copies.strip(payload)
+            try:
+                if link is not None:
+                    outcome = self._sync_linked(item, link, body)
+                elif existing is not None:
+                    outcome = self._link_existing(item, existing, body)
+                else:
+                    outcome = self._create(item, body)
+            except ApiError as exc:
+                if not self._refused_copies.learn(exc, sent=body):
+                    raise
+                continue
+            if body != payload:
+                self._refused_copies.note(item.account)
+            return outcome
 
     def _create(self, item: SelectedAccount, payload: dict[str, Any]) -> AccountOutcome:
         account = item.account
@@ -393,8 +466,8 @@ class NetSuiteWrites(SyncEngine):
         return not_kept
 
     def run_problems(self) -> list[str]:
-        problem = self._writeback_check.problem()
-        return [problem] if problem else []
+        problems = (self._writeback_check.problem(), self._refused_copies.problem())
+        return [problem for problem in problems if problem]
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _number_and_name(self, account: dict[str, Any]) -> tuple[str, str]:

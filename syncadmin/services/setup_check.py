@@ -392,7 +392,7 @@ def _netsuite_fields(client: NetSuiteClient) -> Iterator[Check]:
         )
         return
     for name in ns_fields.ALL:
-        kind = "Check Box" if name in ns_fields.CHECKBOX_FIELDS else "Free-Form Text"
+        kind = ns_fields.KIND[name]
         found = name in described
         yield Check(
             "NetSuite",

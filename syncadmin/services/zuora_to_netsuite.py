@@ -84,6 +84,13 @@ ROW_FIELDS = (
     "AutoPay",
     "PaymentTerm",
     "Notes",
+    "SalesRepName",
+    "CustomerServiceRepName",
+    "PurchaseOrderNumber",
+    # Not Mrr: the SOAP Account object that ZOQL queries is not documented to have it, and
+    # Zuora recomputes MRR without it being an edit of the account.
+    "TaxExemptStatus",
+    "TaxExemptCertificateID",
     z_fields.SYNC_TO_NETSUITE,
     z_fields.SUBSIDIARY,
     z_fields.CUSTOMER_TYPE,

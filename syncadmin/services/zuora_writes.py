@@ -84,6 +84,7 @@ CONTACT_FIELDS = (
     "state",
     "zipCode",
     "country",
+    "fax",
 )
 
 
