@@ -119,12 +119,12 @@ def test_the_preview_of_a_netsuite_mapping_reads_what_zuora_holds(systems, run_s
     systems.netsuite.seed(customers=8, seed=7)
     SyncPreferencesFactory(netsuite_master=True)
     run_sync()
-    systems.netsuite.sql("UPDATE customer SET fax = '+1 555 0100'")
+    systems.netsuite.sql("UPDATE customer SET custentity_region = 'Nordics'")
     FieldMappingFactory(
         direction=Direction.NETSUITE_TO_ZUORA,
-        source_field="fax",
-        destination_field="billTo.fax",
-        destination_label="Bill To fax",
+        source_field="custentity_region",
+        destination_field="Region__c",
+        destination_label="Region",
     )
     systems.zuora.reset_calls()
     systems.netsuite.reset_calls()
@@ -134,7 +134,7 @@ def test_the_preview_of_a_netsuite_mapping_reads_what_zuora_holds(systems, run_s
     assert shown.direction_label == "NetSuite → Zuora"
     assert len(shown.samples) == 3
     assert all(
-        [(c.field, c.before, c.after) for c in s.changes] == [("Bill To fax", "—", "+1 555 0100")]
+        [(c.field, c.before, c.after) for c in s.changes] == [("Region", "—", "Nordics")]
         for s in shown.samples
     )
     assert writes(systems) == 0

@@ -48,7 +48,8 @@ class Receiver:
         return self.calls
 
     def verified_bodies(self) -> list[dict[str, Any]]:
-        """The bodies of the calls, each checked against SECRET (raises SignatureRefused)."""
+        """The bodies of the calls, each checked against SECRET (raises SignatureRefused),
+        without their eventIds (a retry repeats its event's)."""
         bodies = []
         for call in self.calls:
             signature_verify(
@@ -58,6 +59,8 @@ class Receiver:
                 body=call["raw"],
             )
             bodies.append(json.loads(call["raw"]))
+        for body in bodies:
+            assert body.pop("eventId")
         return bodies
 
 
@@ -358,7 +361,9 @@ def test_suitescript_sends_the_call_python_verifies():
 
     body = posted["body"].encode("utf-8")
     headers = posted["headers"]
-    assert json.loads(body) == {"recordType": "customer", "id": "4711", "eventType": "edit"}
+    sent = json.loads(body)
+    assert sent.pop("eventId")  # two saves within one second are two different calls
+    assert sent == {"recordType": "customer", "id": "4711", "eventType": "edit"}
     assert posted["url"] == "https://syncadmin.example.com/hooks/netsuite/"
     assert headers[SIGNATURE_HEADER] == signature(SECRET, headers[TIMESTAMP_HEADER], body)
     signature_verify(
@@ -439,3 +444,16 @@ def test_netsuite_ui_edits_fire_the_user_event_without_an_api_call(netsuite_sand
     ]
     assert netsuite_sandbox.customer(2)["phone"] == "555-0199"
     assert netsuite_sandbox.call_summary()["total"] == 0
+
+
+def test_two_saves_within_a_second_are_two_calls_with_their_own_event_ids(
+    netsuite_sandbox, receiver
+):
+    netsuite_sandbox.hooks.configure(url=receiver.url, secret=SECRET)
+    netsuite_sandbox.user_edit(2, {"comments": "first"})
+    netsuite_sandbox.user_edit(2, {"comments": "second"})
+
+    receiver.wait_for(2)
+    assert netsuite_sandbox.hooks.wait_idle()
+    event_ids = {json.loads(call["raw"])["eventId"] for call in receiver.calls}
+    assert len(event_ids) == 2  # the receiver would refuse a repeated call as a replay

@@ -205,7 +205,7 @@ def test_netsuite_fields_reach_a_zuora_custom_field_and_the_bill_to_contact_in_o
 ):
     first, second, unmapped = syncable_customer_ids(ns_master)[:3]
     ns_master.netsuite.sql(
-        "UPDATE customer SET custentity_region = 'APAC', fax = '+61 2 5550 1234', category = 3"
+        "UPDATE customer SET custentity_region = 'APAC', phone = '+61 2 5550 1234', category = 3"
         f" WHERE id = {first}"
     )
     ns_master.netsuite.sql(f"UPDATE customer SET category = 2 WHERE id = {second}")
@@ -216,10 +216,10 @@ def test_netsuite_fields_reach_a_zuora_custom_field_and_the_bill_to_contact_in_o
     )
     FieldMappingFactory(
         direction=direction,
-        source_field="fax",
-        source_label="Fax",
-        destination_field="billTo.fax",
-        destination_label="Bill To fax",
+        source_field="phone",
+        source_label="Phone",
+        destination_field="billTo.mobilePhone",
+        destination_label="Bill To mobile phone",
     )
     FieldMappingFactory(
         direction=direction,
@@ -238,7 +238,7 @@ def test_netsuite_fields_reach_a_zuora_custom_field_and_the_bill_to_contact_in_o
     account = account_for(ns_master, first)
     assert account["Region__c"] == "APAC"
     assert account["Tier__c"] == "Gold"
-    assert account["billTo"]["fax"] == "+61 2 5550 1234"
+    assert account["billTo"]["mobilePhone"] == "+61 2 5550 1234"
     assert account_for(ns_master, second)["Tier__c"] == "Silver"
     failed = AccountResult.objects.get(source_id=unmapped)
     assert failed.error_code == "UNMAPPED_VALUE" and "'1'" in failed.error_message
@@ -247,14 +247,14 @@ def test_netsuite_fields_reach_a_zuora_custom_field_and_the_bill_to_contact_in_o
     run_sync()
     assert zuora_writes(ns_master) == 0
 
-    ns_master.netsuite_client().update_customer(first, {"fax": "+61 2 5550 9999"})
+    ns_master.netsuite_client().update_customer(first, {"phone": "+61 2 5550 9999"})
     reset_calls(ns_master)
     run_sync()
     assert ns_master.zuora.calls_to("v1.account.update") == 1  # the contact rides inside it
     assert ns_master.zuora.calls_to("v1.contact.update") == 0
-    assert account_for(ns_master, first)["billTo"]["fax"] == "+61 2 5550 9999"
+    assert account_for(ns_master, first)["billTo"]["mobilePhone"] == "+61 2 5550 9999"
     updated = AccountResult.objects.filter(source_id=first, outcome="updated").latest("pk")
-    assert set(updated.changes) == {"billToContact.fax"}
+    assert set(updated.changes) == {"billToContact.mobilePhone"}
 
 
 def test_adding_a_netsuite_mapping_rewrites_nothing_until_the_full_resync(ns_master, run_sync):
