@@ -38,6 +38,7 @@ from syncadmin.models import (
     NetSuiteConnection,
     ZuoraConnection,
 )
+from syncadmin.services.zuora_writes import ACCOUNT_KEYS, CONTACT_FIELDS
 
 # One try, a short wait: an admin is looking at the page.
 LIVE_CLIENT_OPTIONS: dict[str, Any] = {"timeout": 10, "max_attempts": 1, "retry_budget": 10}
@@ -48,22 +49,10 @@ CATALOG_CACHE_SECONDS = 300
 TAX_REGISTRATION_FIELDS = frozenset(
     {"vatRegNumber", "taxRegNumber", "taxRegistration", "billTo.taxRegion", "soldTo.taxRegion"}
 )
-# What the built-in mapping writes beyond the "(apiName)"s its rows name (builtin.py).
-_CONTACT_WRITES = (
-    "firstName",
-    "lastName",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "postalCode",
-    "zipCode",
-    "country",
-    "workEmail",
-    "workPhone",
-    "fax",
-    "description",
-)
+# What the built-in mapping writes beyond the "(apiName)"s its rows name (builtin.py): the
+# account and contact fields the NetSuite -> Zuora write compares, and the contact
+# description it sets on create (postalCode is Zuora's other name for zipCode).
+_CONTACT_WRITES = (*CONTACT_FIELDS, "postalCode", "description")
 _BUILT_IN_EXTRA: dict[str, frozenset[str]] = {
     Direction.ZUORA_TO_NETSUITE: frozenset(
         {
@@ -89,14 +78,7 @@ _BUILT_IN_EXTRA: dict[str, frozenset[str]] = {
     ),
     Direction.NETSUITE_TO_ZUORA: frozenset(
         {
-            "accountNumber",
-            "name",
-            "notes",
-            "parentId",
-            "currency",
-            "billCycleDay",
-            "batch",
-            "paymentTerm",
+            *ACCOUNT_KEYS,
             "billToContact",
             "soldToContact",
             *z_fields.ALL,
