@@ -8,14 +8,12 @@ these; the admin page and the command show the catalogs as choices.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncadmin.mapping.added import FieldType, Transform
+from syncadmin.mapping.added_fields import CONVERSIONS
 
 
 @dataclass(frozen=True)
@@ -225,49 +223,36 @@ def length_warning(source: CatalogField, destination: CatalogField) -> str | Non
     )
 
 
-YES = ("true", "yes", "y", "1", "t")
-NO = ("false", "no", "n", "0", "f")
+# What a value is refused for, by the kind of field it is checked against.
+_NOT_A = {
+    FieldType.INTEGER: "is not a whole number",
+    FieldType.DECIMAL: "is not a number",
+    FieldType.BOOLEAN: "is not yes or no",
+    FieldType.DATE: "is not a date written as YYYY-MM-DD",
+    FieldType.DATETIME: "is not a date and time written as YYYY-MM-DD HH:MM",
+}
 
 
 def normal_value(value: str, field: CatalogField) -> str:
     """The value as it is stored for the destination field (yes/no as "true"/"false", a
     picklist value in the picklist's own spelling); raises ValueError with the reason in a
-    finance admin's words when the field cannot hold it. References are checked by the
-    service against NetSuite's list."""
+    finance admin's words when the field cannot hold it. The sync's own conversions
+    (added_fields.CONVERSIONS) decide what a field can hold, so a value saved here is one the
+    sync can write. References are checked by the service against NetSuite's list."""
     text = value.strip()
     kind = field.type
     if kind == FieldType.TEXT:
         if field.max_length and len(text) > field.max_length:
             raise ValueError(f"is longer than the {field.max_length} characters it holds")
         return text
-    if kind == FieldType.INTEGER:
-        if not re.fullmatch(r"[+-]?\d+", text):
-            raise ValueError("is not a whole number")
-        return str(int(text))
-    if kind == FieldType.DECIMAL:
+    if kind in _NOT_A:
         try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError("is not a number") from None
-        if not number.is_finite():
-            raise ValueError("is not a number")
-        return str(number)
-    if kind == FieldType.BOOLEAN:
-        if text.lower() in YES:
-            return "true"
-        if text.lower() in NO:
-            return "false"
-        raise ValueError("is not yes or no")
-    if kind == FieldType.DATE:
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            raise ValueError("is not a date written as YYYY-MM-DD") from None
-    if kind == FieldType.DATETIME:
-        try:
-            return datetime.fromisoformat(text).isoformat()
-        except ValueError:
-            raise ValueError("is not a date and time written as YYYY-MM-DD HH:MM") from None
+            converted = CONVERSIONS[kind](text)
+        except (ValueError, ArithmeticError):
+            raise ValueError(_NOT_A[kind]) from None
+        if kind == FieldType.BOOLEAN:
+            return "true" if converted else "false"
+        return text if kind == FieldType.DECIMAL else str(converted)
     if kind == FieldType.PICKLIST and field.options:
         for option in field.options:
             if option.lower() == text.lower():
