@@ -4,8 +4,7 @@ Account results."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -15,7 +14,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -25,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from syncadmin.admin.common import ReadOnlyAdmin
-from syncadmin.csvutil import csv_safe
+from syncadmin.csvutil import csv_download
 from syncadmin.models import AccountResult, Direction, OpenProblem, Outcome
 from syncadmin.paginator import CappedCountPaginator
 from syncadmin.problem_selectors import (
@@ -248,7 +246,6 @@ class OpenProblemAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         problems = self.get_changelist_instance(request).get_queryset(request)
-        writer = csv.writer(_Echo())
         header = [
             "record number",
             "record name",
@@ -263,31 +260,23 @@ class OpenProblemAdmin(ReadOnlyAdmin):
             "latest attempt",
         ]
 
-        def lines() -> Iterator[str]:
-            yield "\ufeff" + writer.writerow(header)
-            for problem in problems.iterator(chunk_size=500):
-                yield writer.writerow(
-                    [
-                        csv_safe(value)
-                        for value in (
-                            problem.source_number,
-                            problem.source_name,
-                            problem.source_id,
-                            Direction(problem.direction).label,
-                            _time(problem.failing_since),
-                            problem.attempts,
-                            _code(problem),
-                            problem.error_message or problem.reason,
-                            _hint(problem),
-                            problem.run_id,
-                            _time(problem.created_at),
-                        )
-                    ]
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="open-problems.csv"'
-        return response
+        rows = (
+            (
+                problem.source_number,
+                problem.source_name,
+                problem.source_id,
+                Direction(problem.direction).label,
+                _time(problem.failing_since),
+                problem.attempts,
+                _code(problem),
+                problem.error_message or problem.reason,
+                _hint(problem),
+                problem.run_id,
+                _time(problem.created_at),
+            )
+            for problem in problems.iterator(chunk_size=500)
+        )
+        return csv_download(header, rows, filename="open-problems.csv")
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -301,11 +290,6 @@ class OpenProblemAdmin(ReadOnlyAdmin):
                 "history_url": reverse("admin:syncadmin_accountresult_changelist"),
             },
         )
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 def problems_retry(request: HttpRequest, results: list[AccountResult]) -> None:

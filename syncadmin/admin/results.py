@@ -3,22 +3,20 @@ accounts taken out of the sync."""
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from syncadmin.admin.common import ReadOnlyAdmin, clipped, when
 from syncadmin.admin.problems import record_actions
-from syncadmin.csvutil import CSV_BOM, csv_safe
+from syncadmin.csvutil import csv_download
 from syncadmin.labels import change_rows, changes_text, value_text
 from syncadmin.models import AccountResult, IgnoredAccount
 from syncadmin.paginator import CappedCountPaginator
@@ -30,11 +28,6 @@ from syncadmin.selectors import (
     error_hint,
 )
 from syncadmin.services.results import account_results_retry, accounts_ignore, accounts_unignore
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 class ErrorCodeFilter(admin.SimpleListFilter):
@@ -312,23 +305,10 @@ class AccountResultAdmin(ReadOnlyAdmin):
             .values_list(*(name for name, _ in EXPORT_COLUMNS), "changes")
             .iterator(chunk_size=2000)
         )
-        writer = csv.writer(_Echo())
         added = added_field_labels()
-
-        def lines() -> Iterator[str]:
-            yield CSV_BOM
-            header = [label for _, label in EXPORT_COLUMNS] + ["changed fields", "what to fix"]
-            yield writer.writerow(header)
-            for *row, changes in rows:
-                code = row[6]
-                yield writer.writerow(
-                    [csv_safe(v) for v in row]
-                    + [csv_safe(changes_text(changes, added)), error_hint(code)]
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="account-results.csv"'
-        return response
+        header = [label for _, label in EXPORT_COLUMNS] + ["changed fields", "what to fix"]
+        lines = ((*row, changes_text(changes, added), error_hint(row[6])) for *row, changes in rows)
+        return csv_download(header, lines, filename="account-results.csv")
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
