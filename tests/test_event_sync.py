@@ -363,6 +363,55 @@ def test_a_signed_call_over_http_reaches_netsuite(hooks_on, systems, live_server
     assert customer_for(systems, account["id"])["companyName"] == account["name"]
 
 
+def test_a_zuora_edit_reaches_netsuite_through_the_sandboxes_callout(
+    hooks_on, systems, live_server, run_sync
+):
+    """End to end over HTTP: a user's edit in Zuora fires its callout (signed, as the sandbox
+    sends it), the running app accepts it, the event sync writes the customer. The sync's own
+    NetSuite write fires NetSuite's hook too, which answers 409 and changes nothing."""
+    run_sync()
+    account = roots(systems)[0]
+    systems.zuora.hooks.configure(url=f"{live_server.url}/hooks/zuora/", secret=HOOK_TEST_SECRET)
+    systems.netsuite.hooks.configure(
+        url=f"{live_server.url}/hooks/netsuite/", secret=HOOK_TEST_SECRET
+    )
+
+    systems.zuora.user_edit(account["id"], {"name": "Renamed In Zuora Ltd"})
+    assert systems.zuora.hooks.wait_idle()
+    process()
+    assert systems.netsuite.hooks.wait_idle()
+
+    assert systems.zuora.hooks.answers["202"] == 1
+    assert customer_for(systems, account["id"])["companyName"] == "Renamed In Zuora Ltd"
+    assert SyncRun.objects.get(trigger="event").status == "succeeded"
+    assert systems.netsuite.hooks.answers["409"] >= 1
+    assert HookEvent.objects.filter(outcome="synced").count() == 1
+
+
+def test_a_netsuite_save_reaches_zuora_through_the_user_event_call(hooks_on, systems, live_server):
+    """End to end over HTTP with NetSuite as master: a customer saved in NetSuite's UI sends
+    the user event script's signed call, and the event sync creates its Zuora account."""
+    systems.netsuite.seed(customers=5, seed=7)
+    SyncPreferencesFactory(netsuite_master=True)
+    customer = systems.netsuite.sql(
+        "SELECT id FROM customer WHERE parent IS NULL AND "
+        f"{ns_fields.SEND_TO_ZUORA} = 'T' ORDER BY id"
+    )[0]
+    systems.netsuite.hooks.configure(
+        url=f"{live_server.url}/hooks/netsuite/", secret=HOOK_TEST_SECRET
+    )
+
+    systems.netsuite.user_edit(customer["id"], {"comments": "Saved in NetSuite"})
+    assert systems.netsuite.hooks.wait_idle()
+    process()
+
+    # The user's save, then the Zuora id the sync wrote back (announced like any save; its
+    # event sync finds nothing to change).
+    assert systems.netsuite.hooks.answers["202"] == 2
+    link = RecordLink.objects.get(netsuite_internal_id=str(customer["id"]))
+    assert systems.zuora.accounts[link.zuora_account_id]["notes"] == "Saved in NetSuite"
+
+
 def test_after_five_failed_attempts_the_record_is_left_to_the_scheduled_run(
     hooks_on, systems, client
 ):
